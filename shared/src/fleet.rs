@@ -1,0 +1,444 @@
+//! Servers as the pool Durable Objects keep them, and as public reads show them.
+
+use crate::api_error::{CallerError, RequestError};
+use crate::health::{heartbeat_fresh, Health, HealthState, Judged, Thresholds};
+use crate::registration::{Probe, Registration};
+use crate::request::Fields;
+use crate::types::{CountryCode, Feature, ServerId};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Up,
+    Down,
+    Maintenance,
+}
+
+impl Status {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "up" => Some(Self::Up),
+            "down" => Some(Self::Down),
+            "maintenance" => Some(Self::Maintenance),
+            _ => None,
+        }
+    }
+}
+
+/// What a server last told us about itself.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Telemetry {
+    pub clients: u32,
+    pub capacity: Option<u32>,
+    pub cpu: Option<f64>,
+    pub bandwidth_mbps: Option<f64>,
+    pub version: Option<String>,
+}
+
+/// A heartbeat body, validated.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heartbeat(pub Telemetry);
+
+impl Heartbeat {
+    pub fn parse(f: &Fields) -> Result<Self, RequestError> {
+        let clients = f.u64("clients", 10_000_000)? as u32;
+        let capacity = match f.opt_u64("capacity", crate::registration::MAX_CAPACITY)? {
+            Some(0) => return Err(RequestError::field("capacity", "must be at least 1")),
+            c => c.map(|c| c as u32),
+        };
+        let cpu = f.opt_f64("cpu", 0.0, 100.0)?;
+        let bandwidth_mbps = f.opt_f64("bandwidth_mbps", 0.0, 10_000_000.0)?;
+        let version = match f.opt_str("version")? {
+            Some(v) if v.len() > 64 || v.chars().any(char::is_control) => {
+                return Err(RequestError::field(
+                    "version",
+                    "must be at most 64 printable characters",
+                ))
+            }
+            v => v.map(str::to_owned),
+        };
+        Ok(Self(Telemetry {
+            clients,
+            capacity,
+            cpu,
+            bandwidth_mbps,
+            version,
+        }))
+    }
+}
+
+/// A server as its pool Durable Object stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerRecord {
+    pub reg: Registration,
+    pub health: HealthState,
+    pub telemetry: Telemetry,
+    /// Edge clock (ms) when the last heartbeat was accepted.
+    pub last_seen_ms: Option<i64>,
+    /// Signed timestamp (s) of the last accepted heartbeat; replays must exceed it.
+    pub last_heartbeat_ts: Option<i64>,
+    /// The raw result of the last round's check (for the SLA: what customers saw).
+    pub last_check_passed: Option<bool>,
+}
+
+impl ServerRecord {
+    pub fn new(reg: Registration) -> Self {
+        Self {
+            reg,
+            health: HealthState::default(),
+            telemetry: Telemetry::default(),
+            last_seen_ms: None,
+            last_heartbeat_ts: None,
+            last_check_passed: None,
+        }
+    }
+
+    /// An operator's update keeps the observed state.
+    pub fn reregister(self, reg: Registration) -> Self {
+        Self { reg, ..self }
+    }
+
+    pub fn status(&self) -> Status {
+        if self.reg.maintenance {
+            Status::Maintenance
+        } else {
+            match self.health.health() {
+                Health::Up => Status::Up,
+                Health::Down => Status::Down,
+            }
+        }
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.telemetry.capacity.unwrap_or(self.reg.capacity)
+    }
+
+    /// Accept a heartbeat signed at `signed_ts` (s) and received at `now_ms`.
+    pub fn heartbeat(
+        &mut self,
+        hb: Heartbeat,
+        signed_ts: i64,
+        now_ms: i64,
+    ) -> Result<(), CallerError> {
+        if self.last_heartbeat_ts.is_some_and(|last| signed_ts <= last) {
+            return Err(CallerError::Replayed);
+        }
+        self.telemetry = hb.0;
+        self.last_seen_ms = Some(now_ms);
+        self.last_heartbeat_ts = Some(signed_ts);
+        Ok(())
+    }
+
+    /// Judge one round's minute. `probe_passed` is the result of the server's
+    /// http/tcp probe; `None` for heartbeat-probed servers (freshness decides).
+    pub fn judge(
+        &mut self,
+        minute: i64,
+        now_ms: i64,
+        probe_passed: Option<bool>,
+        stale_s: u32,
+        t: Thresholds,
+    ) -> Judged {
+        let passed = match (&self.reg.probe, probe_passed) {
+            (Probe::Heartbeat, _) | (_, None) => {
+                heartbeat_fresh(self.last_seen_ms, now_ms, stale_s)
+            }
+            (_, Some(p)) => p,
+        };
+        self.last_check_passed = Some(passed);
+        let judged = self.health.judge(minute, passed, t);
+        self.health = judged.state;
+        judged
+    }
+
+    /// The public view, with load judged at `now_ms`: unknown when heartbeats stopped.
+    pub fn view(&self, now_ms: i64, stale_s: u32) -> ServerView {
+        let capacity = self.capacity();
+        let fresh = heartbeat_fresh(self.last_seen_ms, now_ms, stale_s);
+        let load = fresh.then(|| {
+            let pct = (u64::from(self.telemetry.clients) * 100 + u64::from(capacity) / 2)
+                / u64::from(capacity.max(1));
+            pct.min(100) as u8
+        });
+        ServerView {
+            id: self.reg.id.clone(),
+            hostname: self.reg.hostname.as_str().to_owned(),
+            ipv4: self.reg.ipv4.to_string(),
+            ipv6: self.reg.ipv6.map(|a| a.to_string()),
+            country: self.reg.country.clone(),
+            city: self.reg.city.as_str().to_owned(),
+            status: self.status(),
+            load,
+            clients: self.telemetry.clients,
+            capacity,
+            features: self.reg.features.clone(),
+            last_seen: self.last_seen_ms.and_then(rfc3339_ms),
+        }
+    }
+}
+
+pub fn rfc3339_ms(ms: i64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
+/// DESIGN.md's `Server`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerView {
+    pub id: ServerId,
+    pub hostname: String,
+    pub ipv4: String,
+    pub ipv6: Option<String>,
+    pub country: CountryCode,
+    pub city: String,
+    pub status: Status,
+    pub load: Option<u8>,
+    pub clients: u32,
+    pub capacity: u32,
+    pub features: Vec<Feature>,
+    pub last_seen: Option<String>,
+}
+
+impl ServerView {
+    pub fn spare(&self) -> u32 {
+        self.capacity.saturating_sub(self.clients)
+    }
+}
+
+/// Public read filters (`?country=&city=&status=&feature=`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerFilter {
+    pub country: Option<CountryCode>,
+    pub city: Option<String>,
+    pub status: Option<Status>,
+    pub feature: Option<Feature>,
+}
+
+impl ServerFilter {
+    pub fn parse(pairs: &[(String, String)]) -> Result<Self, RequestError> {
+        let mut f = Self::default();
+        for (k, v) in pairs {
+            match k.as_str() {
+                "country" => {
+                    f.country = Some(
+                        CountryCode::parse(&v.to_ascii_lowercase())
+                            .map_err(|e| RequestError::field("country", e.0))?,
+                    )
+                }
+                "city" => {
+                    if v.trim().is_empty() || v.len() > 64 {
+                        return Err(RequestError::field("city", "must be 1 to 64 characters"));
+                    }
+                    f.city = Some(v.clone())
+                }
+                "status" => {
+                    f.status = Some(Status::parse(v).ok_or_else(|| {
+                        RequestError::field("status", "must be up, down or maintenance")
+                    })?)
+                }
+                "feature" => {
+                    f.feature =
+                        Some(Feature::parse(v).map_err(|e| RequestError::field("feature", e.0))?)
+                }
+                _ => {}
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, s: &ServerView) -> bool {
+        self.country.as_ref().is_none_or(|c| &s.country == c)
+            && self
+                .city
+                .as_ref()
+                .is_none_or(|c| s.city.eq_ignore_ascii_case(c.trim()))
+            && self.status.is_none_or(|st| s.status == st)
+            && self.feature.as_ref().is_none_or(|f| s.features.contains(f))
+    }
+}
+
+/// The fleet as public reads see it; written by the cron round and by operator changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub generated_at: String,
+    pub servers: Vec<ServerView>,
+}
+
+impl Snapshot {
+    pub fn new(generated_at_ms: i64, mut servers: Vec<ServerView>) -> Self {
+        servers.sort_by(|a, b| a.id.cmp(&b.id));
+        Self {
+            generated_at: rfc3339_ms(generated_at_ms).unwrap_or_default(),
+            servers,
+        }
+    }
+
+    pub fn get(&self, id: &str) -> Option<&ServerView> {
+        self.servers.iter().find(|s| s.id.as_str() == id)
+    }
+
+    /// Apply an operator's change at once, without waiting for the next round.
+    pub fn upsert(&mut self, view: ServerView) {
+        match self.servers.binary_search_by(|s| s.id.cmp(&view.id)) {
+            Ok(i) => self.servers[i] = view,
+            Err(i) => self.servers.insert(i, view),
+        }
+    }
+
+    pub fn remove(&mut self, id: &ServerId) {
+        self.servers.retain(|s| &s.id != id);
+    }
+
+    pub fn countries(&self, pool_prefix: &str, zone: &str) -> Vec<CountrySummary> {
+        let mut out: Vec<CountrySummary> = Vec::new();
+        for s in &self.servers {
+            let i = match out.iter().position(|c| c.code == s.country) {
+                Some(i) => i,
+                None => {
+                    out.push(CountrySummary {
+                        pool: pool_name(pool_prefix, &s.country, zone),
+                        code: s.country.clone(),
+                        servers: 0,
+                        up: 0,
+                        load: None,
+                    });
+                    out.len() - 1
+                }
+            };
+            out[i].servers += 1;
+            if s.status == Status::Up {
+                out[i].up += 1;
+            }
+        }
+        for c in &mut out {
+            let loads: Vec<u32> = self
+                .servers
+                .iter()
+                .filter(|s| s.country == c.code && s.status == Status::Up)
+                .filter_map(|s| s.load.map(u32::from))
+                .collect();
+            if !loads.is_empty() {
+                c.load =
+                    Some(((loads.iter().sum::<u32>() as f64) / loads.len() as f64).round() as u8);
+            }
+        }
+        out.sort_by(|a, b| a.code.cmp(&b.code));
+        out
+    }
+}
+
+pub fn pool_name(prefix: &str, country: &CountryCode, zone: &str) -> String {
+    format!("{prefix}.{country}.{zone}")
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CountrySummary {
+    pub code: CountryCode,
+    pub pool: String,
+    pub servers: u32,
+    pub up: u32,
+    pub load: Option<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn reg(id: &str, country: &str) -> Registration {
+        let f = Fields::parse(
+            format!(r#"{{"hostname":"{id}.vpn.example.com","ipv4":"198.51.100.7","country":"{country}","city":"Stockholm","capacity":100,"features":["p2p"]}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        Registration::parse(ServerId::parse(id).unwrap(), &f).unwrap()
+    }
+
+    #[test]
+    fn heartbeat_replay_is_refused() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        let hb = || {
+            Heartbeat(Telemetry {
+                clients: 10,
+                ..Default::default()
+            })
+        };
+        r.heartbeat(hb(), 100, 100_000).unwrap();
+        assert_eq!(r.heartbeat(hb(), 100, 101_000), Err(CallerError::Replayed));
+        assert_eq!(r.heartbeat(hb(), 99, 101_000), Err(CallerError::Replayed));
+        r.heartbeat(hb(), 101, 101_000).unwrap();
+    }
+
+    #[test]
+    fn load_is_unknown_when_heartbeats_stop() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        r.heartbeat(
+            Heartbeat(Telemetry {
+                clients: 41,
+                ..Default::default()
+            }),
+            1,
+            0,
+        )
+        .unwrap();
+        assert_eq!(r.view(1_000, 90).load, Some(41));
+        assert_eq!(r.view(90_000, 90).load, None);
+    }
+
+    #[test]
+    fn maintenance_overrides_health() {
+        let mut r = reg("a", "se");
+        r.maintenance = true;
+        assert_eq!(ServerRecord::new(r).status(), Status::Maintenance);
+    }
+
+    #[test]
+    fn filters() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        r.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
+        let v = r.view(0, 90);
+        let q = |s: &str| ServerFilter::parse(&crate::request::query_pairs(s));
+        assert!(q("country=se&city=stockholm&feature=p2p&status=down")
+            .unwrap()
+            .matches(&v));
+        assert!(!q("country=de").unwrap().matches(&v));
+        assert!(!q("feature=tor").unwrap().matches(&v));
+        assert!(q("status=sideways").is_err());
+        assert!(q("country=sweden").is_err());
+    }
+
+    #[test]
+    fn country_summary() {
+        let mut snap = Snapshot::new(0, vec![]);
+        for (id, c, up) in [("a", "se", true), ("b", "se", false), ("c", "de", true)] {
+            let mut r = ServerRecord::new(reg(id, c));
+            r.heartbeat(
+                Heartbeat(Telemetry {
+                    clients: 40,
+                    ..Default::default()
+                }),
+                1,
+                0,
+            )
+            .unwrap();
+            if up {
+                r.judge(
+                    0,
+                    0,
+                    None,
+                    90,
+                    Thresholds {
+                        down_after: 1,
+                        up_after: 1,
+                    },
+                );
+            }
+            snap.upsert(r.view(0, 90));
+        }
+        let cs = snap.countries("pool.prd", "example.com");
+        assert_eq!(cs.len(), 2);
+        assert_eq!(cs[1].code.as_str(), "se");
+        assert_eq!(cs[1].pool, "pool.prd.se.example.com");
+        assert_eq!((cs[1].servers, cs[1].up, cs[1].load), (2, 1, Some(40)));
+    }
+}

@@ -1,0 +1,15 @@
+//! vpn-edge-core: the pure domain of the vpn-edge control plane.
+//!
+//! Nothing here performs I/O, reads a clock or draws random numbers: time and random
+//! bytes come in as arguments, decisions and plans go out. The Worker crate executes them.
+
+pub mod api_error;
+pub mod config;
+pub mod fleet;
+pub mod health;
+pub mod recommend;
+pub mod registration;
+pub mod request;
+pub mod route;
+pub mod signature;
+pub mod types;

@@ -1,0 +1,304 @@
+//! Server request signatures (DESIGN.md "Server signature").
+//!
+//! `K_S = HMAC-SHA256(FLEET_SECRET, S)`; a request is signed over
+//! `"<ts>\n<METHOD>\n<path with query>\n<hex sha256(body)>"`.
+
+use crate::api_error::CallerError;
+use crate::types::ServerId;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Accepted distance between the caller's timestamp and the edge's clock.
+pub const MAX_SKEW_S: i64 = 120;
+
+pub fn server_key(fleet_secret: &str, server: &str) -> [u8; 32] {
+    let mut mac = HmacSha256::new_from_slice(fleet_secret.as_bytes()).expect("any key length");
+    mac.update(server.as_bytes());
+    mac.finalize().into_bytes().into()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+pub fn canonical_string(ts: i64, method: &str, target: &str, body: &[u8]) -> String {
+    format!(
+        "{ts}\n{}\n{target}\n{}",
+        method.to_ascii_uppercase(),
+        sha256_hex(body)
+    )
+}
+
+pub fn sign(key: &[u8; 32], canonical: &str) -> String {
+    let mut mac = HmacSha256::new_from_slice(key).expect("any key length");
+    mac.update(canonical.as_bytes());
+    hex(&mac.finalize().into_bytes())
+}
+
+/// The three signature headers as received (any may be absent).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignatureHeaders<'a> {
+    pub server: Option<&'a str>,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+}
+
+/// A request whose signature checked out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBy {
+    pub server: ServerId,
+    pub timestamp: i64,
+}
+
+/// Checks headers, clock window and HMAC (constant-time). Whether the server is
+/// registered is the caller's lookup.
+pub fn verify(
+    fleet_secret: &str,
+    h: SignatureHeaders<'_>,
+    method: &str,
+    target: &str,
+    body: &[u8],
+    now_s: i64,
+) -> Result<SignedBy, CallerError> {
+    let server = h
+        .server
+        .ok_or(CallerError::MissingHeader("X-Edge-Server"))?;
+    let ts = h
+        .timestamp
+        .ok_or(CallerError::MissingHeader("X-Edge-Timestamp"))?;
+    let sig = h
+        .signature
+        .ok_or(CallerError::MissingHeader("X-Edge-Signature"))?;
+    let server =
+        ServerId::parse(server).map_err(|_| CallerError::MalformedHeader("X-Edge-Server"))?;
+    let timestamp: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| CallerError::MalformedHeader("X-Edge-Timestamp"))?;
+    if (timestamp - now_s).abs() > MAX_SKEW_S {
+        return Err(CallerError::ClockSkew);
+    }
+    let sig = unhex(sig.trim()).ok_or(CallerError::BadSignature)?;
+    let key = server_key(fleet_secret, server.as_str());
+    let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
+    mac.update(canonical_string(timestamp, method, target, body).as_bytes());
+    mac.verify_slice(&sig)
+        .map_err(|_| CallerError::BadSignature)?;
+    Ok(SignedBy { server, timestamp })
+}
+
+/// Constant-time equality for bearer tokens: compares MACs of both sides, so neither the
+/// length nor the first differing byte leaks through timing.
+pub fn tokens_equal(given: &str, expected: &str) -> bool {
+    let mut a = HmacSha256::new_from_slice(b"vpn-edge token compare").expect("key");
+    a.update(given.as_bytes());
+    let mut b = HmacSha256::new_from_slice(b"vpn-edge token compare").expect("key");
+    b.update(expected.as_bytes());
+    a.verify(&b.finalize().into_bytes()).is_ok()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    const D: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(D[(b >> 4) as usize] as char);
+        s.push(D[(b & 15) as usize] as char);
+    }
+    s
+}
+
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn headers<'a>(s: &'a str, t: &'a str, sig: &'a str) -> SignatureHeaders<'a> {
+        SignatureHeaders {
+            server: Some(s),
+            timestamp: Some(t),
+            signature: Some(sig),
+        }
+    }
+
+    #[test]
+    fn canonical_string_shape() {
+        assert_eq!(
+            canonical_string(1700000000, "post", "/v1/x?a=1", b""),
+            "1700000000\nPOST\n/v1/x?a=1\ne3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
+    }
+
+    #[test]
+    fn key_derivation_matches_openssl() {
+        // printf 'se-1' | openssl dgst -sha256 -hmac 'fleet'
+        assert_eq!(
+            hex(&server_key("fleet", "se-1")),
+            "9cd2c120a8d3b24a90e1ed19b802272a66f446817f4c38e5a551f89d00674ee4"
+        );
+        assert_ne!(server_key("fleet", "se-1"), server_key("fleet", "se-2"));
+    }
+
+    #[test]
+    fn verify_accepts_and_rejects() {
+        let key = server_key("fleet", "se-1");
+        let now = 1_700_000_000;
+        let sig = sign(&key, &canonical_string(now, "POST", "/v1/auth", b"{}"));
+        assert!(verify(
+            "fleet",
+            headers("se-1", &now.to_string(), &sig),
+            "POST",
+            "/v1/auth",
+            b"{}",
+            now
+        )
+        .is_ok());
+        // Different body, path, method, server, secret.
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-1", &now.to_string(), &sig),
+                "POST",
+                "/v1/auth",
+                b"{ }",
+                now
+            ),
+            Err(CallerError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-1", &now.to_string(), &sig),
+                "POST",
+                "/v1/auth?x",
+                b"{}",
+                now
+            ),
+            Err(CallerError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-1", &now.to_string(), &sig),
+                "PUT",
+                "/v1/auth",
+                b"{}",
+                now
+            ),
+            Err(CallerError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-2", &now.to_string(), &sig),
+                "POST",
+                "/v1/auth",
+                b"{}",
+                now
+            ),
+            Err(CallerError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                "other",
+                headers("se-1", &now.to_string(), &sig),
+                "POST",
+                "/v1/auth",
+                b"{}",
+                now
+            ),
+            Err(CallerError::BadSignature)
+        );
+        // Window is inclusive at 120 s.
+        assert!(verify(
+            "fleet",
+            headers("se-1", &now.to_string(), &sig),
+            "POST",
+            "/v1/auth",
+            b"{}",
+            now + 120
+        )
+        .is_ok());
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-1", &now.to_string(), &sig),
+                "POST",
+                "/v1/auth",
+                b"{}",
+                now + 121
+            ),
+            Err(CallerError::ClockSkew)
+        );
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-1", "abc", &sig),
+                "POST",
+                "/v1/auth",
+                b"{}",
+                now
+            ),
+            Err(CallerError::MalformedHeader("X-Edge-Timestamp"))
+        );
+        assert_eq!(
+            verify(
+                "fleet",
+                headers("se-1", &now.to_string(), "zz"),
+                "POST",
+                "/v1/auth",
+                b"{}",
+                now
+            ),
+            Err(CallerError::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                "fleet",
+                SignatureHeaders::default(),
+                "POST",
+                "/v1/auth",
+                b"{}",
+                now
+            ),
+            Err(CallerError::MissingHeader("X-Edge-Server"))
+        );
+    }
+
+    #[test]
+    fn token_compare() {
+        assert!(tokens_equal("abc", "abc"));
+        assert!(!tokens_equal("abc", "abd"));
+        assert!(!tokens_equal("ab", "abc"));
+        assert!(!tokens_equal("", "abc"));
+    }
+
+    proptest! {
+        #[test]
+        fn any_single_bit_flip_in_the_body_is_rejected(body in proptest::collection::vec(any::<u8>(), 1..64), bit in 0usize..512) {
+            let key = server_key("fleet", "s");
+            let sig = sign(&key, &canonical_string(5, "POST", "/p", &body));
+            let mut tampered = body.clone();
+            let i = bit % (tampered.len() * 8);
+            tampered[i / 8] ^= 1 << (i % 8);
+            prop_assert!(verify("fleet", headers("s", "5", &sig), "POST", "/p", &body, 5).is_ok());
+            prop_assert_eq!(verify("fleet", headers("s", "5", &sig), "POST", "/p", &tampered, 5), Err(CallerError::BadSignature));
+        }
+
+        #[test]
+        fn hex_roundtrip(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(unhex(&hex(&bytes)).unwrap(), bytes);
+        }
+    }
+}
