@@ -12,4 +12,5 @@ pub mod registration;
 pub mod request;
 pub mod route;
 pub mod signature;
+pub mod status_page;
 pub mod types;

@@ -1,1 +1,75 @@
-pub fn y() {}
+//! vpn-edge: the Worker. Thin adapters only: routing, KV, Durable Objects, outbound
+//! fetch and cron dispatch. Every policy lives in `vpn-edge-core`.
+
+mod admin;
+mod caller;
+mod do_rpc;
+mod env_config;
+mod fleet_index;
+mod fleet_store;
+mod http;
+mod pool;
+mod public;
+mod round;
+mod server_api;
+
+use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::route::{route, Route};
+use worker::*;
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+    let url = req.url()?;
+    let path = url.path().to_owned();
+    let method = req.method().to_string();
+    let result = match route(&method, &path) {
+        Err(e) => Err(ApiError::from(e)),
+        Ok(r) => dispatch(r, &mut req, &env).await,
+    };
+    Ok(match result {
+        Ok(resp) => resp,
+        Err(e) => http::error_response(&e),
+    })
+}
+
+async fn dispatch(
+    r: Route<'_>,
+    req: &mut Request,
+    env: &Env,
+) -> std::result::Result<Response, ApiError> {
+    let cfg = env_config::load(env);
+    match r {
+        Route::StatusPage => public::status_page(req, env, &cfg).await,
+        Route::Healthz => public::healthz(&cfg),
+        Route::ListServers => public::list_servers(req, env).await,
+        Route::GetServer(id) => public::get_server(req, env, id).await,
+        Route::Countries => public::countries(req, env, &cfg).await,
+        Route::Recommendations => public::recommendations(req, env).await,
+        Route::Heartbeat(id) => server_api::heartbeat(req, env, &cfg, id).await,
+        Route::AdminPutServer(id) => admin::put_server(req, env, &cfg, id).await,
+        Route::AdminDeleteServer(id) => admin::delete_server(req, env, &cfg, id).await,
+        Route::Auth
+        | Route::DisconnectsAck(_)
+        | Route::SessionsEnd
+        | Route::SessionsOffline
+        | Route::AdminDnsPlan
+        | Route::AdminDnsApply
+        | Route::AdminSessions
+        | Route::AdminCacheFlush
+        | Route::AdminSlaCredit(_)
+        | Route::Sla(_)
+        | Route::LibreNms => Err(ApiError::new(
+            501,
+            "not_implemented",
+            "this endpoint is not implemented yet",
+        )),
+    }
+}
+
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let cfg = env_config::load(&env);
+    if let Err(e) = round::run(&env, &cfg, event.schedule() as i64).await {
+        console_error!("round failed: {} {}", e.code, e.message);
+    }
+}

@@ -1,0 +1,147 @@
+// One shared Miniflare harness: the built wasm Worker with its real KV and Durable
+// Objects, plus helpers to sign requests as a VPN server and to fire cron rounds.
+import { Miniflare } from "miniflare";
+import crypto from "node:crypto";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const build = path.join(root, "workers/edge/build");
+
+export const ADMIN_TOKEN = "test-admin-token-0123456789";
+export const FLEET_SECRET = "test-fleet-secret-0123456789";
+export const BASE = "http://edge.test";
+
+export async function startEdge(bindings = {}) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: path.join(build, "index.js"),
+    modulesRoot: build,
+    modulesRules: [
+      { type: "ESModule", include: ["**/*.js"] },
+      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
+    ],
+    compatibilityDate: "2026-04-01",
+    kvNamespaces: ["FLEET", "CREDENTIALS"],
+    durableObjects: {
+      POOLS: { className: "PoolRegistry", useSQLite: true },
+      FLEET_INDEX: { className: "FleetIndex", useSQLite: true },
+    },
+    bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
+  });
+  await mf.ready;
+  return new Edge(mf);
+}
+
+export function serverKey(serverId, secret = FLEET_SECRET) {
+  return crypto.createHmac("sha256", secret).update(serverId).digest();
+}
+
+export function sign(serverId, method, target, body, ts, secret = FLEET_SECRET) {
+  const bodyHash = crypto.createHash("sha256").update(body ?? "").digest("hex");
+  const canonical = `${ts}\n${method}\n${target}\n${bodyHash}`;
+  return crypto.createHmac("sha256", serverKey(serverId, secret)).update(canonical).digest("hex");
+}
+
+export class Edge {
+  constructor(mf) {
+    this.mf = mf;
+    this.clockSkew = 0;
+  }
+
+  async close() {
+    await this.mf.dispose();
+  }
+
+  fetch(pathname, init = {}) {
+    return this.mf.dispatchFetch(BASE + pathname, init);
+  }
+
+  async json(pathname, init = {}) {
+    const res = await this.fetch(pathname, init);
+    const text = await res.text();
+    let body = null;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    return { status: res.status, headers: res.headers, body };
+  }
+
+  admin(method, pathname, body, token = ADMIN_TOKEN) {
+    const headers = { authorization: `Bearer ${token}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    return this.json(pathname, {
+      method,
+      headers,
+      body: body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body),
+    });
+  }
+
+  registerServer(id, overrides = {}) {
+    return this.admin("PUT", `/v1/admin/servers/${id}`, server(id, overrides));
+  }
+
+  /** A request signed as `serverId`; `opts.ts` overrides the timestamp (seconds). */
+  signed(serverId, method, target, body, opts = {}) {
+    const raw = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
+    const ts = opts.ts ?? Math.floor(Date.now() / 1000);
+    const headers = {
+      "content-type": "application/json",
+      "x-edge-server": serverId,
+      "x-edge-timestamp": String(ts),
+      "x-edge-signature": opts.signature ?? sign(opts.signAs ?? serverId, method, target, raw, ts, opts.secret),
+      ...(opts.headers ?? {}),
+    };
+    return this.json(target, { method, headers, body: method === "GET" ? undefined : raw });
+  }
+
+  /** Heartbeats need strictly increasing timestamps; keep one counter per server. */
+  heartbeat(serverId, body = { clients: 10 }, opts = {}) {
+    this._hbTs ??= {};
+    const now = Math.floor(Date.now() / 1000);
+    const ts = opts.ts ?? Math.max(now, (this._hbTs[serverId] ?? 0) + 1);
+    this._hbTs[serverId] = Math.max(ts, this._hbTs[serverId] ?? 0);
+    return this.signed(serverId, "POST", `/v1/servers/${serverId}/heartbeat`, body, { ...opts, ts });
+  }
+
+  /** Fire the every-minute cron for the minute containing `date`. */
+  async round(date = new Date()) {
+    const worker = await this.mf.getWorker();
+    return worker.scheduled({ cron: "* * * * *", scheduledTime: date });
+  }
+
+  async kvValues(namespace) {
+    const kv = await this.mf.getKVNamespace(namespace);
+    const out = [];
+    let cursor;
+    do {
+      const page = await kv.list({ cursor });
+      for (const k of page.keys) out.push({ key: k.name, value: await kv.get(k.name) });
+      cursor = page.list_complete ? undefined : page.cursor;
+    } while (cursor);
+    return out;
+  }
+}
+
+let ipCounter = 10;
+export function server(id, overrides = {}) {
+  ipCounter += 1;
+  return {
+    hostname: `${id}.vpn.example.com`,
+    ipv4: `198.51.100.${ipCounter % 250}`,
+    country: "se",
+    city: "Stockholm",
+    capacity: 100,
+    features: ["p2p"],
+    probe: { kind: "heartbeat" },
+    maintenance: false,
+    ...overrides,
+  };
+}
+
+/** Minutes from a fixed base, so rounds are deterministic and monotonic within a test. */
+export function minute(n, base = Date.now()) {
+  return new Date(Math.floor(base / 60000) * 60000 + n * 60000);
+}

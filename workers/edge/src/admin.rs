@@ -1,0 +1,84 @@
+//! Operator endpoints (bearer `ADMIN_TOKEN`).
+
+use crate::caller::bearer;
+use crate::do_rpc::call;
+use crate::fleet_index::{CountryResp, IdReq, SetReq};
+use crate::fleet_store;
+use crate::http::{self, Result};
+use crate::pool::{DeleteReq, PutReq, PutResp};
+use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
+use vpn_edge_core::config::Config;
+use vpn_edge_core::registration::Registration;
+use vpn_edge_core::types::ServerId;
+use worker::{Env, Request, Response};
+
+fn path_id(id: &str) -> Result<ServerId> {
+    ServerId::parse(id).map_err(|e| RequestError::field("id", e.0).into())
+}
+
+pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
+    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+    let id = path_id(id)?;
+    let body = http::body_bytes(req).await?;
+    let reg = Registration::parse(id.clone(), &http::parse_fields(&body)?)?;
+    let now = http::now_ms();
+    let country = reg.country.to_string();
+    let prev: CountryResp = call(
+        &fleet_store::index(env)?,
+        "set",
+        &SetReq {
+            id: id.to_string(),
+            country: country.clone(),
+        },
+    )
+    .await?;
+    if let Some(old) = prev.country.filter(|c| c != &country) {
+        // Moved to another country: leave the old pool first.
+        let _: bool = call(
+            &fleet_store::pool(env, &old)?,
+            "delete",
+            &DeleteReq { id: id.to_string() },
+        )
+        .await?;
+    }
+    let put: PutResp = call(
+        &fleet_store::pool(env, &country)?,
+        "put",
+        &PutReq {
+            reg,
+            now_ms: now,
+            stale_s: cfg.heartbeat_stale_s,
+        },
+    )
+    .await?;
+    let view = put.view.clone();
+    fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
+    http::json(if put.created { 201 } else { 200 }, &put.view)
+}
+
+pub async fn delete_server(
+    req: &mut Request,
+    env: &Env,
+    cfg: &Config,
+    id: &str,
+) -> Result<Response> {
+    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+    let id = path_id(id)?;
+    let removed: CountryResp = call(
+        &fleet_store::index(env)?,
+        "remove",
+        &IdReq { id: id.to_string() },
+    )
+    .await?;
+    let country = removed
+        .country
+        .ok_or(ApiError::from(LookupError::NotFound("server")))?;
+    let _: bool = call(
+        &fleet_store::pool(env, &country)?,
+        "delete",
+        &DeleteReq { id: id.to_string() },
+    )
+    .await?;
+    fleet_store::edit_snapshot(env, http::now_ms(), |s| s.remove(&id)).await?;
+    http::no_content()
+}

@@ -1,0 +1,92 @@
+//! Where the fleet lives: pool Durable Objects (truth), the `FleetIndex` (id → pool), and
+//! the snapshot in KV that public reads are served from (memoised per isolate briefly).
+
+use crate::do_rpc::call;
+use crate::fleet_index::{CountryResp, IdReq};
+use std::cell::RefCell;
+use std::rc::Rc;
+use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::fleet::Snapshot;
+use worker::{Env, Stub};
+
+const SNAPSHOT_KEY: &str = "snapshot";
+/// How long an isolate reuses the snapshot it read; public responses are cached for 15 s
+/// anyway, and operator writes in this isolate replace it at once.
+const MEMO_MS: i64 = 5_000;
+
+thread_local! {
+    static MEMO: RefCell<Option<(i64, Rc<Snapshot>)>> = const { RefCell::new(None) };
+}
+
+fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ApiError {
+    move |e| {
+        worker::console_error!("{what}: {e}");
+        ApiError::unavailable(what)
+    }
+}
+
+pub fn pool(env: &Env, country: &str) -> Result<Stub, ApiError> {
+    env.durable_object("POOLS")
+        .and_then(|ns| ns.get_by_name(country))
+        .map_err(unavailable("pool registry"))
+}
+
+pub fn index(env: &Env) -> Result<Stub, ApiError> {
+    env.durable_object("FLEET_INDEX")
+        .and_then(|ns| ns.get_by_name("fleet"))
+        .map_err(unavailable("fleet index"))
+}
+
+pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> {
+    if let Some(s) = MEMO.with(|m| {
+        m.borrow()
+            .as_ref()
+            .filter(|(at, _)| now_ms - at < MEMO_MS)
+            .map(|(_, s)| s.clone())
+    }) {
+        return Ok(s);
+    }
+    let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
+    let snap: Snapshot = kv
+        .get(SNAPSHOT_KEY)
+        .json()
+        .await
+        .map_err(unavailable("fleet KV"))?
+        .unwrap_or_default();
+    let snap = Rc::new(snap);
+    MEMO.with(|m| *m.borrow_mut() = Some((now_ms, snap.clone())));
+    Ok(snap)
+}
+
+pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<(), ApiError> {
+    let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
+    kv.put(SNAPSHOT_KEY, &snap)
+        .map_err(unavailable("fleet KV"))?
+        .execute()
+        .await
+        .map_err(unavailable("fleet KV"))?;
+    MEMO.with(|m| *m.borrow_mut() = Some((now_ms, Rc::new(snap))));
+    Ok(())
+}
+
+/// An operator's change, applied to the latest stored snapshot (not the memo).
+pub async fn edit_snapshot(
+    env: &Env,
+    now_ms: i64,
+    edit: impl FnOnce(&mut Snapshot),
+) -> Result<(), ApiError> {
+    MEMO.with(|m| *m.borrow_mut() = None);
+    let mut snap = (*snapshot(env, now_ms).await?).clone();
+    edit(&mut snap);
+    write_snapshot(env, snap, now_ms).await
+}
+
+/// The pool a registered server belongs to: the snapshot answers most lookups, the index
+/// the ones it has not seen yet.
+pub async fn country_of(env: &Env, id: &str, now_ms: i64) -> Result<Option<String>, ApiError> {
+    if let Some(s) = snapshot(env, now_ms).await?.get(id) {
+        return Ok(Some(s.country.to_string()));
+    }
+    let r: CountryResp = call(&index(env)?, "get", &IdReq { id: id.to_owned() }).await?;
+    Ok(r.country)
+}

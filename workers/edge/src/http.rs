@@ -1,0 +1,118 @@
+//! HTTP plumbing: bodies in, JSON and errors out, cacheable public reads.
+
+use serde::Serialize;
+use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::request::{check_body_envelope, Fields, MAX_BODY};
+use vpn_edge_core::signature::sha256_hex;
+use worker::{Headers, Request, Response};
+
+pub type Result<T> = std::result::Result<T, ApiError>;
+
+pub fn error_response(e: &ApiError) -> Response {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let _ = headers.set("cache-control", "no-store");
+    if let Some(allow) = e.allow {
+        let _ = headers.set("allow", allow);
+    }
+    Response::from_bytes(e.body().into_bytes())
+        .map(|r| r.with_status(e.status).with_headers(headers))
+        .unwrap_or_else(|_| Response::empty().expect("empty response").with_status(500))
+}
+
+pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response> {
+    let body = serde_json::to_vec(value).map_err(|_| ApiError::internal("serialize"))?;
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let _ = headers.set("cache-control", "no-store");
+    Ok(Response::from_bytes(body)
+        .map_err(|_| ApiError::internal("response"))?
+        .with_status(status)
+        .with_headers(headers))
+}
+
+pub fn no_content() -> Result<Response> {
+    Ok(Response::empty()
+        .map_err(|_| ApiError::internal("response"))?
+        .with_status(204))
+}
+
+/// A public, cacheable read: `Cache-Control: public, max-age=15`, a strong ETag over the
+/// body, and `304` when the client already has it.
+pub fn cacheable(req: &Request, content_type: &str, body: Vec<u8>) -> Result<Response> {
+    let etag = format!("\"{}\"", &sha256_hex(&body)[..32]);
+    let headers = Headers::new();
+    let _ = headers.set("content-type", content_type);
+    let _ = headers.set("cache-control", "public, max-age=15");
+    let _ = headers.set("etag", &etag);
+    let inm = req.headers().get("if-none-match").ok().flatten();
+    if inm.is_some_and(|v| {
+        v.split(',')
+            .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
+    }) {
+        return Ok(Response::empty()
+            .map_err(|_| ApiError::internal("response"))?
+            .with_status(304)
+            .with_headers(headers));
+    }
+    let body = if req.method() == worker::Method::Head {
+        Vec::new()
+    } else {
+        body
+    };
+    Ok(Response::from_bytes(body)
+        .map_err(|_| ApiError::internal("response"))?
+        .with_headers(headers))
+}
+
+pub fn cacheable_json<T: Serialize>(req: &Request, value: &T) -> Result<Response> {
+    let body = serde_json::to_vec(value).map_err(|_| ApiError::internal("serialize"))?;
+    cacheable(req, "application/json", body)
+}
+
+/// Raw body bytes, refusing oversized bodies and non-JSON content types before parsing.
+pub async fn body_bytes(req: &mut Request) -> Result<Vec<u8>> {
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .unwrap_or(0);
+    let content_type = req.headers().get("content-type").ok().flatten();
+    check_body_envelope(content_type.as_deref(), declared)?;
+    let bytes = req
+        .bytes()
+        .await
+        .map_err(|_| ApiError::new(400, "bad_body", "could not read the body"))?;
+    // A chunked body has no Content-Length: check again on what arrived.
+    check_body_envelope(content_type.as_deref(), bytes.len())?;
+    debug_assert!(bytes.len() <= MAX_BODY);
+    Ok(bytes)
+}
+
+pub fn parse_fields(bytes: &[u8]) -> Result<Fields> {
+    Ok(Fields::parse(bytes)?)
+}
+
+pub fn query(req: &Request) -> Vec<(String, String)> {
+    req.url()
+        .ok()
+        .and_then(|u| u.query().map(vpn_edge_core::request::query_pairs))
+        .unwrap_or_default()
+}
+
+/// The request target as sent (path and query), the string servers sign.
+pub fn target(req: &Request) -> String {
+    match req.url() {
+        Ok(u) => match u.query() {
+            Some(q) => format!("{}?{q}", u.path()),
+            None => u.path().to_owned(),
+        },
+        Err(_) => String::new(),
+    }
+}
+
+pub fn now_ms() -> i64 {
+    worker::Date::now().as_millis() as i64
+}

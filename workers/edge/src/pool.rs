@@ -1,0 +1,258 @@
+//! `PoolRegistry`: one Durable Object per country pool. Keeps each server's registration,
+//! telemetry and hysteresis state; the core decides, this stores.
+
+use crate::do_rpc::{answer, read};
+use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
+use vpn_edge_core::fleet::{ServerRecord, ServerView, Status, Telemetry};
+use vpn_edge_core::health::{Health, Thresholds};
+use vpn_edge_core::registration::Registration;
+use worker::*;
+
+const PREFIX: &str = "s:";
+
+#[derive(Serialize, Deserialize)]
+pub struct PutReq {
+    pub reg: Registration,
+    pub now_ms: i64,
+    pub stale_s: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct PutResp {
+    pub created: bool,
+    pub view: ServerView,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DeleteReq {
+    pub id: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct HeartbeatReq {
+    pub id: String,
+    pub telemetry: Telemetry,
+    pub signed_ts: i64,
+    pub now_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct HeartbeatResp {
+    pub status: Status,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RoundReq {
+    pub minute: i64,
+    pub now_ms: i64,
+    pub stale_s: u32,
+    pub down_after: u32,
+    pub up_after: u32,
+    /// Results of http/tcp probes by server id; heartbeat servers are judged here.
+    #[serde(default)]
+    pub probes: HashMap<String, bool>,
+}
+
+#[derive(Serialize, Deserialize, Clone)]
+pub struct Transition {
+    pub id: String,
+    pub to: Health,
+}
+
+/// One server's raw check this round, for the SLA (what customers saw).
+#[derive(Serialize, Deserialize, Clone, Copy, Default)]
+pub struct CheckCounts {
+    pub total: u32,
+    pub passed: u32,
+    pub maintenance: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct RoundResp {
+    pub views: Vec<ServerView>,
+    pub transitions: Vec<Transition>,
+    pub checks: CheckCounts,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ListReq {
+    pub now_ms: i64,
+    pub stale_s: u32,
+}
+
+#[durable_object]
+pub struct PoolRegistry {
+    state: State,
+    servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
+}
+
+fn storage_err<E>(_: E) -> ApiError {
+    ApiError::unavailable("storage")
+}
+
+impl PoolRegistry {
+    async fn load(&self) -> std::result::Result<(), ApiError> {
+        if self.servers.borrow().is_some() {
+            return Ok(());
+        }
+        let listed = self
+            .state
+            .storage()
+            .list_with_options(ListOptions::new().prefix(PREFIX))
+            .await
+            .map_err(storage_err)?;
+        let mut map = BTreeMap::new();
+        for entry in listed.entries() {
+            let pair: js_sys::Array = entry.map_err(storage_err)?.into();
+            let record: ServerRecord =
+                serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
+            map.insert(record.reg.id.to_string(), record);
+        }
+        self.servers.borrow_mut().get_or_insert(map);
+        Ok(())
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, ServerRecord>) -> T) -> T {
+        let mut guard = self.servers.borrow_mut();
+        f(guard.get_or_insert_with(BTreeMap::new))
+    }
+
+    async fn store(&self, record: &ServerRecord) -> std::result::Result<(), ApiError> {
+        self.state
+            .storage()
+            .put(&format!("{PREFIX}{}", record.reg.id), record)
+            .await
+            .map_err(storage_err)
+    }
+
+    async fn handle(
+        &self,
+        op: &str,
+        req: &mut Request,
+    ) -> std::result::Result<serde_json::Value, ApiError> {
+        self.load().await?;
+        let v = match op {
+            "put" => {
+                let r: PutReq = read(req).await?;
+                let id = r.reg.id.to_string();
+                let (record, created) = self.with(|m| {
+                    let (rec, created) = match m.remove(&id) {
+                        Some(old) => (old.reregister(r.reg), false),
+                        None => (ServerRecord::new(r.reg), true),
+                    };
+                    m.insert(id.clone(), rec.clone());
+                    (rec, created)
+                });
+                self.store(&record).await?;
+                serde_json::to_value(PutResp {
+                    created,
+                    view: record.view(r.now_ms, r.stale_s),
+                })
+            }
+            "delete" => {
+                let r: DeleteReq = read(req).await?;
+                let existed = self.with(|m| m.remove(&r.id).is_some());
+                self.state
+                    .storage()
+                    .delete(&format!("{PREFIX}{}", r.id))
+                    .await
+                    .map_err(storage_err)?;
+                serde_json::to_value(existed)
+            }
+            "heartbeat" => {
+                let r: HeartbeatReq = read(req).await?;
+                let record = self.with(|m| match m.get_mut(&r.id) {
+                    None => Err(ApiError::from(CallerError::UnknownServer)),
+                    Some(rec) => {
+                        rec.heartbeat(
+                            vpn_edge_core::fleet::Heartbeat(r.telemetry),
+                            r.signed_ts,
+                            r.now_ms,
+                        )?;
+                        Ok(rec.clone())
+                    }
+                })?;
+                self.store(&record).await?;
+                serde_json::to_value(HeartbeatResp {
+                    status: record.status(),
+                })
+            }
+            "round" => {
+                let r: RoundReq = read(req).await?;
+                let t = Thresholds {
+                    down_after: r.down_after,
+                    up_after: r.up_after,
+                };
+                let (changed, views, transitions, checks) = self.with(|m| {
+                    let mut changed = Vec::new();
+                    let mut views = Vec::new();
+                    let mut transitions = Vec::new();
+                    let mut checks = CheckCounts::default();
+                    for (id, rec) in m.iter_mut() {
+                        let before = rec.clone();
+                        let judged =
+                            rec.judge(r.minute, r.now_ms, r.probes.get(id).copied(), r.stale_s, t);
+                        checks.total += 1;
+                        if rec.reg.maintenance {
+                            checks.maintenance += 1;
+                        } else if rec.last_check_passed == Some(true) {
+                            checks.passed += 1;
+                        }
+                        if let Some(to) = judged.transition {
+                            if !rec.reg.maintenance {
+                                transitions.push(Transition { id: id.clone(), to });
+                            }
+                        }
+                        if *rec != before {
+                            changed.push(rec.clone());
+                        }
+                        views.push(rec.view(r.now_ms, r.stale_s));
+                    }
+                    (changed, views, transitions, checks)
+                });
+                // The storage API takes at most 128 keys per call.
+                for chunk in changed.chunks(128) {
+                    let batch: HashMap<String, &ServerRecord> = chunk
+                        .iter()
+                        .map(|rec| (format!("{PREFIX}{}", rec.reg.id), rec))
+                        .collect();
+                    self.state
+                        .storage()
+                        .put_multiple(batch)
+                        .await
+                        .map_err(storage_err)?;
+                }
+                serde_json::to_value(RoundResp {
+                    views,
+                    transitions,
+                    checks,
+                })
+            }
+            "list" => {
+                let r: ListReq = read(req).await?;
+                let views: Vec<ServerView> =
+                    self.with(|m| m.values().map(|s| s.view(r.now_ms, r.stale_s)).collect());
+                serde_json::to_value(views)
+            }
+            _ => return Err(LookupError::NotFound("operation").into()),
+        };
+        v.map_err(|_| ApiError::internal("serialize"))
+    }
+}
+
+impl DurableObject for PoolRegistry {
+    fn new(state: State, _env: Env) -> Self {
+        Self {
+            state,
+            servers: RefCell::new(None),
+        }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op = req.path().trim_start_matches('/').to_owned();
+        answer(self.handle(&op, &mut req).await)
+    }
+}

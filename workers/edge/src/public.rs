@@ -1,0 +1,96 @@
+//! Public, unauthenticated, cacheable reads, served from the snapshot.
+
+use crate::fleet_store;
+use crate::http::{self, Result};
+use serde::Serialize;
+use vpn_edge_core::api_error::{ApiError, LookupError};
+use vpn_edge_core::config::Config;
+use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView};
+use vpn_edge_core::recommend::{parse_limit, recommend};
+use worker::{Env, Request, Response};
+
+#[derive(Serialize)]
+struct ServerList<'a> {
+    servers: Vec<&'a ServerView>,
+    generated_at: &'a str,
+}
+
+#[derive(Serialize)]
+struct Countries {
+    countries: Vec<CountrySummary>,
+}
+
+#[derive(Serialize)]
+struct Recommended<'a> {
+    servers: Vec<&'a ServerView>,
+}
+
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'static str,
+    problems: &'a [vpn_edge_core::config::ConfigProblem],
+    features: Vec<vpn_edge_core::config::FeatureState>,
+}
+
+pub fn healthz(cfg: &Config) -> Result<Response> {
+    let body = Health {
+        status: if cfg.problems.is_empty() {
+            "ok"
+        } else {
+            "misconfigured"
+        },
+        problems: &cfg.problems,
+        features: cfg.features(),
+    };
+    http::json(200, &body)
+}
+
+pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
+    let filter = ServerFilter::parse(&http::query(req))?;
+    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let servers = snap.servers.iter().filter(|s| filter.matches(s)).collect();
+    http::cacheable_json(
+        req,
+        &ServerList {
+            servers,
+            generated_at: &snap.generated_at,
+        },
+    )
+}
+
+pub async fn get_server(req: &Request, env: &Env, id: &str) -> Result<Response> {
+    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let server = snap
+        .get(id)
+        .ok_or(ApiError::from(LookupError::NotFound("server")))?;
+    http::cacheable_json(req, server)
+}
+
+pub async fn countries(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
+    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    http::cacheable_json(
+        req,
+        &Countries {
+            countries: snap.countries(&cfg.pool_prefix, &cfg.dns_zone),
+        },
+    )
+}
+
+pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
+    let q = http::query(req);
+    let filter = ServerFilter::parse(&q)?;
+    let limit = parse_limit(&q)?;
+    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let mut random = [0u8; 8];
+    getrandom::fill(&mut random).map_err(|_| ApiError::internal("random"))?;
+    let servers = recommend(&snap.servers, &filter, limit, u64::from_le_bytes(random));
+    // Each answer is a fresh draw: shared caches must not pin every client to one pick.
+    http::json(200, &Recommended { servers })
+}
+
+pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
+    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let html =
+        vpn_edge_core::status_page::render(&snap, &snap.countries(&cfg.pool_prefix, &cfg.dns_zone));
+    http::cacheable(req, "text/html; charset=utf-8", html.into_bytes())
+}

@@ -1,0 +1,50 @@
+//! The cron round (DESIGN.md §3): judge every server for the round's minute, fanned out
+//! to the pool Durable Objects in parallel, then publish the snapshot.
+
+use crate::do_rpc::call;
+use crate::fleet_store;
+use crate::pool::{RoundReq, RoundResp};
+use futures_util::future::join_all;
+use std::collections::HashMap;
+use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::config::Config;
+use vpn_edge_core::fleet::Snapshot;
+use worker::Env;
+
+pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiError> {
+    let minute = scheduled_ms.div_euclid(60_000);
+    let countries: Vec<String> = call(&fleet_store::index(env)?, "countries", &()).await?;
+    let calls = countries.iter().map(|c| async move {
+        let req = RoundReq {
+            minute,
+            now_ms: scheduled_ms,
+            stale_s: cfg.heartbeat_stale_s,
+            down_after: cfg.down_after,
+            up_after: cfg.up_after,
+            probes: HashMap::new(),
+        };
+        let r: Result<RoundResp, ApiError> = match fleet_store::pool(env, c) {
+            Ok(stub) => call(&stub, "round", &req).await,
+            Err(e) => Err(e),
+        };
+        (c, r)
+    });
+    let mut views = Vec::new();
+    for (country, r) in join_all(calls).await {
+        match r {
+            Ok(r) => views.extend(r.views),
+            // One failing pool must not blank the others: keep its last published views.
+            Err(e) => {
+                worker::console_error!("round: pool {country} failed: {}", e.message);
+                let old = fleet_store::snapshot(env, scheduled_ms).await?;
+                views.extend(
+                    old.servers
+                        .iter()
+                        .filter(|s| s.country.as_str() == country)
+                        .cloned(),
+                );
+            }
+        }
+    }
+    fleet_store::write_snapshot(env, Snapshot::new(scheduled_ms, views), scheduled_ms).await
+}
