@@ -32,6 +32,7 @@ pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) ->
         },
     )
     .await?;
+    let created = prev.country.is_none();
     if let Some(old) = prev.country.filter(|c| c != &country) {
         // Moved to another country: leave the old pool first.
         let _: bool = call(
@@ -53,7 +54,7 @@ pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) ->
     .await?;
     let view = put.view.clone();
     fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
-    http::json(if put.created { 201 } else { 200 }, &put.view)
+    http::json(if created { 201 } else { 200 }, &put.view)
 }
 
 pub async fn delete_server(

@@ -22,7 +22,6 @@ pub struct PutReq {
 
 #[derive(Serialize, Deserialize)]
 pub struct PutResp {
-    pub created: bool,
     pub view: ServerView,
 }
 
@@ -138,13 +137,13 @@ impl PoolRegistry {
             "put" => {
                 let r: PutReq = read(req).await?;
                 let id = r.reg.id.to_string();
-                let (record, created) = self.with(|m| {
-                    let (rec, created) = match m.remove(&id) {
-                        Some(old) => (old.reregister(r.reg), false),
-                        None => (ServerRecord::new(r.reg), true),
+                let record = self.with(|m| {
+                    let rec = match m.remove(&id) {
+                        Some(old) => old.reregister(r.reg),
+                        None => ServerRecord::new(r.reg),
                     };
                     m.insert(id.clone(), rec.clone());
-                    (rec, created)
+                    rec
                 });
                 self.store(&record).await?;
                 serde_json::to_value(PutResp {
