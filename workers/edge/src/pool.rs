@@ -147,7 +147,6 @@ impl PoolRegistry {
                 });
                 self.store(&record).await?;
                 serde_json::to_value(PutResp {
-                    created,
                     view: record.view(r.now_ms, r.stale_s),
                 })
             }
