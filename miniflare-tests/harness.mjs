@@ -1,7 +1,7 @@
 // One shared Miniflare harness: the built wasm Worker with its real KV and Durable
 // Objects, plus helpers to sign requests as a VPN server and to fire cron rounds.
 import { Miniflare } from "miniflare";
-import crypto from "node:crypto";
+import { serverKey as deriveKey, signature } from "../scripts/edge-client.mjs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -34,13 +34,11 @@ export async function startEdge(bindings = {}) {
 }
 
 export function serverKey(serverId, secret = FLEET_SECRET) {
-  return crypto.createHmac("sha256", secret).update(serverId).digest();
+  return deriveKey(serverId, secret);
 }
 
 export function sign(serverId, method, target, body, ts, secret = FLEET_SECRET) {
-  const bodyHash = crypto.createHash("sha256").update(body ?? "").digest("hex");
-  const canonical = `${ts}\n${method}\n${target}\n${bodyHash}`;
-  return crypto.createHmac("sha256", serverKey(serverId, secret)).update(canonical).digest("hex");
+  return signature(serverId, method, target, body, ts, secret);
 }
 
 export class Edge {
