@@ -12,8 +12,10 @@ export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const FLEET_SECRET = "test-fleet-secret-0123456789";
 export const BASE = "http://edge.test";
 
-export async function startEdge(bindings = {}) {
+/** `opts.listen`: also serve on a loopback port (for a real browser); `edge.url` is it. */
+export async function startEdge(bindings = {}, opts = {}) {
   const mf = new Miniflare({
+    ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     modules: true,
     scriptPath: path.join(build, "index.js"),
     modulesRoot: build,
@@ -26,11 +28,14 @@ export async function startEdge(bindings = {}) {
     durableObjects: {
       POOLS: { className: "PoolRegistry", useSQLite: true },
       FLEET_INDEX: { className: "FleetIndex", useSQLite: true },
+      SLA: { className: "SlaLedger", useSQLite: true },
     },
     bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
   });
-  await mf.ready;
-  return new Edge(mf);
+  const url = await mf.ready;
+  const edge = new Edge(mf);
+  edge.url = opts.listen ? url.toString().replace(/\/$/, "") : null;
+  return edge;
 }
 
 export function serverKey(serverId, secret = FLEET_SECRET) {
@@ -108,6 +113,12 @@ export class Edge {
   async round(date = new Date()) {
     const worker = await this.mf.getWorker();
     return worker.scheduled({ cron: "* * * * *", scheduledTime: date });
+  }
+
+  /** Fire the daily SLA credit cron. */
+  async dailyCredits(date = new Date()) {
+    const worker = await this.mf.getWorker();
+    return worker.scheduled({ cron: "5 0 * * *", scheduledTime: date });
   }
 
   async kvValues(namespace) {

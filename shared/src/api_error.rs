@@ -27,22 +27,12 @@ struct Inner<'a> {
 
 impl ApiError {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            allow: None,
-        }
+        Self { status, code, message: message.into(), allow: None }
     }
 
     pub fn body(&self) -> String {
-        serde_json::to_string(&Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
-            },
-        })
-        .unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":"error"}}"#))
+        serde_json::to_string(&Body { error: Inner { code: self.code, message: &self.message } })
+            .unwrap_or_else(|_| String::from(r#"{"error":{"code":"internal","message":"error"}}"#))
     }
 
     pub fn internal(what: &str) -> Self {
@@ -50,11 +40,7 @@ impl ApiError {
     }
 
     pub fn unavailable(what: &str) -> Self {
-        Self::new(
-            503,
-            "unavailable",
-            format!("{what} is unavailable, retry later"),
-        )
+        Self::new(503, "unavailable", format!("{what} is unavailable, retry later"))
     }
 }
 
@@ -69,31 +55,22 @@ pub enum RequestError {
 
 impl RequestError {
     pub fn field(field: impl Into<String>, why: impl Into<String>) -> Self {
-        Self::Field {
-            field: field.into(),
-            why: why.into(),
-        }
+        Self::Field { field: field.into(), why: why.into() }
     }
 }
 
 impl From<RequestError> for ApiError {
     fn from(e: RequestError) -> Self {
         match e {
-            RequestError::TooLarge { limit } => ApiError::new(
-                413,
-                "payload_too_large",
-                format!("body exceeds {limit} bytes"),
-            ),
-            RequestError::UnsupportedMediaType => ApiError::new(
-                415,
-                "unsupported_media_type",
-                "Content-Type must be application/json",
-            ),
-            RequestError::MalformedJson(why) => ApiError::new(
-                400,
-                "malformed_json",
-                format!("body is not valid JSON: {why}"),
-            ),
+            RequestError::TooLarge { limit } => {
+                ApiError::new(413, "payload_too_large", format!("body exceeds {limit} bytes"))
+            }
+            RequestError::UnsupportedMediaType => {
+                ApiError::new(415, "unsupported_media_type", "Content-Type must be application/json")
+            }
+            RequestError::MalformedJson(why) => {
+                ApiError::new(400, "malformed_json", format!("body is not valid JSON: {why}"))
+            }
             RequestError::Field { field, why } => {
                 ApiError::new(400, "invalid_field", format!("field `{field}`: {why}"))
             }
@@ -112,10 +89,9 @@ impl From<RouteError> for ApiError {
     fn from(e: RouteError) -> Self {
         match e {
             RouteError::NotFound => ApiError::new(404, "not_found", "no such route"),
-            RouteError::MethodNotAllowed { allow } => ApiError {
-                allow: Some(allow),
-                ..ApiError::new(405, "method_not_allowed", format!("allowed: {allow}"))
-            },
+            RouteError::MethodNotAllowed { allow } => {
+                ApiError { allow: Some(allow), ..ApiError::new(405, "method_not_allowed", format!("allowed: {allow}")) }
+            }
         }
     }
 }
@@ -141,37 +117,23 @@ pub enum CallerError {
 impl From<CallerError> for ApiError {
     fn from(e: CallerError) -> Self {
         match e {
-            CallerError::BadToken => {
-                ApiError::new(401, "unauthorized", "missing or invalid bearer token")
-            }
+            CallerError::BadToken => ApiError::new(401, "unauthorized", "missing or invalid bearer token"),
             CallerError::Disabled(secret) => ApiError::new(
                 503,
                 "not_configured",
                 format!("this endpoint is disabled: secret {secret} is not configured"),
             ),
-            CallerError::MissingHeader(h) => {
-                ApiError::new(401, "unauthorized", format!("missing header {h}"))
-            }
-            CallerError::MalformedHeader(h) => {
-                ApiError::new(401, "unauthorized", format!("malformed header {h}"))
-            }
-            CallerError::UnknownServer => {
-                ApiError::new(401, "unauthorized", "server is not registered")
-            }
+            CallerError::MissingHeader(h) => ApiError::new(401, "unauthorized", format!("missing header {h}")),
+            CallerError::MalformedHeader(h) => ApiError::new(401, "unauthorized", format!("malformed header {h}")),
+            CallerError::UnknownServer => ApiError::new(401, "unauthorized", "server is not registered"),
             CallerError::BadSignature => ApiError::new(401, "unauthorized", "bad signature"),
-            CallerError::ClockSkew => ApiError::new(
-                401,
-                "unauthorized",
-                "X-Edge-Timestamp is more than 120 s from the edge's clock",
-            ),
-            CallerError::Replayed => ApiError::new(
-                401,
-                "replayed",
-                "X-Edge-Timestamp is not newer than the last accepted heartbeat",
-            ),
-            CallerError::WrongServer => {
-                ApiError::new(403, "forbidden", "a server may only act on its own path")
+            CallerError::ClockSkew => {
+                ApiError::new(401, "unauthorized", "X-Edge-Timestamp is more than 120 s from the edge's clock")
             }
+            CallerError::Replayed => {
+                ApiError::new(401, "replayed", "X-Edge-Timestamp is not newer than the last accepted heartbeat")
+            }
+            CallerError::WrongServer => ApiError::new(403, "forbidden", "a server may only act on its own path"),
         }
     }
 }
@@ -185,9 +147,7 @@ pub enum LookupError {
 impl From<LookupError> for ApiError {
     fn from(e: LookupError) -> Self {
         match e {
-            LookupError::NotFound(what) => {
-                ApiError::new(404, "not_found", format!("no such {what}"))
-            }
+            LookupError::NotFound(what) => ApiError::new(404, "not_found", format!("no such {what}")),
         }
     }
 }

@@ -61,6 +61,8 @@ pub struct Config {
     pub sla_credit_multiplier: u32,
     pub credit_api_url: Option<String>,
     pub credit_api_token: Option<String>,
+    /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
+    pub credit_retry_base_s: u32,
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -80,9 +82,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn opt(&self, name: &str) -> Option<String> {
-        (self.get)(name)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
+        (self.get)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
     fn secret(&self, name: &str) -> Option<String> {
@@ -98,9 +98,7 @@ impl Reader<'_> {
                 _ => {
                     self.problems.push(ConfigProblem {
                         name,
-                        problem: format!(
-                            "must be a whole number from {min} to {max}; using {default}"
-                        ),
+                        problem: format!("must be a whole number from {min} to {max}; using {default}"),
                     });
                     default
                 }
@@ -113,10 +111,7 @@ impl Reader<'_> {
         if v.starts_with("https://") || v.starts_with("http://") {
             Some(v.trim_end_matches('/').to_owned())
         } else {
-            self.problems.push(ConfigProblem {
-                name,
-                problem: "must be an http(s) URL".into(),
-            });
+            self.problems.push(ConfigProblem { name, problem: "must be an http(s) URL".into() });
             None
         }
     }
@@ -124,12 +119,9 @@ impl Reader<'_> {
 
 impl Config {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Self {
-        let mut r = Reader {
-            get,
-            problems: Vec::new(),
-        };
-        let session_key = r.secret("SESSION_KEY").and_then(|v| {
-            match base64::engine::general_purpose::STANDARD.decode(v.trim()) {
+        let mut r = Reader { get, problems: Vec::new() };
+        let session_key =
+            r.secret("SESSION_KEY").and_then(|v| match base64::engine::general_purpose::STANDARD.decode(v.trim()) {
                 Ok(bytes) if bytes.len() == 32 => {
                     let mut k = [0u8; 32];
                     k.copy_from_slice(&bytes);
@@ -142,8 +134,7 @@ impl Config {
                     });
                     None
                 }
-            }
-        });
+            });
         let fail_open_policy = match r.opt("FAIL_OPEN_POLICY").as_deref() {
             None | Some("open") => FailOpenPolicy::Open,
             Some("cached-only") => FailOpenPolicy::CachedOnly,
@@ -212,35 +203,23 @@ impl Config {
                 .url("CLOUDFLARE_API_URL")
                 .unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into()),
             powerdns_api_url: r.url("POWERDNS_API_URL"),
-            powerdns_server_id: r
-                .opt("POWERDNS_SERVER_ID")
-                .unwrap_or_else(|| "localhost".into()),
+            powerdns_server_id: r.opt("POWERDNS_SERVER_ID").unwrap_or_else(|| "localhost".into()),
             powerdns_api_key: r.secret("POWERDNS_API_KEY"),
             alert_webhook_url: r.url("ALERT_WEBHOOK_URL"),
             sla_target_pct,
             sla_credit_multiplier: r.num("SLA_CREDIT_MULTIPLIER", 2, 0, 100),
             credit_api_url: r.url("CREDIT_API_URL"),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
+            credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
             problems: Vec::new(),
         };
-        Config {
-            problems: r.problems,
-            ..cfg
-        }
+        Config { problems: r.problems, ..cfg }
     }
 
     pub fn features(&self) -> Vec<FeatureState> {
         fn state(feature: &'static str, needs: &[(&'static str, bool)]) -> FeatureState {
-            let missing: Vec<&'static str> = needs
-                .iter()
-                .filter(|(_, present)| !present)
-                .map(|(n, _)| *n)
-                .collect();
-            FeatureState {
-                feature,
-                enabled: missing.is_empty(),
-                missing,
-            }
+            let missing: Vec<&'static str> = needs.iter().filter(|(_, present)| !present).map(|(n, _)| *n).collect();
+            FeatureState { feature, enabled: missing.is_empty(), missing }
         }
         let mut dns_needs = vec![];
         match self.dns_provider {
@@ -256,10 +235,7 @@ impl Config {
         }
         vec![
             state("admin_api", &[("ADMIN_TOKEN", self.admin_token.is_some())]),
-            state(
-                "server_api",
-                &[("FLEET_SECRET", self.fleet_secret.is_some())],
-            ),
+            state("server_api", &[("FLEET_SECRET", self.fleet_secret.is_some())]),
             state(
                 "auth",
                 &[
@@ -270,16 +246,10 @@ impl Config {
             ),
             state(
                 "credential_cache",
-                &[
-                    ("CRED_PEPPER", self.cred_pepper.is_some()),
-                    ("SESSION_KEY", self.session_key.is_some()),
-                ],
+                &[("CRED_PEPPER", self.cred_pepper.is_some()), ("SESSION_KEY", self.session_key.is_some())],
             ),
             state("dns", &dns_needs),
-            state(
-                "alerts",
-                &[("ALERT_WEBHOOK_URL", self.alert_webhook_url.is_some())],
-            ),
+            state("alerts", &[("ALERT_WEBHOOK_URL", self.alert_webhook_url.is_some())]),
             state(
                 "sla_credits",
                 &[
@@ -287,18 +257,16 @@ impl Config {
                     ("CREDIT_API_TOKEN", self.credit_api_token.is_some()),
                 ],
             ),
-            state(
-                "librenms",
-                &[("LIBRENMS_TOKEN", self.librenms_token.is_some())],
-            ),
+            state("librenms", &[("LIBRENMS_TOKEN", self.librenms_token.is_some())]),
         ]
     }
 
+    pub fn sla_policy(&self) -> crate::sla::SlaPolicy {
+        crate::sla::SlaPolicy::new(self.sla_target_pct, self.sla_credit_multiplier)
+    }
+
     pub fn thresholds(&self) -> crate::health::Thresholds {
-        crate::health::Thresholds {
-            down_after: self.down_after,
-            up_after: self.up_after,
-        }
+        crate::health::Thresholds { down_after: self.down_after, up_after: self.up_after }
     }
 }
 
@@ -308,10 +276,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Config {
-        let m: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let m: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(&move |k| m.get(k).cloned())
     }
 
@@ -320,25 +285,15 @@ mod tests {
         let c = cfg(&[]);
         assert_eq!(c.origin_timeout_ms, 1500);
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Open);
-        assert_eq!(
-            (c.down_after, c.up_after, c.dns_ttl, c.max_delete_pct),
-            (3, 2, 60, 30)
-        );
+        assert_eq!((c.down_after, c.up_after, c.dns_ttl, c.max_delete_pct), (3, 2, 60, 30));
         assert_eq!(c.sla_target_pct, 99.5);
         assert!(c.problems.is_empty());
-        assert!(c
-            .features()
-            .iter()
-            .all(|f| f.feature == "dns" || !f.enabled));
+        assert!(c.features().iter().all(|f| f.feature == "dns" || !f.enabled));
     }
 
     #[test]
     fn malformed_values_are_named_never_echoed() {
-        let c = cfg(&[
-            ("SESSION_KEY", "c2hvcnQ="),
-            ("DOWN_AFTER", "zero"),
-            ("FAIL_OPEN_POLICY", "yes"),
-        ]);
+        let c = cfg(&[("SESSION_KEY", "c2hvcnQ="), ("DOWN_AFTER", "zero"), ("FAIL_OPEN_POLICY", "yes")]);
         let names: Vec<&str> = c.problems.iter().map(|p| p.name).collect();
         assert_eq!(names, ["SESSION_KEY", "FAIL_OPEN_POLICY", "DOWN_AFTER"]);
         assert!(c.problems.iter().all(|p| !p.problem.contains("c2hvcnQ")));
@@ -348,10 +303,7 @@ mod tests {
 
     #[test]
     fn a_good_session_key() {
-        let c = cfg(&[(
-            "SESSION_KEY",
-            "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
-        )]);
+        let c = cfg(&[("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")]);
         assert_eq!(c.session_key.unwrap()[31], 31);
     }
 }

@@ -51,20 +51,11 @@ impl Heartbeat {
         let bandwidth_mbps = f.opt_f64("bandwidth_mbps", 0.0, 10_000_000.0)?;
         let version = match f.opt_str("version")? {
             Some(v) if v.len() > 64 || v.chars().any(char::is_control) => {
-                return Err(RequestError::field(
-                    "version",
-                    "must be at most 64 printable characters",
-                ))
+                return Err(RequestError::field("version", "must be at most 64 printable characters"))
             }
             v => v.map(str::to_owned),
         };
-        Ok(Self(Telemetry {
-            clients,
-            capacity,
-            cpu,
-            bandwidth_mbps,
-            version,
-        }))
+        Ok(Self(Telemetry { clients, capacity, cpu, bandwidth_mbps, version }))
     }
 }
 
@@ -115,12 +106,7 @@ impl ServerRecord {
     }
 
     /// Accept a heartbeat signed at `signed_ts` (s) and received at `now_ms`.
-    pub fn heartbeat(
-        &mut self,
-        hb: Heartbeat,
-        signed_ts: i64,
-        now_ms: i64,
-    ) -> Result<(), CallerError> {
+    pub fn heartbeat(&mut self, hb: Heartbeat, signed_ts: i64, now_ms: i64) -> Result<(), CallerError> {
         if self.last_heartbeat_ts.is_some_and(|last| signed_ts <= last) {
             return Err(CallerError::Replayed);
         }
@@ -141,9 +127,7 @@ impl ServerRecord {
         t: Thresholds,
     ) -> Judged {
         let passed = match (&self.reg.probe, probe_passed) {
-            (Probe::Heartbeat, _) | (_, None) => {
-                heartbeat_fresh(self.last_seen_ms, now_ms, stale_s)
-            }
+            (Probe::Heartbeat, _) | (_, None) => heartbeat_fresh(self.last_seen_ms, now_ms, stale_s),
             (_, Some(p)) => p,
         };
         self.last_check_passed = Some(passed);
@@ -157,8 +141,7 @@ impl ServerRecord {
         let capacity = self.capacity();
         let fresh = heartbeat_fresh(self.last_seen_ms, now_ms, stale_s);
         let load = fresh.then(|| {
-            let pct = (u64::from(self.telemetry.clients) * 100 + u64::from(capacity) / 2)
-                / u64::from(capacity.max(1));
+            let pct = (u64::from(self.telemetry.clients) * 100 + u64::from(capacity) / 2) / u64::from(capacity.max(1));
             pct.min(100) as u8
         });
         ServerView {
@@ -179,8 +162,7 @@ impl ServerRecord {
 }
 
 pub fn rfc3339_ms(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
 /// DESIGN.md's `Server`.
@@ -222,8 +204,7 @@ impl ServerFilter {
             match k.as_str() {
                 "country" => {
                     f.country = Some(
-                        CountryCode::parse(&v.to_ascii_lowercase())
-                            .map_err(|e| RequestError::field("country", e.0))?,
+                        CountryCode::parse(&v.to_ascii_lowercase()).map_err(|e| RequestError::field("country", e.0))?,
                     )
                 }
                 "city" => {
@@ -233,14 +214,12 @@ impl ServerFilter {
                     f.city = Some(v.clone())
                 }
                 "status" => {
-                    f.status = Some(Status::parse(v).ok_or_else(|| {
-                        RequestError::field("status", "must be up, down or maintenance")
-                    })?)
+                    f.status = Some(
+                        Status::parse(v)
+                            .ok_or_else(|| RequestError::field("status", "must be up, down or maintenance"))?,
+                    )
                 }
-                "feature" => {
-                    f.feature =
-                        Some(Feature::parse(v).map_err(|e| RequestError::field("feature", e.0))?)
-                }
+                "feature" => f.feature = Some(Feature::parse(v).map_err(|e| RequestError::field("feature", e.0))?),
                 _ => {}
             }
         }
@@ -249,10 +228,7 @@ impl ServerFilter {
 
     pub fn matches(&self, s: &ServerView) -> bool {
         self.country.as_ref().is_none_or(|c| &s.country == c)
-            && self
-                .city
-                .as_ref()
-                .is_none_or(|c| s.city.eq_ignore_ascii_case(c.trim()))
+            && self.city.as_ref().is_none_or(|c| s.city.eq_ignore_ascii_case(c.trim()))
             && self.status.is_none_or(|st| s.status == st)
             && self.feature.as_ref().is_none_or(|f| s.features.contains(f))
     }
@@ -268,10 +244,7 @@ pub struct Snapshot {
 impl Snapshot {
     pub fn new(generated_at_ms: i64, mut servers: Vec<ServerView>) -> Self {
         servers.sort_by(|a, b| a.id.cmp(&b.id));
-        Self {
-            generated_at: rfc3339_ms(generated_at_ms).unwrap_or_default(),
-            servers,
-        }
+        Self { generated_at: rfc3339_ms(generated_at_ms).unwrap_or_default(), servers }
     }
 
     pub fn get(&self, id: &str) -> Option<&ServerView> {
@@ -319,8 +292,7 @@ impl Snapshot {
                 .filter_map(|s| s.load.map(u32::from))
                 .collect();
             if !loads.is_empty() {
-                c.load =
-                    Some(((loads.iter().sum::<u32>() as f64) / loads.len() as f64).round() as u8);
+                c.load = Some(((loads.iter().sum::<u32>() as f64) / loads.len() as f64).round() as u8);
             }
         }
         out.sort_by(|a, b| a.code.cmp(&b.code));
@@ -357,12 +329,7 @@ mod tests {
     #[test]
     fn heartbeat_replay_is_refused() {
         let mut r = ServerRecord::new(reg("a", "se"));
-        let hb = || {
-            Heartbeat(Telemetry {
-                clients: 10,
-                ..Default::default()
-            })
-        };
+        let hb = || Heartbeat(Telemetry { clients: 10, ..Default::default() });
         r.heartbeat(hb(), 100, 100_000).unwrap();
         assert_eq!(r.heartbeat(hb(), 100, 101_000), Err(CallerError::Replayed));
         assert_eq!(r.heartbeat(hb(), 99, 101_000), Err(CallerError::Replayed));
@@ -372,15 +339,7 @@ mod tests {
     #[test]
     fn load_is_unknown_when_heartbeats_stop() {
         let mut r = ServerRecord::new(reg("a", "se"));
-        r.heartbeat(
-            Heartbeat(Telemetry {
-                clients: 41,
-                ..Default::default()
-            }),
-            1,
-            0,
-        )
-        .unwrap();
+        r.heartbeat(Heartbeat(Telemetry { clients: 41, ..Default::default() }), 1, 0).unwrap();
         assert_eq!(r.view(1_000, 90).load, Some(41));
         assert_eq!(r.view(90_000, 90).load, None);
     }
@@ -398,9 +357,7 @@ mod tests {
         r.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
         let v = r.view(0, 90);
         let q = |s: &str| ServerFilter::parse(&crate::request::query_pairs(s));
-        assert!(q("country=se&city=stockholm&feature=p2p&status=down")
-            .unwrap()
-            .matches(&v));
+        assert!(q("country=se&city=stockholm&feature=p2p&status=down").unwrap().matches(&v));
         assert!(!q("country=de").unwrap().matches(&v));
         assert!(!q("feature=tor").unwrap().matches(&v));
         assert!(q("status=sideways").is_err());
@@ -412,26 +369,9 @@ mod tests {
         let mut snap = Snapshot::new(0, vec![]);
         for (id, c, up) in [("a", "se", true), ("b", "se", false), ("c", "de", true)] {
             let mut r = ServerRecord::new(reg(id, c));
-            r.heartbeat(
-                Heartbeat(Telemetry {
-                    clients: 40,
-                    ..Default::default()
-                }),
-                1,
-                0,
-            )
-            .unwrap();
+            r.heartbeat(Heartbeat(Telemetry { clients: 40, ..Default::default() }), 1, 0).unwrap();
             if up {
-                r.judge(
-                    0,
-                    0,
-                    None,
-                    90,
-                    Thresholds {
-                        down_after: 1,
-                        up_after: 1,
-                    },
-                );
+                r.judge(0, 0, None, 90, Thresholds { down_after: 1, up_after: 1 });
             }
             snap.upsert(r.view(0, 90));
         }

@@ -22,10 +22,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Self {
-            down_after: 3,
-            up_after: 2,
-        }
+        Self { down_after: 3, up_after: 2 }
     }
 }
 
@@ -37,37 +34,17 @@ pub struct Counters {
 }
 
 impl Counters {
-    const NEW: Self = Self {
-        health: Health::Down,
-        good: 0,
-        bad: 0,
-    };
+    const NEW: Self = Self { health: Health::Down, good: 0, bad: 0 };
 
     fn step(self, passed: bool, t: Thresholds) -> Self {
         if passed {
             let good = self.good.saturating_add(1);
-            let health = if self.health == Health::Down && good >= t.up_after {
-                Health::Up
-            } else {
-                self.health
-            };
-            Self {
-                health,
-                good,
-                bad: 0,
-            }
+            let health = if self.health == Health::Down && good >= t.up_after { Health::Up } else { self.health };
+            Self { health, good, bad: 0 }
         } else {
             let bad = self.bad.saturating_add(1);
-            let health = if self.health == Health::Up && bad >= t.down_after {
-                Health::Down
-            } else {
-                self.health
-            };
-            Self {
-                health,
-                good: 0,
-                bad,
-            }
+            let health = if self.health == Health::Up && bad >= t.down_after { Health::Down } else { self.health };
+            Self { health, good: 0, bad }
         }
     }
 }
@@ -84,11 +61,7 @@ pub struct HealthState {
 impl Default for HealthState {
     /// A new server starts down.
     fn default() -> Self {
-        Self {
-            minute: None,
-            before: Counters::NEW,
-            now: Counters::NEW,
-        }
+        Self { minute: None, before: Counters::NEW, now: Counters::NEW }
     }
 }
 
@@ -109,25 +82,13 @@ impl HealthState {
     /// (a late or replayed round) changes nothing.
     pub fn judge(self, minute: i64, passed: bool, t: Thresholds) -> Judged {
         let base = match self.minute {
-            Some(m) if minute < m => {
-                return Judged {
-                    state: self,
-                    transition: None,
-                }
-            }
+            Some(m) if minute < m => return Judged { state: self, transition: None },
             Some(m) if minute == m => self.before,
             _ => self.now,
         };
         let now = base.step(passed, t);
         let transition = (now.health != self.now.health).then_some(now.health);
-        Judged {
-            state: HealthState {
-                minute: Some(minute),
-                before: base,
-                now,
-            },
-            transition,
-        }
+        Judged { state: HealthState { minute: Some(minute), before: base, now }, transition }
     }
 }
 
@@ -144,10 +105,7 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    const T: Thresholds = Thresholds {
-        down_after: 3,
-        up_after: 2,
-    };
+    const T: Thresholds = Thresholds { down_after: 3, up_after: 2 };
 
     fn run(obs: &[bool]) -> (HealthState, Vec<Option<Health>>) {
         let mut s = HealthState::default();

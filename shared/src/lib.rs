@@ -12,5 +12,6 @@ pub mod registration;
 pub mod request;
 pub mod route;
 pub mod signature;
+pub mod sla;
 pub mod status_page;
 pub mod types;

@@ -16,10 +16,7 @@ pub fn parse_limit(pairs: &[(String, String)]) -> Result<usize, RequestError> {
         None => Ok(DEFAULT_LIMIT),
         Some((_, v)) => match v.parse::<usize>() {
             Ok(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
-            _ => Err(RequestError::field(
-                "limit",
-                format!("must be a whole number from 1 to {MAX_LIMIT}"),
-            )),
+            _ => Err(RequestError::field("limit", format!("must be a whole number from 1 to {MAX_LIMIT}"))),
         },
     }
 }
@@ -32,16 +29,9 @@ pub fn recommend<'a>(
     random: u64,
 ) -> Vec<&'a ServerView> {
     let eligible = |s: &&ServerView| s.status == Status::Up && filter.matches(s);
-    let mut known: Vec<&ServerView> = servers
-        .iter()
-        .filter(eligible)
-        .filter(|s| s.load.is_some() && s.spare() > 0)
-        .collect();
-    let mut unknown: Vec<&ServerView> = servers
-        .iter()
-        .filter(eligible)
-        .filter(|s| s.load.is_none())
-        .collect();
+    let mut known: Vec<&ServerView> =
+        servers.iter().filter(eligible).filter(|s| s.load.is_some() && s.spare() > 0).collect();
+    let mut unknown: Vec<&ServerView> = servers.iter().filter(eligible).filter(|s| s.load.is_none()).collect();
     known.sort_by(|a, b| a.load.cmp(&b.load).then_with(|| a.id.cmp(&b.id)));
     unknown.sort_by(|a, b| a.id.cmp(&b.id));
 
@@ -73,13 +63,7 @@ mod tests {
     use crate::types::{CountryCode, ServerId};
     use proptest::prelude::*;
 
-    fn server(
-        id: &str,
-        status: Status,
-        clients: u32,
-        capacity: u32,
-        load_known: bool,
-    ) -> ServerView {
+    fn server(id: &str, status: Status, clients: u32, capacity: u32, load_known: bool) -> ServerView {
         ServerView {
             id: ServerId::parse(id).unwrap(),
             hostname: format!("{id}.example.com"),
@@ -106,32 +90,20 @@ mod tests {
             server("e", Status::Up, 100, 100, true),
         ];
         // random = 0 picks the first by load order (b).
-        let r: Vec<&str> = recommend(&s, &ServerFilter::default(), 10, 0)
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect();
+        let r: Vec<&str> = recommend(&s, &ServerFilter::default(), 10, 0).iter().map(|s| s.id.as_str()).collect();
         assert_eq!(r, ["b", "a", "c"]);
         // random near max picks the last known one (a) first.
-        let r: Vec<&str> = recommend(&s, &ServerFilter::default(), 2, u64::MAX)
-            .iter()
-            .map(|s| s.id.as_str())
-            .collect();
+        let r: Vec<&str> = recommend(&s, &ServerFilter::default(), 2, u64::MAX).iter().map(|s| s.id.as_str()).collect();
         assert_eq!(r, ["a", "b"]);
     }
 
     #[test]
     fn spreads_by_spare_capacity() {
-        let s = vec![
-            server("a", Status::Up, 90, 100, true),
-            server("b", Status::Up, 70, 100, true),
-        ];
+        let s = vec![server("a", Status::Up, 90, 100, true), server("b", Status::Up, 70, 100, true)];
         let mut counts = [0u32; 2];
         for i in 0..1000u64 {
             let r = i.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            let first = recommend(&s, &ServerFilter::default(), 1, r)[0]
-                .id
-                .as_str()
-                .to_owned();
+            let first = recommend(&s, &ServerFilter::default(), 1, r)[0].id.as_str().to_owned();
             counts[(first == "b") as usize] += 1;
         }
         // spare 10 vs 30: about 1:3.

@@ -34,35 +34,23 @@ const MAX_FEATURES: usize = 32;
 
 impl Registration {
     pub fn parse(id: ServerId, f: &Fields) -> Result<Self, RequestError> {
-        let hostname = Hostname::parse(f.str("hostname")?)
-            .map_err(|e| RequestError::field("hostname", e.0))?;
-        let ipv4: Ipv4Addr = f
-            .str("ipv4")?
-            .parse()
-            .map_err(|_| RequestError::field("ipv4", "must be an IPv4 address"))?;
+        let hostname = Hostname::parse(f.str("hostname")?).map_err(|e| RequestError::field("hostname", e.0))?;
+        let ipv4: Ipv4Addr =
+            f.str("ipv4")?.parse().map_err(|_| RequestError::field("ipv4", "must be an IPv4 address"))?;
         if ipv4.is_unspecified() || ipv4.is_broadcast() || ipv4.is_multicast() {
-            return Err(RequestError::field(
-                "ipv4",
-                "must be a unicast host address",
-            ));
+            return Err(RequestError::field("ipv4", "must be a unicast host address"));
         }
         let ipv6 = match f.opt_str("ipv6")? {
             None | Some("") => None,
             Some(s) => {
-                let a: Ipv6Addr = s
-                    .parse()
-                    .map_err(|_| RequestError::field("ipv6", "must be an IPv6 address"))?;
+                let a: Ipv6Addr = s.parse().map_err(|_| RequestError::field("ipv6", "must be an IPv6 address"))?;
                 if a.is_unspecified() || a.is_multicast() {
-                    return Err(RequestError::field(
-                        "ipv6",
-                        "must be a unicast host address",
-                    ));
+                    return Err(RequestError::field("ipv6", "must be a unicast host address"));
                 }
                 Some(a)
             }
         };
-        let country = CountryCode::parse(f.str("country")?)
-            .map_err(|e| RequestError::field("country", e.0))?;
+        let country = CountryCode::parse(f.str("country")?).map_err(|e| RequestError::field("country", e.0))?;
         let city = City::parse(f.str("city")?).map_err(|e| RequestError::field("city", e.0))?;
         let capacity = f.u64("capacity", MAX_CAPACITY)?;
         if capacity == 0 {
@@ -74,9 +62,7 @@ impl Registration {
                 return Err(RequestError::field("features", "at most 32 features"));
             }
             for v in list {
-                let s = v.as_str().ok_or_else(|| {
-                    RequestError::field("features", "must be an array of strings")
-                })?;
+                let s = v.as_str().ok_or_else(|| RequestError::field("features", "must be an array of strings"))?;
                 let feat = Feature::parse(s).map_err(|e| RequestError::field("features", e.0))?;
                 if !features.contains(&feat) {
                     features.push(feat);
@@ -89,40 +75,23 @@ impl Registration {
             Some(p) => parse_probe(&p)?,
         };
         let maintenance = f.opt_bool("maintenance")?.unwrap_or(false);
-        Ok(Self {
-            id,
-            hostname,
-            ipv4,
-            ipv6,
-            country,
-            city,
-            capacity: capacity as u32,
-            features,
-            probe,
-            maintenance,
-        })
+        Ok(Self { id, hostname, ipv4, ipv6, country, city, capacity: capacity as u32, features, probe, maintenance })
     }
 }
 
 fn parse_probe(p: &Fields) -> Result<Probe, RequestError> {
-    match p
-        .opt_str("kind")
-        .map_err(|_| RequestError::field("probe.kind", "must be a string"))?
-    {
+    match p.opt_str("kind").map_err(|_| RequestError::field("probe.kind", "must be a string"))? {
         Some("heartbeat") => Ok(Probe::Heartbeat),
         Some("tcp") => {
-            let port = p
-                .u64("port", 65_535)
-                .map_err(|_| RequestError::field("probe.port", "must be a port 1..65535"))?;
+            let port =
+                p.u64("port", 65_535).map_err(|_| RequestError::field("probe.port", "must be a port 1..65535"))?;
             if port == 0 {
                 return Err(RequestError::field("probe.port", "must be a port 1..65535"));
             }
             Ok(Probe::Tcp { port: port as u16 })
         }
         Some("http") => {
-            let url = p
-                .str("url")
-                .map_err(|_| RequestError::field("probe.url", "is required for kind http"))?;
+            let url = p.str("url").map_err(|_| RequestError::field("probe.url", "is required for kind http"))?;
             let ok = (url.starts_with("http://") || url.starts_with("https://"))
                 && url.len() <= 2048
                 && !url.chars().any(|c| c.is_whitespace() || c.is_control())
@@ -130,14 +99,9 @@ fn parse_probe(p: &Fields) -> Result<Probe, RequestError> {
             if !ok {
                 return Err(RequestError::field("probe.url", "must be an http(s) URL"));
             }
-            Ok(Probe::Http {
-                url: url.to_owned(),
-            })
+            Ok(Probe::Http { url: url.to_owned() })
         }
-        _ => Err(RequestError::field(
-            "probe.kind",
-            "must be one of http, tcp, heartbeat",
-        )),
+        _ => Err(RequestError::field("probe.kind", "must be one of http, tcp, heartbeat")),
     }
 }
 
@@ -146,10 +110,7 @@ mod tests {
     use super::*;
 
     fn parse(json: &str) -> Result<Registration, RequestError> {
-        Registration::parse(
-            ServerId::parse("se-1").unwrap(),
-            &Fields::parse(json.as_bytes()).unwrap(),
-        )
+        Registration::parse(ServerId::parse("se-1").unwrap(), &Fields::parse(json.as_bytes()).unwrap())
     }
 
     const GOOD: &str = r#"{"hostname":"se1.vpn.example.com","ipv4":"198.51.100.7","ipv6":"2001:db8::7",
@@ -179,13 +140,11 @@ mod tests {
             ("probe.url", r#""probe":{"kind":"http","url":"ftp://x"}"#),
         ];
         for (field, replacement) in cases {
-            let mut m: serde_json::Map<String, serde_json::Value> =
-                serde_json::from_str(GOOD).unwrap();
+            let mut m: serde_json::Map<String, serde_json::Value> = serde_json::from_str(GOOD).unwrap();
             let patch: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&format!("{{{replacement}}}")).unwrap();
             m.extend(patch);
-            let err = Registration::parse(ServerId::parse("x").unwrap(), &Fields::from_map(m))
-                .unwrap_err();
+            let err = Registration::parse(ServerId::parse("x").unwrap(), &Fields::from_map(m)).unwrap_err();
             match err {
                 RequestError::Field { field: f, .. } => assert_eq!(f, field, "{replacement}"),
                 other => panic!("{other:?}"),

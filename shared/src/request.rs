@@ -11,15 +11,8 @@ pub fn check_body_envelope(content_type: Option<&str>, len: usize) -> Result<(),
     if len > MAX_BODY {
         return Err(RequestError::TooLarge { limit: MAX_BODY });
     }
-    let essence = content_type
-        .map(|c| {
-            c.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .to_ascii_lowercase()
-        })
-        .unwrap_or_default();
+    let essence =
+        content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).unwrap_or_default();
     if essence != "application/json" {
         return Err(RequestError::UnsupportedMediaType);
     }
@@ -53,8 +46,7 @@ impl Fields {
     }
 
     pub fn str(&self, name: &str) -> Result<&str, RequestError> {
-        self.opt_str(name)?
-            .ok_or_else(|| RequestError::field(name, "is required"))
+        self.opt_str(name)?.ok_or_else(|| RequestError::field(name, "is required"))
     }
 
     pub fn opt_str(&self, name: &str) -> Result<Option<&str>, RequestError> {
@@ -66,8 +58,7 @@ impl Fields {
     }
 
     pub fn u64(&self, name: &str, max: u64) -> Result<u64, RequestError> {
-        self.opt_u64(name, max)?
-            .ok_or_else(|| RequestError::field(name, "is required"))
+        self.opt_u64(name, max)?.ok_or_else(|| RequestError::field(name, "is required"))
     }
 
     pub fn opt_u64(&self, name: &str, max: u64) -> Result<Option<u64>, RequestError> {
@@ -75,10 +66,7 @@ impl Fields {
             None => Ok(None),
             Some(v) => match v.as_u64() {
                 Some(n) if n <= max => Ok(Some(n)),
-                _ => Err(RequestError::field(
-                    name,
-                    format!("must be a whole number from 0 to {max}"),
-                )),
+                _ => Err(RequestError::field(name, format!("must be a whole number from 0 to {max}"))),
             },
         }
     }
@@ -88,10 +76,7 @@ impl Fields {
             None => Ok(None),
             Some(v) => match v.as_f64() {
                 Some(n) if n.is_finite() && n >= min && n <= max => Ok(Some(n)),
-                _ => Err(RequestError::field(
-                    name,
-                    format!("must be a number from {min} to {max}"),
-                )),
+                _ => Err(RequestError::field(name, format!("must be a number from {min} to {max}"))),
             },
         }
     }
@@ -164,14 +149,8 @@ mod tests {
     #[test]
     fn envelope() {
         assert!(check_body_envelope(Some("application/json; charset=utf-8"), 10).is_ok());
-        assert_eq!(
-            check_body_envelope(Some("text/plain"), 10),
-            Err(RequestError::UnsupportedMediaType)
-        );
-        assert_eq!(
-            check_body_envelope(None, 10),
-            Err(RequestError::UnsupportedMediaType)
-        );
+        assert_eq!(check_body_envelope(Some("text/plain"), 10), Err(RequestError::UnsupportedMediaType));
+        assert_eq!(check_body_envelope(None, 10), Err(RequestError::UnsupportedMediaType));
         assert!(matches!(
             check_body_envelope(Some("application/json"), MAX_BODY + 1),
             Err(RequestError::TooLarge { .. })

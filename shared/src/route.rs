@@ -49,17 +49,13 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, RouteError> {
         ["v1", "sla", month] if !month.is_empty() => pick(get, Route::Sla(month), "GET, HEAD"),
         ["v1", "auth"] => pick(post, Route::Auth, "POST"),
         ["v1", "servers", id, "heartbeat"] => pick(post, Route::Heartbeat(id), "POST"),
-        ["v1", "servers", id, "disconnects", "ack"] => {
-            pick(post, Route::DisconnectsAck(id), "POST")
-        }
+        ["v1", "servers", id, "disconnects", "ack"] => pick(post, Route::DisconnectsAck(id), "POST"),
         ["v1", "sessions", "end"] => pick(post, Route::SessionsEnd, "POST"),
         ["v1", "sessions", "offline"] => pick(post, Route::SessionsOffline, "POST"),
         ["v1", "admin", "servers", id] if !id.is_empty() => match m.as_str() {
             "PUT" => Ok(Route::AdminPutServer(id)),
             "DELETE" => Ok(Route::AdminDeleteServer(id)),
-            _ => Err(RouteError::MethodNotAllowed {
-                allow: "PUT, DELETE",
-            }),
+            _ => Err(RouteError::MethodNotAllowed { allow: "PUT, DELETE" }),
         },
         ["v1", "admin", "dns", "plan"] => pick(get, Route::AdminDnsPlan, "GET, HEAD"),
         ["v1", "admin", "dns", "apply"] => pick(post, Route::AdminDnsApply, "POST"),
@@ -78,26 +74,11 @@ mod tests {
     #[test]
     fn routes() {
         assert_eq!(route("GET", "/"), Ok(Route::StatusPage));
-        assert_eq!(
-            route("GET", "/v1/servers/se-1"),
-            Ok(Route::GetServer("se-1"))
-        );
-        assert_eq!(
-            route("POST", "/v1/servers/se-1/heartbeat"),
-            Ok(Route::Heartbeat("se-1"))
-        );
-        assert_eq!(
-            route("DELETE", "/v1/admin/servers/x"),
-            Ok(Route::AdminDeleteServer("x"))
-        );
-        assert_eq!(
-            route("POST", "/v1/servers"),
-            Err(RouteError::MethodNotAllowed { allow: "GET, HEAD" })
-        );
-        assert_eq!(
-            route("GET", "/v1/auth"),
-            Err(RouteError::MethodNotAllowed { allow: "POST" })
-        );
+        assert_eq!(route("GET", "/v1/servers/se-1"), Ok(Route::GetServer("se-1")));
+        assert_eq!(route("POST", "/v1/servers/se-1/heartbeat"), Ok(Route::Heartbeat("se-1")));
+        assert_eq!(route("DELETE", "/v1/admin/servers/x"), Ok(Route::AdminDeleteServer("x")));
+        assert_eq!(route("POST", "/v1/servers"), Err(RouteError::MethodNotAllowed { allow: "GET, HEAD" }));
+        assert_eq!(route("GET", "/v1/auth"), Err(RouteError::MethodNotAllowed { allow: "POST" }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
         assert_eq!(route("GET", "/v1/servers/"), Err(RouteError::NotFound));
     }

@@ -24,11 +24,7 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 pub fn canonical_string(ts: i64, method: &str, target: &str, body: &[u8]) -> String {
-    format!(
-        "{ts}\n{}\n{target}\n{}",
-        method.to_ascii_uppercase(),
-        sha256_hex(body)
-    )
+    format!("{ts}\n{}\n{target}\n{}", method.to_ascii_uppercase(), sha256_hex(body))
 }
 
 pub fn sign(key: &[u8; 32], canonical: &str) -> String {
@@ -62,21 +58,11 @@ pub fn verify(
     body: &[u8],
     now_s: i64,
 ) -> Result<SignedBy, CallerError> {
-    let server = h
-        .server
-        .ok_or(CallerError::MissingHeader("X-Edge-Server"))?;
-    let ts = h
-        .timestamp
-        .ok_or(CallerError::MissingHeader("X-Edge-Timestamp"))?;
-    let sig = h
-        .signature
-        .ok_or(CallerError::MissingHeader("X-Edge-Signature"))?;
-    let server =
-        ServerId::parse(server).map_err(|_| CallerError::MalformedHeader("X-Edge-Server"))?;
-    let timestamp: i64 = ts
-        .trim()
-        .parse()
-        .map_err(|_| CallerError::MalformedHeader("X-Edge-Timestamp"))?;
+    let server = h.server.ok_or(CallerError::MissingHeader("X-Edge-Server"))?;
+    let ts = h.timestamp.ok_or(CallerError::MissingHeader("X-Edge-Timestamp"))?;
+    let sig = h.signature.ok_or(CallerError::MissingHeader("X-Edge-Signature"))?;
+    let server = ServerId::parse(server).map_err(|_| CallerError::MalformedHeader("X-Edge-Server"))?;
+    let timestamp: i64 = ts.trim().parse().map_err(|_| CallerError::MalformedHeader("X-Edge-Timestamp"))?;
     if (timestamp - now_s).abs() > MAX_SKEW_S {
         return Err(CallerError::ClockSkew);
     }
@@ -84,8 +70,7 @@ pub fn verify(
     let key = server_key(fleet_secret, server.as_str());
     let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
     mac.update(canonical_string(timestamp, method, target, body).as_bytes());
-    mac.verify_slice(&sig)
-        .map_err(|_| CallerError::BadSignature)?;
+    mac.verify_slice(&sig).map_err(|_| CallerError::BadSignature)?;
     Ok(SignedBy { server, timestamp })
 }
 
@@ -113,10 +98,7 @@ pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok()))
-        .collect()
+    (0..s.len()).step_by(2).map(|i| s.get(i..i + 2).and_then(|p| u8::from_str_radix(p, 16).ok())).collect()
 }
 
 #[cfg(test)]
@@ -125,11 +107,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn headers<'a>(s: &'a str, t: &'a str, sig: &'a str) -> SignatureHeaders<'a> {
-        SignatureHeaders {
-            server: Some(s),
-            timestamp: Some(t),
-            signature: Some(sig),
-        }
+        SignatureHeaders { server: Some(s), timestamp: Some(t), signature: Some(sig) }
     }
 
     #[test]
@@ -155,123 +133,44 @@ mod tests {
         let key = server_key("fleet", "se-1");
         let now = 1_700_000_000;
         let sig = sign(&key, &canonical_string(now, "POST", "/v1/auth", b"{}"));
-        assert!(verify(
-            "fleet",
-            headers("se-1", &now.to_string(), &sig),
-            "POST",
-            "/v1/auth",
-            b"{}",
-            now
-        )
-        .is_ok());
+        assert!(verify("fleet", headers("se-1", &now.to_string(), &sig), "POST", "/v1/auth", b"{}", now).is_ok());
         // Different body, path, method, server, secret.
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-1", &now.to_string(), &sig),
-                "POST",
-                "/v1/auth",
-                b"{ }",
-                now
-            ),
+            verify("fleet", headers("se-1", &now.to_string(), &sig), "POST", "/v1/auth", b"{ }", now),
             Err(CallerError::BadSignature)
         );
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-1", &now.to_string(), &sig),
-                "POST",
-                "/v1/auth?x",
-                b"{}",
-                now
-            ),
+            verify("fleet", headers("se-1", &now.to_string(), &sig), "POST", "/v1/auth?x", b"{}", now),
             Err(CallerError::BadSignature)
         );
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-1", &now.to_string(), &sig),
-                "PUT",
-                "/v1/auth",
-                b"{}",
-                now
-            ),
+            verify("fleet", headers("se-1", &now.to_string(), &sig), "PUT", "/v1/auth", b"{}", now),
             Err(CallerError::BadSignature)
         );
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-2", &now.to_string(), &sig),
-                "POST",
-                "/v1/auth",
-                b"{}",
-                now
-            ),
+            verify("fleet", headers("se-2", &now.to_string(), &sig), "POST", "/v1/auth", b"{}", now),
             Err(CallerError::BadSignature)
         );
         assert_eq!(
-            verify(
-                "other",
-                headers("se-1", &now.to_string(), &sig),
-                "POST",
-                "/v1/auth",
-                b"{}",
-                now
-            ),
+            verify("other", headers("se-1", &now.to_string(), &sig), "POST", "/v1/auth", b"{}", now),
             Err(CallerError::BadSignature)
         );
         // Window is inclusive at 120 s.
-        assert!(verify(
-            "fleet",
-            headers("se-1", &now.to_string(), &sig),
-            "POST",
-            "/v1/auth",
-            b"{}",
-            now + 120
-        )
-        .is_ok());
+        assert!(verify("fleet", headers("se-1", &now.to_string(), &sig), "POST", "/v1/auth", b"{}", now + 120).is_ok());
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-1", &now.to_string(), &sig),
-                "POST",
-                "/v1/auth",
-                b"{}",
-                now + 121
-            ),
+            verify("fleet", headers("se-1", &now.to_string(), &sig), "POST", "/v1/auth", b"{}", now + 121),
             Err(CallerError::ClockSkew)
         );
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-1", "abc", &sig),
-                "POST",
-                "/v1/auth",
-                b"{}",
-                now
-            ),
+            verify("fleet", headers("se-1", "abc", &sig), "POST", "/v1/auth", b"{}", now),
             Err(CallerError::MalformedHeader("X-Edge-Timestamp"))
         );
         assert_eq!(
-            verify(
-                "fleet",
-                headers("se-1", &now.to_string(), "zz"),
-                "POST",
-                "/v1/auth",
-                b"{}",
-                now
-            ),
+            verify("fleet", headers("se-1", &now.to_string(), "zz"), "POST", "/v1/auth", b"{}", now),
             Err(CallerError::BadSignature)
         );
         assert_eq!(
-            verify(
-                "fleet",
-                SignatureHeaders::default(),
-                "POST",
-                "/v1/auth",
-                b"{}",
-                now
-            ),
+            verify("fleet", SignatureHeaders::default(), "POST", "/v1/auth", b"{}", now),
             Err(CallerError::MissingHeader("X-Edge-Server"))
         );
     }

@@ -39,10 +39,7 @@ impl ServerId {
         if s.is_empty() || s.len() > 64 {
             return Err(Invalid("must be 1 to 64 characters"));
         }
-        if !s
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
+        if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
             return Err(Invalid("may contain only a-z, 0-9 and '-'"));
         }
         Ok(Self(s.to_owned()))
@@ -92,9 +89,7 @@ impl Hostname {
                 && label.len() <= 63
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                && label.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
             if !ok {
                 return Err(Invalid("must be a DNS name (labels of a-z, 0-9, '-')"));
             }
@@ -108,13 +103,9 @@ impl Feature {
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         if s.is_empty()
             || s.len() > 32
-            || !s
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+            || !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
         {
-            return Err(Invalid(
-                "each feature must be 1 to 32 characters of a-z, 0-9, '-', '_'",
-            ));
+            return Err(Invalid("each feature must be 1 to 32 characters of a-z, 0-9, '-', '_'"));
         }
         Ok(Self(s.to_owned()))
     }
@@ -148,14 +139,9 @@ impl Month {
     /// The month containing the unix minute `minute`.
     pub fn of_minute(minute: i64) -> Self {
         let days = minute.div_euclid(1440);
-        let date = chrono::DateTime::from_timestamp(days * 86_400, 0)
-            .map(|d| d.date_naive())
-            .unwrap_or_default();
+        let date = chrono::DateTime::from_timestamp(days * 86_400, 0).map(|d| d.date_naive()).unwrap_or_default();
         use chrono::Datelike;
-        Self {
-            year: date.year(),
-            month: date.month(),
-        }
+        Self { year: date.year(), month: date.month() }
     }
 
     fn first_day(self) -> chrono::NaiveDate {
@@ -164,15 +150,17 @@ impl Month {
 
     pub fn next(self) -> Self {
         if self.month == 12 {
-            Self {
-                year: self.year + 1,
-                month: 1,
-            }
+            Self { year: self.year + 1, month: 1 }
         } else {
-            Self {
-                year: self.year,
-                month: self.month + 1,
-            }
+            Self { year: self.year, month: self.month + 1 }
+        }
+    }
+
+    pub fn prev(self) -> Self {
+        if self.month == 1 {
+            Self { year: self.year - 1, month: 12 }
+        } else {
+            Self { year: self.year, month: self.month - 1 }
         }
     }
 
@@ -182,10 +170,7 @@ impl Month {
 
     /// First unix minute of the month.
     pub fn start_minute(self) -> i64 {
-        self.first_day()
-            .and_hms_opt(0, 0, 0)
-            .map(|d| d.and_utc().timestamp() / 60)
-            .unwrap_or(0)
+        self.first_day().and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp() / 60).unwrap_or(0)
     }
 
     /// One past the last unix minute of the month.
@@ -224,10 +209,7 @@ mod tests {
 
     #[test]
     fn hostname_rules() {
-        assert_eq!(
-            Hostname::parse("VPN1.Example.com.").unwrap().as_str(),
-            "vpn1.example.com"
-        );
+        assert_eq!(Hostname::parse("VPN1.Example.com.").unwrap().as_str(), "vpn1.example.com");
         assert!(Hostname::parse("-a.example.com").is_err());
         assert!(Hostname::parse("a..b").is_err());
         assert!(Hostname::parse("a b").is_err());
@@ -238,15 +220,9 @@ mod tests {
         let m = Month::parse("2027-02").unwrap();
         assert_eq!(m.days(), 28);
         assert_eq!(Month::parse("2028-02").unwrap().days(), 29);
-        assert_eq!(
-            Month::parse("2026-12").unwrap().next().to_string(),
-            "2027-01"
-        );
+        assert_eq!(Month::parse("2026-12").unwrap().next().to_string(), "2027-01");
         assert_eq!(Month::of_minute(m.start_minute()), m);
-        assert_eq!(
-            Month::of_minute(m.start_minute() - 1).to_string(),
-            "2027-01"
-        );
+        assert_eq!(Month::of_minute(m.start_minute() - 1).to_string(), "2027-01");
         assert_eq!(m.end_minute() - m.start_minute(), 28 * 1440);
         assert!(Month::parse("2026-13").is_err());
         assert!(Month::parse("2026-1").is_err());

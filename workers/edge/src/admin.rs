@@ -23,63 +23,27 @@ pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) ->
     let reg = Registration::parse(id.clone(), &http::parse_fields(&body)?)?;
     let now = http::now_ms();
     let country = reg.country.to_string();
-    let prev: CountryResp = call(
-        &fleet_store::index(env)?,
-        "set",
-        &SetReq {
-            id: id.to_string(),
-            country: country.clone(),
-        },
-    )
-    .await?;
+    let prev: CountryResp =
+        call(&fleet_store::index(env)?, "set", &SetReq { id: id.to_string(), country: country.clone() }).await?;
     let created = prev.country.is_none();
     if let Some(old) = prev.country.filter(|c| c != &country) {
         // Moved to another country: leave the old pool first.
-        let _: bool = call(
-            &fleet_store::pool(env, &old)?,
-            "delete",
-            &DeleteReq { id: id.to_string() },
-        )
-        .await?;
+        let _: bool = call(&fleet_store::pool(env, &old)?, "delete", &DeleteReq { id: id.to_string() }).await?;
     }
-    let put: PutResp = call(
-        &fleet_store::pool(env, &country)?,
-        "put",
-        &PutReq {
-            reg,
-            now_ms: now,
-            stale_s: cfg.heartbeat_stale_s,
-        },
-    )
-    .await?;
+    let put: PutResp =
+        call(&fleet_store::pool(env, &country)?, "put", &PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s })
+            .await?;
     let view = put.view.clone();
     fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
     http::json(if created { 201 } else { 200 }, &put.view)
 }
 
-pub async fn delete_server(
-    req: &mut Request,
-    env: &Env,
-    cfg: &Config,
-    id: &str,
-) -> Result<Response> {
+pub async fn delete_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
     let id = path_id(id)?;
-    let removed: CountryResp = call(
-        &fleet_store::index(env)?,
-        "remove",
-        &IdReq { id: id.to_string() },
-    )
-    .await?;
-    let country = removed
-        .country
-        .ok_or(ApiError::from(LookupError::NotFound("server")))?;
-    let _: bool = call(
-        &fleet_store::pool(env, &country)?,
-        "delete",
-        &DeleteReq { id: id.to_string() },
-    )
-    .await?;
+    let removed: CountryResp = call(&fleet_store::index(env)?, "remove", &IdReq { id: id.to_string() }).await?;
+    let country = removed.country.ok_or(ApiError::from(LookupError::NotFound("server")))?;
+    let _: bool = call(&fleet_store::pool(env, &country)?, "delete", &DeleteReq { id: id.to_string() }).await?;
     fleet_store::edit_snapshot(env, http::now_ms(), |s| s.remove(&id)).await?;
     http::no_content()
 }

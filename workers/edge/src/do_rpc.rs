@@ -6,20 +6,13 @@ use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
 use worker::{Headers, Method, Request, RequestInit, Response, Stub};
 
-pub async fn call<B: Serialize, R: DeserializeOwned>(
-    stub: &Stub,
-    op: &str,
-    body: &B,
-) -> Result<R, ApiError> {
+pub async fn call<B: Serialize, R: DeserializeOwned>(stub: &Stub, op: &str, body: &B) -> Result<R, ApiError> {
     let payload = serde_json::to_string(body).map_err(|_| ApiError::internal("serialize"))?;
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(payload.into()));
-    let req = Request::new_with_init(&format!("https://do/{op}"), &init)
-        .map_err(|_| ApiError::internal("request"))?;
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(payload.into()));
+    let req = Request::new_with_init(&format!("https://do/{op}"), &init).map_err(|_| ApiError::internal("request"))?;
     let mut resp = stub.fetch_with_request(req).await.map_err(|e| {
         worker::console_error!("durable object call {op} failed: {e}");
         ApiError::unavailable("storage")
@@ -27,9 +20,7 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     if resp.status_code() >= 400 {
         return Err(decode_error(&mut resp).await);
     }
-    resp.json::<R>()
-        .await
-        .map_err(|_| ApiError::internal("durable object answer"))
+    resp.json::<R>().await.map_err(|_| ApiError::internal("durable object answer"))
 }
 
 async fn decode_error(resp: &mut Response) -> ApiError {
@@ -63,9 +54,7 @@ fn static_code(code: &str) -> &'static str {
 
 /// The DO side: read a JSON request body.
 pub async fn read<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    req.json::<T>()
-        .await
-        .map_err(|_| ApiError::internal("durable object request"))
+    req.json::<T>().await.map_err(|_| ApiError::internal("durable object request"))
 }
 
 /// The DO side: answer with JSON or the error shape.

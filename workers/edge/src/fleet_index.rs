@@ -37,9 +37,7 @@ impl FleetIndex {
     async fn load(&self) -> Result<()> {
         if self.map.borrow().is_none() {
             let stored: Option<BTreeMap<String, String>> = self.state.storage().get(KEY).await?;
-            self.map
-                .borrow_mut()
-                .get_or_insert(stored.unwrap_or_default());
+            self.map.borrow_mut().get_or_insert(stored.unwrap_or_default());
         }
         Ok(())
     }
@@ -54,38 +52,26 @@ impl FleetIndex {
         f(guard.get_or_insert_with(BTreeMap::new))
     }
 
-    async fn handle(
-        &self,
-        op: &str,
-        req: &mut Request,
-    ) -> std::result::Result<serde_json::Value, ApiError> {
-        self.load()
-            .await
-            .map_err(|_| ApiError::unavailable("storage"))?;
+    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
+        self.load().await.map_err(|_| ApiError::unavailable("storage"))?;
         let value = match op {
             "set" => {
                 let r: SetReq = read(req).await?;
                 let previous = self.with_map(|m| m.insert(r.id, r.country));
-                self.save()
-                    .await
-                    .map_err(|_| ApiError::unavailable("storage"))?;
+                self.save().await.map_err(|_| ApiError::unavailable("storage"))?;
                 serde_json::to_value(CountryResp { country: previous })
             }
             "remove" => {
                 let r: IdReq = read(req).await?;
                 let previous = self.with_map(|m| m.remove(&r.id));
                 if previous.is_some() {
-                    self.save()
-                        .await
-                        .map_err(|_| ApiError::unavailable("storage"))?;
+                    self.save().await.map_err(|_| ApiError::unavailable("storage"))?;
                 }
                 serde_json::to_value(CountryResp { country: previous })
             }
             "get" => {
                 let r: IdReq = read(req).await?;
-                serde_json::to_value(CountryResp {
-                    country: self.with_map(|m| m.get(&r.id).cloned()),
-                })
+                serde_json::to_value(CountryResp { country: self.with_map(|m| m.get(&r.id).cloned()) })
             }
             "countries" => {
                 let mut c: Vec<String> = self.with_map(|m| m.values().cloned().collect());
@@ -101,10 +87,7 @@ impl FleetIndex {
 
 impl DurableObject for FleetIndex {
     fn new(state: State, _env: Env) -> Self {
-        Self {
-            state,
-            map: RefCell::new(None),
-        }
+        Self { state, map: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

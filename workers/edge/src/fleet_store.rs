@@ -26,33 +26,20 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Ap
 }
 
 pub fn pool(env: &Env, country: &str) -> Result<Stub, ApiError> {
-    env.durable_object("POOLS")
-        .and_then(|ns| ns.get_by_name(country))
-        .map_err(unavailable("pool registry"))
+    env.durable_object("POOLS").and_then(|ns| ns.get_by_name(country)).map_err(unavailable("pool registry"))
 }
 
 pub fn index(env: &Env) -> Result<Stub, ApiError> {
-    env.durable_object("FLEET_INDEX")
-        .and_then(|ns| ns.get_by_name("fleet"))
-        .map_err(unavailable("fleet index"))
+    env.durable_object("FLEET_INDEX").and_then(|ns| ns.get_by_name("fleet")).map_err(unavailable("fleet index"))
 }
 
 pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> {
-    if let Some(s) = MEMO.with(|m| {
-        m.borrow()
-            .as_ref()
-            .filter(|(at, _)| now_ms - at < MEMO_MS)
-            .map(|(_, s)| s.clone())
-    }) {
+    if let Some(s) = MEMO.with(|m| m.borrow().as_ref().filter(|(at, _)| now_ms - at < MEMO_MS).map(|(_, s)| s.clone()))
+    {
         return Ok(s);
     }
     let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
-    let snap: Snapshot = kv
-        .get(SNAPSHOT_KEY)
-        .json()
-        .await
-        .map_err(unavailable("fleet KV"))?
-        .unwrap_or_default();
+    let snap: Snapshot = kv.get(SNAPSHOT_KEY).json().await.map_err(unavailable("fleet KV"))?.unwrap_or_default();
     let snap = Rc::new(snap);
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, snap.clone())));
     Ok(snap)
@@ -60,21 +47,13 @@ pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> 
 
 pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<(), ApiError> {
     let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
-    kv.put(SNAPSHOT_KEY, &snap)
-        .map_err(unavailable("fleet KV"))?
-        .execute()
-        .await
-        .map_err(unavailable("fleet KV"))?;
+    kv.put(SNAPSHOT_KEY, &snap).map_err(unavailable("fleet KV"))?.execute().await.map_err(unavailable("fleet KV"))?;
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, Rc::new(snap))));
     Ok(())
 }
 
 /// An operator's change, applied to the latest stored snapshot (not the memo).
-pub async fn edit_snapshot(
-    env: &Env,
-    now_ms: i64,
-    edit: impl FnOnce(&mut Snapshot),
-) -> Result<(), ApiError> {
+pub async fn edit_snapshot(env: &Env, now_ms: i64, edit: impl FnOnce(&mut Snapshot)) -> Result<(), ApiError> {
     MEMO.with(|m| *m.borrow_mut() = None);
     let mut snap = (*snapshot(env, now_ms).await?).clone();
     edit(&mut snap);

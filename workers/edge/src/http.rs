@@ -32,9 +32,7 @@ pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response> {
 }
 
 pub fn no_content() -> Result<Response> {
-    Ok(Response::empty()
-        .map_err(|_| ApiError::internal("response"))?
-        .with_status(204))
+    Ok(Response::empty().map_err(|_| ApiError::internal("response"))?.with_status(204))
 }
 
 /// A public, cacheable read: `Cache-Control: public, max-age=15`, a strong ETag over the
@@ -46,23 +44,14 @@ pub fn cacheable(req: &Request, content_type: &str, body: Vec<u8>) -> Result<Res
     let _ = headers.set("cache-control", "public, max-age=15");
     let _ = headers.set("etag", &etag);
     let inm = req.headers().get("if-none-match").ok().flatten();
-    if inm.is_some_and(|v| {
-        v.split(',')
-            .any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")
-    }) {
+    if inm.is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")) {
         return Ok(Response::empty()
             .map_err(|_| ApiError::internal("response"))?
             .with_status(304)
             .with_headers(headers));
     }
-    let body = if req.method() == worker::Method::Head {
-        Vec::new()
-    } else {
-        body
-    };
-    Ok(Response::from_bytes(body)
-        .map_err(|_| ApiError::internal("response"))?
-        .with_headers(headers))
+    let body = if req.method() == worker::Method::Head { Vec::new() } else { body };
+    Ok(Response::from_bytes(body).map_err(|_| ApiError::internal("response"))?.with_headers(headers))
 }
 
 pub fn cacheable_json<T: Serialize>(req: &Request, value: &T) -> Result<Response> {
@@ -72,19 +61,11 @@ pub fn cacheable_json<T: Serialize>(req: &Request, value: &T) -> Result<Response
 
 /// Raw body bytes, refusing oversized bodies and non-JSON content types before parsing.
 pub async fn body_bytes(req: &mut Request) -> Result<Vec<u8>> {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .unwrap_or(0);
+    let declared =
+        req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
     let content_type = req.headers().get("content-type").ok().flatten();
     check_body_envelope(content_type.as_deref(), declared)?;
-    let bytes = req
-        .bytes()
-        .await
-        .map_err(|_| ApiError::new(400, "bad_body", "could not read the body"))?;
+    let bytes = req.bytes().await.map_err(|_| ApiError::new(400, "bad_body", "could not read the body"))?;
     // A chunked body has no Content-Length: check again on what arrived.
     check_body_envelope(content_type.as_deref(), bytes.len())?;
     debug_assert!(bytes.len() <= MAX_BODY);
@@ -96,10 +77,7 @@ pub fn parse_fields(bytes: &[u8]) -> Result<Fields> {
 }
 
 pub fn query(req: &Request) -> Vec<(String, String)> {
-    req.url()
-        .ok()
-        .and_then(|u| u.query().map(vpn_edge_core::request::query_pairs))
-        .unwrap_or_default()
+    req.url().ok().and_then(|u| u.query().map(vpn_edge_core::request::query_pairs)).unwrap_or_default()
 }
 
 /// The request target as sent (path and query), the string servers sign.

@@ -8,10 +8,13 @@ mod env_config;
 mod fleet_index;
 mod fleet_store;
 mod http;
+mod outbound;
 mod pool;
 mod public;
 mod round;
 mod server_api;
+mod sla_api;
+mod sla_ledger;
 
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::route::{route, Route};
@@ -32,11 +35,7 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     })
 }
 
-async fn dispatch(
-    r: Route<'_>,
-    req: &mut Request,
-    env: &Env,
-) -> std::result::Result<Response, ApiError> {
+async fn dispatch(r: Route<'_>, req: &mut Request, env: &Env) -> std::result::Result<Response, ApiError> {
     let cfg = env_config::load(env);
     match r {
         Route::StatusPage => public::status_page(req, env, &cfg).await,
@@ -48,6 +47,8 @@ async fn dispatch(
         Route::Heartbeat(id) => server_api::heartbeat(req, env, &cfg, id).await,
         Route::AdminPutServer(id) => admin::put_server(req, env, &cfg, id).await,
         Route::AdminDeleteServer(id) => admin::delete_server(req, env, &cfg, id).await,
+        Route::Sla(month) => sla_api::report(req, env, month).await,
+        Route::AdminSlaCredit(month) => sla_api::credit_by_hand(req, env, &cfg, month).await,
         Route::Auth
         | Route::DisconnectsAck(_)
         | Route::SessionsEnd
@@ -56,20 +57,20 @@ async fn dispatch(
         | Route::AdminDnsApply
         | Route::AdminSessions
         | Route::AdminCacheFlush
-        | Route::AdminSlaCredit(_)
-        | Route::Sla(_)
-        | Route::LibreNms => Err(ApiError::new(
-            501,
-            "not_implemented",
-            "this endpoint is not implemented yet",
-        )),
+        | Route::LibreNms => Err(ApiError::new(501, "not_implemented", "this endpoint is not implemented yet")),
     }
 }
+
+/// The cron of the daily credit run (must match wrangler.toml character for character).
+const DAILY_CREDITS_CRON: &str = "5 0 * * *";
 
 #[event(scheduled)]
 async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cfg = env_config::load(&env);
-    if let Err(e) = round::run(&env, &cfg, event.schedule() as i64).await {
+    let at = event.schedule() as i64;
+    if event.cron() == DAILY_CREDITS_CRON {
+        sla_api::daily_credits(&env, at).await;
+    } else if let Err(e) = round::run(&env, &cfg, at).await {
         console_error!("round failed: {} {}", e.code, e.message);
     }
 }

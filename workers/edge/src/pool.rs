@@ -9,6 +9,7 @@ use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
 use vpn_edge_core::registration::Registration;
+use vpn_edge_core::sla::FleetChecks;
 use worker::*;
 
 const PREFIX: &str = "s:";
@@ -61,19 +62,11 @@ pub struct Transition {
     pub to: Health,
 }
 
-/// One server's raw check this round, for the SLA (what customers saw).
-#[derive(Serialize, Deserialize, Clone, Copy, Default)]
-pub struct CheckCounts {
-    pub total: u32,
-    pub passed: u32,
-    pub maintenance: u32,
-}
-
 #[derive(Serialize, Deserialize)]
 pub struct RoundResp {
     pub views: Vec<ServerView>,
     pub transitions: Vec<Transition>,
-    pub checks: CheckCounts,
+    pub checks: FleetChecks,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -97,17 +90,12 @@ impl PoolRegistry {
         if self.servers.borrow().is_some() {
             return Ok(());
         }
-        let listed = self
-            .state
-            .storage()
-            .list_with_options(ListOptions::new().prefix(PREFIX))
-            .await
-            .map_err(storage_err)?;
+        let listed =
+            self.state.storage().list_with_options(ListOptions::new().prefix(PREFIX)).await.map_err(storage_err)?;
         let mut map = BTreeMap::new();
         for entry in listed.entries() {
             let pair: js_sys::Array = entry.map_err(storage_err)?.into();
-            let record: ServerRecord =
-                serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
+            let record: ServerRecord = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
             map.insert(record.reg.id.to_string(), record);
         }
         self.servers.borrow_mut().get_or_insert(map);
@@ -120,18 +108,10 @@ impl PoolRegistry {
     }
 
     async fn store(&self, record: &ServerRecord) -> std::result::Result<(), ApiError> {
-        self.state
-            .storage()
-            .put(&format!("{PREFIX}{}", record.reg.id), record)
-            .await
-            .map_err(storage_err)
+        self.state.storage().put(&format!("{PREFIX}{}", record.reg.id), record).await.map_err(storage_err)
     }
 
-    async fn handle(
-        &self,
-        op: &str,
-        req: &mut Request,
-    ) -> std::result::Result<serde_json::Value, ApiError> {
+    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
         self.load().await?;
         let v = match op {
             "put" => {
@@ -146,18 +126,12 @@ impl PoolRegistry {
                     rec
                 });
                 self.store(&record).await?;
-                serde_json::to_value(PutResp {
-                    view: record.view(r.now_ms, r.stale_s),
-                })
+                serde_json::to_value(PutResp { view: record.view(r.now_ms, r.stale_s) })
             }
             "delete" => {
                 let r: DeleteReq = read(req).await?;
                 let existed = self.with(|m| m.remove(&r.id).is_some());
-                self.state
-                    .storage()
-                    .delete(&format!("{PREFIX}{}", r.id))
-                    .await
-                    .map_err(storage_err)?;
+                self.state.storage().delete(&format!("{PREFIX}{}", r.id)).await.map_err(storage_err)?;
                 serde_json::to_value(existed)
             }
             "heartbeat" => {
@@ -165,34 +139,24 @@ impl PoolRegistry {
                 let record = self.with(|m| match m.get_mut(&r.id) {
                     None => Err(ApiError::from(CallerError::UnknownServer)),
                     Some(rec) => {
-                        rec.heartbeat(
-                            vpn_edge_core::fleet::Heartbeat(r.telemetry),
-                            r.signed_ts,
-                            r.now_ms,
-                        )?;
+                        rec.heartbeat(vpn_edge_core::fleet::Heartbeat(r.telemetry), r.signed_ts, r.now_ms)?;
                         Ok(rec.clone())
                     }
                 })?;
                 self.store(&record).await?;
-                serde_json::to_value(HeartbeatResp {
-                    status: record.status(),
-                })
+                serde_json::to_value(HeartbeatResp { status: record.status() })
             }
             "round" => {
                 let r: RoundReq = read(req).await?;
-                let t = Thresholds {
-                    down_after: r.down_after,
-                    up_after: r.up_after,
-                };
+                let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
                 let (changed, views, transitions, checks) = self.with(|m| {
                     let mut changed = Vec::new();
                     let mut views = Vec::new();
                     let mut transitions = Vec::new();
-                    let mut checks = CheckCounts::default();
+                    let mut checks = FleetChecks::default();
                     for (id, rec) in m.iter_mut() {
                         let before = rec.clone();
-                        let judged =
-                            rec.judge(r.minute, r.now_ms, r.probes.get(id).copied(), r.stale_s, t);
+                        let judged = rec.judge(r.minute, r.now_ms, r.probes.get(id).copied(), r.stale_s, t);
                         checks.total += 1;
                         if rec.reg.maintenance {
                             checks.maintenance += 1;
@@ -213,26 +177,15 @@ impl PoolRegistry {
                 });
                 // The storage API takes at most 128 keys per call.
                 for chunk in changed.chunks(128) {
-                    let batch: HashMap<String, &ServerRecord> = chunk
-                        .iter()
-                        .map(|rec| (format!("{PREFIX}{}", rec.reg.id), rec))
-                        .collect();
-                    self.state
-                        .storage()
-                        .put_multiple(batch)
-                        .await
-                        .map_err(storage_err)?;
+                    let batch: HashMap<String, &ServerRecord> =
+                        chunk.iter().map(|rec| (format!("{PREFIX}{}", rec.reg.id), rec)).collect();
+                    self.state.storage().put_multiple(batch).await.map_err(storage_err)?;
                 }
-                serde_json::to_value(RoundResp {
-                    views,
-                    transitions,
-                    checks,
-                })
+                serde_json::to_value(RoundResp { views, transitions, checks })
             }
             "list" => {
                 let r: ListReq = read(req).await?;
-                let views: Vec<ServerView> =
-                    self.with(|m| m.values().map(|s| s.view(r.now_ms, r.stale_s)).collect());
+                let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(r.now_ms, r.stale_s)).collect());
                 serde_json::to_value(views)
             }
             _ => return Err(LookupError::NotFound("operation").into()),
@@ -243,10 +196,7 @@ impl PoolRegistry {
 
 impl DurableObject for PoolRegistry {
     fn new(state: State, _env: Env) -> Self {
-        Self {
-            state,
-            servers: RefCell::new(None),
-        }
+        Self { state, servers: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

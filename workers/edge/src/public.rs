@@ -34,11 +34,7 @@ struct Health<'a> {
 
 pub fn healthz(cfg: &Config) -> Result<Response> {
     let body = Health {
-        status: if cfg.problems.is_empty() {
-            "ok"
-        } else {
-            "misconfigured"
-        },
+        status: if cfg.problems.is_empty() { "ok" } else { "misconfigured" },
         problems: &cfg.problems,
         features: cfg.features(),
     };
@@ -49,31 +45,18 @@ pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
     let filter = ServerFilter::parse(&http::query(req))?;
     let snap = fleet_store::snapshot(env, http::now_ms()).await?;
     let servers = snap.servers.iter().filter(|s| filter.matches(s)).collect();
-    http::cacheable_json(
-        req,
-        &ServerList {
-            servers,
-            generated_at: &snap.generated_at,
-        },
-    )
+    http::cacheable_json(req, &ServerList { servers, generated_at: &snap.generated_at })
 }
 
 pub async fn get_server(req: &Request, env: &Env, id: &str) -> Result<Response> {
     let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    let server = snap
-        .get(id)
-        .ok_or(ApiError::from(LookupError::NotFound("server")))?;
+    let server = snap.get(id).ok_or(ApiError::from(LookupError::NotFound("server")))?;
     http::cacheable_json(req, server)
 }
 
 pub async fn countries(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
     let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    http::cacheable_json(
-        req,
-        &Countries {
-            countries: snap.countries(&cfg.pool_prefix, &cfg.dns_zone),
-        },
-    )
+    http::cacheable_json(req, &Countries { countries: snap.countries(&cfg.pool_prefix, &cfg.dns_zone) })
 }
 
 pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
@@ -89,8 +72,23 @@ pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
 }
 
 pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    let html =
-        vpn_edge_core::status_page::render(&snap, &snap.countries(&cfg.pool_prefix, &cfg.dns_zone));
+    let now = http::now_ms();
+    let snap = fleet_store::snapshot(env, now).await?;
+    let month = vpn_edge_core::types::Month::of_minute(now.div_euclid(60_000));
+    // The page still renders when the SLA ledger cannot be read.
+    let (sla, days) = futures_util::join!(
+        crate::sla_api::month_report(env, month, now),
+        crate::sla_api::last_days(env, now, vpn_edge_core::status_page::DAYS_SHOWN)
+    );
+    let (sla, days) = (sla.ok(), days.unwrap_or_default());
+    let countries = snap.countries(&cfg.pool_prefix, &cfg.dns_zone);
+    let page = vpn_edge_core::status_page::Page {
+        snapshot: &snap,
+        countries: &countries,
+        sla: sla.as_ref(),
+        days: &days,
+        today: now.div_euclid(86_400_000),
+    };
+    let html = vpn_edge_core::status_page::render(&page);
     http::cacheable(req, "text/html; charset=utf-8", html.into_bytes())
 }

@@ -1,14 +1,17 @@
 //! The cron round (DESIGN.md §3): judge every server for the round's minute, fanned out
-//! to the pool Durable Objects in parallel, then publish the snapshot.
+//! to the pool Durable Objects in parallel, then publish the snapshot and record the
+//! minute in the SLA ledger.
 
 use crate::do_rpc::call;
 use crate::fleet_store;
 use crate::pool::{RoundReq, RoundResp};
+use crate::sla_api;
 use futures_util::future::join_all;
 use std::collections::HashMap;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::Snapshot;
+use vpn_edge_core::sla::FleetChecks;
 use worker::Env;
 
 pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiError> {
@@ -30,21 +33,23 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiEr
         (c, r)
     });
     let mut views = Vec::new();
+    let mut checks = FleetChecks::default();
     for (country, r) in join_all(calls).await {
         match r {
-            Ok(r) => views.extend(r.views),
+            Ok(r) => {
+                views.extend(r.views);
+                checks = checks + r.checks;
+            }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {
                 worker::console_error!("round: pool {country} failed: {}", e.message);
                 let old = fleet_store::snapshot(env, scheduled_ms).await?;
-                views.extend(
-                    old.servers
-                        .iter()
-                        .filter(|s| s.country.as_str() == country)
-                        .cloned(),
-                );
+                views.extend(old.servers.iter().filter(|s| s.country.as_str() == country).cloned());
             }
         }
     }
-    fleet_store::write_snapshot(env, Snapshot::new(scheduled_ms, views), scheduled_ms).await
+    let snapshot = fleet_store::write_snapshot(env, Snapshot::new(scheduled_ms, views), scheduled_ms);
+    let sla = sla_api::record_minute(env, minute, checks);
+    let (a, b) = futures_util::join!(snapshot, sla);
+    a.and(b)
 }

@@ -19,25 +19,13 @@ struct HeartbeatAnswer {
 pub async fn heartbeat(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
     let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, country) =
-        caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), now).await?;
+    let (signed, country) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), now).await?;
     let hb = Heartbeat::parse(&http::parse_fields(&body)?)?;
     let r: HeartbeatResp = call(
         &fleet_store::pool(env, &country)?,
         "heartbeat",
-        &HeartbeatReq {
-            id: signed.server.to_string(),
-            telemetry: hb.0,
-            signed_ts: signed.timestamp,
-            now_ms: now,
-        },
+        &HeartbeatReq { id: signed.server.to_string(), telemetry: hb.0, signed_ts: signed.timestamp, now_ms: now },
     )
     .await?;
-    http::json(
-        200,
-        &HeartbeatAnswer {
-            status: r.status,
-            disconnect: Vec::new(),
-        },
-    )
+    http::json(200, &HeartbeatAnswer { status: r.status, disconnect: Vec::new() })
 }

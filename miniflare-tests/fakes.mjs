@@ -1,0 +1,66 @@
+// Fakes of the outside world (billing, origin, DNS provider, webhooks): real HTTP servers
+// on loopback that record what they receive and answer from a script, including the
+// ways real services fail (5xx, 429, garbage, hanging past a timeout, refused).
+import http from "node:http";
+
+export async function startFake(name = "fake") {
+  const fake = {
+    name,
+    requests: [],
+    /** Queue of scripted answers; when empty, `fallback` answers. */
+    script: [],
+    fallback: { status: 200, body: {} },
+    server: null,
+    url: "",
+    answer(...steps) {
+      this.script.push(...steps);
+      return this;
+    },
+    async close() {
+      this.server.closeAllConnections?.();
+      await new Promise((r) => this.server.close(r));
+    },
+  };
+  fake.server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", () => {
+      const raw = Buffer.concat(chunks).toString("utf8");
+      let json = null;
+      try {
+        json = raw ? JSON.parse(raw) : null;
+      } catch {}
+      const record = { method: req.method, url: req.url, headers: req.headers, raw, json };
+      fake.requests.push(record);
+      let step = fake.script.length ? fake.script.shift() : fake.fallback;
+      if (typeof step === "function") step = step(record) ?? fake.fallback;
+      if (step.hang) return; // never answers: the caller's timeout must fire
+      if (step.destroy) return req.socket.destroy();
+      const body = step.raw ?? (step.body === undefined ? "" : JSON.stringify(step.body));
+      res.writeHead(step.status ?? 200, { "content-type": step.contentType ?? "application/json", ...(step.headers ?? {}) });
+      res.end(body);
+    });
+  });
+  await new Promise((r) => fake.server.listen(0, "127.0.0.1", r));
+  fake.url = `http://127.0.0.1:${fake.server.address().port}`;
+  return fake;
+}
+
+/** A loopback port that refuses connections (bound, then closed). */
+export async function refusedUrl() {
+  const s = http.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const port = s.address().port;
+  await new Promise((r) => s.close(r));
+  return `http://127.0.0.1:${port}`;
+}
+
+export async function waitFor(check, { timeoutMs = 15_000, intervalMs = 100, what = "condition" } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+}

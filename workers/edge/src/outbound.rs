@@ -1,0 +1,64 @@
+//! Outbound HTTP to the outside world (origin, DNS provider, billing, webhooks) with a
+//! timeout: Workers' fetch has none, so it races a `Delay` and aborts the loser.
+
+use futures_util::future::{select, Either};
+use futures_util::pin_mut;
+use std::time::Duration;
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OutboundError {
+    Timeout,
+    /// Connection refused, DNS failure, TLS failure: the message is the runtime's.
+    Network(String),
+}
+
+impl std::fmt::Display for OutboundError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Timeout => f.write_str("timeout"),
+            Self::Network(e) => write!(f, "network error: {e}"),
+        }
+    }
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: String,
+}
+
+pub async fn send(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    timeout_ms: u32,
+) -> Result<Reply, OutboundError> {
+    let h = Headers::new();
+    for (k, v) in headers {
+        h.set(k, v).map_err(|e| OutboundError::Network(e.to_string()))?;
+    }
+    let mut init = RequestInit::new();
+    init.with_method(method).with_headers(h);
+    if let Some(b) = body {
+        init.with_body(Some(b.into()));
+    }
+    let req = Request::new_with_init(url, &init).map_err(|e| OutboundError::Network(e.to_string()))?;
+    let controller = AbortController::default();
+    let signal = controller.signal();
+    let work = async {
+        let mut resp =
+            Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| OutboundError::Network(e.to_string()))?;
+        let body = resp.text().await.map_err(|e| OutboundError::Network(e.to_string()))?;
+        Ok(Reply { status: resp.status_code(), body })
+    };
+    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
+    pin_mut!(work);
+    match select(work, timer).await {
+        Either::Left((r, _)) => r,
+        Either::Right(((), _)) => {
+            controller.abort();
+            Err(OutboundError::Timeout)
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! `SlaLedger`: one SQLite-backed Durable Object per month. One row per minute keyed by
+//! `floor(scheduled_time / 60000)`, so a round that runs twice for a minute counts once;
+//! the month's credit state; and the alarm that retries the credit call with backoff.
+
+use crate::do_rpc::{answer, read};
+use crate::env_config;
+use crate::outbound::{self, OutboundError};
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::fleet::rfc3339_ms;
+use vpn_edge_core::sla::{
+    after_attempt, classify_status, issued_without_call, plan_credit, report, CreditAction, CreditState, DayFigures,
+    FleetChecks, MinuteCounts, MinuteState, SendOutcome, SlaReport,
+};
+use vpn_edge_core::types::Month;
+use worker::*;
+
+#[derive(Serialize, Deserialize)]
+pub struct RecordReq {
+    pub month: String,
+    pub minute: i64,
+    pub checks: FleetChecks,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct MonthReq {
+    pub month: String,
+    pub now_ms: i64,
+    #[serde(default)]
+    pub by_hand: bool,
+}
+
+#[derive(Deserialize)]
+struct StateCount {
+    state: String,
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct MetaRow {
+    v: String,
+}
+
+#[derive(Deserialize)]
+struct DayRow {
+    day: f64,
+    recorded: f64,
+    down: f64,
+}
+
+fn with_excerpt(status: String, body: &str) -> String {
+    let excerpt: String = body.chars().filter(|c| !c.is_control()).take(200).collect();
+    if excerpt.is_empty() {
+        status
+    } else {
+        format!("{status}: {excerpt}")
+    }
+}
+
+#[durable_object]
+pub struct SlaLedger {
+    state: State,
+    env: Env,
+    /// A credit call in flight: the alarm and an operator's trigger must not overlap.
+    sending: Cell<bool>,
+}
+
+fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
+    worker::console_error!("sla ledger storage: {e}");
+    ApiError::unavailable("SLA ledger")
+}
+
+impl SlaLedger {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn meta(&self, key: &str) -> std::result::Result<Option<String>, ApiError> {
+        let rows: Vec<MetaRow> = self
+            .sql()
+            .exec("SELECT v FROM meta WHERE k = ?", vec![key.into()])
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        Ok(rows.into_iter().next().map(|r| r.v))
+    }
+
+    fn set_meta(&self, key: &str, value: &str) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec("INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)", vec![key.into(), value.into()])
+            .map(|_| ())
+            .map_err(storage_err)
+    }
+
+    fn credit_state(&self) -> std::result::Result<CreditState, ApiError> {
+        Ok(self.meta("credit")?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+    }
+
+    fn save_credit(&self, s: &CreditState) -> std::result::Result<(), ApiError> {
+        self.set_meta("credit", &serde_json::to_string(s).map_err(|_| ApiError::internal("serialize"))?)
+    }
+
+    fn counts(&self) -> std::result::Result<MinuteCounts, ApiError> {
+        let rows: Vec<StateCount> = self
+            .sql()
+            .exec("SELECT state, COUNT(*) AS n FROM minutes GROUP BY state", None)
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        let mut counts = MinuteCounts::default();
+        for r in rows {
+            let n = r.n as u32;
+            match MinuteState::parse(&r.state) {
+                Some(MinuteState::Up) => counts.up = n,
+                Some(MinuteState::Down) => counts.down = n,
+                Some(MinuteState::Maintenance) => counts.maintenance = n,
+                Some(MinuteState::Unknown) => counts.unknown = n,
+                None => {}
+            }
+        }
+        Ok(counts)
+    }
+
+    fn month(&self, given: Option<&str>) -> std::result::Result<Month, ApiError> {
+        let stored = self.meta("month")?;
+        let m =
+            given.map(str::to_owned).or(stored.clone()).ok_or_else(|| ApiError::internal("ledger without a month"))?;
+        if stored.is_none() {
+            self.set_meta("month", &m)?;
+        }
+        Month::parse(&m).map_err(|_| ApiError::internal("ledger month"))
+    }
+
+    fn report(&self, month: Month, now_ms: i64) -> std::result::Result<SlaReport, ApiError> {
+        let cfg = env_config::load(&self.env);
+        let credit = self.meta("credit")?.and_then(|s| serde_json::from_str::<CreditState>(&s).ok());
+        Ok(report(month, self.counts()?, now_ms.div_euclid(60_000), cfg.sla_policy(), credit.as_ref()))
+    }
+
+    /// Decide (core) and, if due, send the credit (shell). Returns the report after.
+    async fn run_credit(&self, month: Month, now_ms: i64, by_hand: bool) -> std::result::Result<SlaReport, ApiError> {
+        let cfg = env_config::load(&self.env);
+        let r = self.report(month, now_ms)?;
+        let state = self.credit_state()?;
+        match plan_credit(&r, &state, now_ms.div_euclid(60_000), month, now_ms, by_hand) {
+            CreditAction::Nothing => {}
+            CreditAction::IssueWithoutCall => {
+                self.save_credit(&issued_without_call(state, rfc3339_ms(now_ms).unwrap_or_default()))?;
+            }
+            CreditAction::Send(req) => {
+                if self.sending.replace(true) {
+                    return self.report(month, now_ms);
+                }
+                let outcome = match (&cfg.credit_api_url, &cfg.credit_api_token) {
+                    (Some(url), Some(token)) => {
+                        let auth = format!("Bearer {token}");
+                        let body = serde_json::to_string(&req).map_err(|_| ApiError::internal("serialize"))?;
+                        let headers = [
+                            ("content-type", "application/json"),
+                            ("authorization", auth.as_str()),
+                            ("idempotency-key", req.idempotency_key.as_str()),
+                        ];
+                        match outbound::send(Method::Post, url, &headers, Some(body), 10_000).await {
+                            Ok(reply) => match classify_status(reply.status) {
+                                // Keep a little of the billing API's own words for the operator.
+                                SendOutcome::Retryable(e) => SendOutcome::Retryable(with_excerpt(e, &reply.body)),
+                                SendOutcome::Rejected(e) => SendOutcome::Rejected(with_excerpt(e, &reply.body)),
+                                ok => ok,
+                            },
+                            Err(OutboundError::Timeout) => SendOutcome::Retryable("timeout".into()),
+                            Err(OutboundError::Network(_)) => SendOutcome::Retryable("network error".into()),
+                        }
+                    }
+                    // Not configured yet: keep it pending and retry, so setting the secret later is enough.
+                    _ => SendOutcome::Retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured".into()),
+                };
+                self.sending.set(false);
+                let now_after = Date::now().as_millis() as i64;
+                let next = after_attempt(
+                    state,
+                    req.credit_minutes,
+                    outcome,
+                    now_after,
+                    rfc3339_ms(now_after).unwrap_or_default(),
+                    cfg.credit_retry_base_s,
+                );
+                self.save_credit(&next)?;
+                if let Some(at) = next.next_attempt_ms {
+                    // An i64 would be read as an offset from now; pass the delay explicitly.
+                    let delay = std::time::Duration::from_millis((at - now_after).max(0) as u64);
+                    self.state.storage().set_alarm(delay).await.map_err(storage_err)?;
+                }
+            }
+        }
+        self.report(month, now_ms)
+    }
+
+    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
+        let v = match op {
+            "record" => {
+                let r: RecordReq = read(req).await?;
+                self.month(Some(&r.month))?;
+                let c = r.checks;
+                self.sql()
+                    .exec(
+                        "INSERT OR REPLACE INTO minutes (minute, state, total, passed, maintenance) VALUES (?, ?, ?, ?, ?)",
+                        vec![
+                            r.minute.into(),
+                            c.classify().as_str().into(),
+                            i64::from(c.total).into(),
+                            i64::from(c.passed).into(),
+                            i64::from(c.maintenance).into(),
+                        ],
+                    )
+                    .map_err(storage_err)?;
+                serde_json::Value::Null
+            }
+            "report" => {
+                let r: MonthReq = read(req).await?;
+                let month = self.month(Some(&r.month))?;
+                serde_json::to_value(self.report(month, r.now_ms)?).map_err(|_| ApiError::internal("serialize"))?
+            }
+            "credit" => {
+                let r: MonthReq = read(req).await?;
+                let month = self.month(Some(&r.month))?;
+                serde_json::to_value(self.run_credit(month, r.now_ms, r.by_hand).await?)
+                    .map_err(|_| ApiError::internal("serialize"))?
+            }
+            "days" => {
+                let rows: Vec<DayRow> = self
+                    .sql()
+                    .exec(
+                        "SELECT minute / 1440 AS day, COUNT(*) AS recorded, SUM(state = 'down') AS down FROM minutes GROUP BY day ORDER BY day",
+                        None,
+                    )
+                    .and_then(|c| c.to_array())
+                    .map_err(storage_err)?;
+                let days: Vec<DayFigures> = rows
+                    .into_iter()
+                    .map(|r| DayFigures { day: r.day as i64, recorded: r.recorded as u32, down: r.down as u32 })
+                    .collect();
+                serde_json::to_value(days).map_err(|_| ApiError::internal("serialize"))?
+            }
+            _ => return Err(ApiError::new(404, "not_found", "no such operation")),
+        };
+        Ok(v)
+    }
+}
+
+impl DurableObject for SlaLedger {
+    fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        for ddl in [
+            "CREATE TABLE IF NOT EXISTS minutes (minute INTEGER PRIMARY KEY, state TEXT NOT NULL, total INTEGER NOT NULL, passed INTEGER NOT NULL, maintenance INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
+        ] {
+            if let Err(e) = sql.exec(ddl, None) {
+                worker::console_error!("sla ledger schema: {e}");
+            }
+        }
+        Self { state, env, sending: Cell::new(false) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op = req.path().trim_start_matches('/').to_owned();
+        answer(self.handle(&op, &mut req).await)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let now = Date::now().as_millis() as i64;
+        match self.month(None) {
+            Ok(month) => {
+                if let Err(e) = self.run_credit(month, now, false).await {
+                    // Throwing makes the runtime retry the alarm too; our own backoff is enough.
+                    worker::console_error!("sla credit alarm: {}", e.message);
+                }
+            }
+            Err(e) => worker::console_error!("sla credit alarm: {}", e.message),
+        }
+        Response::empty()
+    }
+}
