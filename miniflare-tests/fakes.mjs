@@ -33,7 +33,7 @@ export async function startFake(name = "fake") {
       const record = { method: req.method, url: req.url, headers: req.headers, raw, json };
       fake.requests.push(record);
       let step = fake.script.length ? fake.script.shift() : fake.fallback;
-      if (typeof step === "function") step = step(record) ?? fake.fallback;
+      if (typeof step === "function") step = step(record);
       if (step.hang) return; // never answers: the caller's timeout must fire
       if (step.destroy) return req.socket.destroy();
       const body = step.raw ?? (step.body === undefined ? "" : JSON.stringify(step.body));
@@ -63,4 +63,33 @@ export async function waitFor(check, { timeoutMs = 15_000, intervalMs = 100, wha
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, intervalMs));
   }
+}
+
+/**
+ * The provider's website as an auth origin: `users` maps username → password. `mode`
+ * switches how it fails: "up", "500", "garbage" (200 with HTML), "novalid" (200 without
+ * `valid`), "hang" (never answers), "down" (connection reset).
+ */
+export async function startOrigin(users, token = "origin-token") {
+  const origin = await startFake("origin");
+  origin.users = users;
+  origin.mode = "up";
+  origin.fallback = (req) => {
+    switch (origin.mode) {
+      case "500":
+        return { status: 500, raw: "Internal Server Error", contentType: "text/plain" };
+      case "garbage":
+        return { status: 200, raw: "<html>maintenance</html>", contentType: "text/html" };
+      case "novalid":
+        return { status: 200, body: { ok: true } };
+      case "hang":
+        return { hang: true };
+      case "down":
+        return { destroy: true };
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { error: "bad token" } };
+    const { username, password } = req.json ?? {};
+    return { status: 200, body: { valid: Object.hasOwn(origin.users, username) && origin.users[username] === password } };
+  };
+  return origin;
 }

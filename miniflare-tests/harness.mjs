@@ -16,6 +16,8 @@ export const BASE = "http://edge.test";
 export async function startEdge(bindings = {}, opts = {}) {
   const mf = new Miniflare({
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
+    // opts.persist: a folder for KV and Durable Object data, so a test can scan the bytes.
+    ...(opts.persist ? { kvPersist: `${opts.persist}/kv`, durableObjectsPersist: `${opts.persist}/do` } : {}),
     modules: true,
     scriptPath: path.join(build, "index.js"),
     modulesRoot: build,
@@ -29,6 +31,8 @@ export async function startEdge(bindings = {}, opts = {}) {
       POOLS: { className: "PoolRegistry", useSQLite: true },
       FLEET_INDEX: { className: "FleetIndex", useSQLite: true },
       SLA: { className: "SlaLedger", useSQLite: true },
+      SESSIONS: { className: "SessionLedger", useSQLite: true },
+      AUTH_GUARD: { className: "AuthGuard", useSQLite: true },
     },
     bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
   });
@@ -98,6 +102,11 @@ export class Edge {
       ...(opts.headers ?? {}),
     };
     return this.json(target, { method, headers, body: method === "GET" ? undefined : raw });
+  }
+
+  /** `POST /v1/auth` signed as `serverId`. */
+  auth(serverId, body) {
+    return this.signed(serverId, "POST", "/v1/auth", body);
   }
 
   /** Heartbeats need strictly increasing timestamps; keep one counter per server. */

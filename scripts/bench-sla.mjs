@@ -21,6 +21,8 @@ const mf = new Miniflare({
     POOLS: { className: "PoolRegistry", useSQLite: true },
     FLEET_INDEX: { className: "FleetIndex", useSQLite: true },
     SLA: { className: "SlaLedger", useSQLite: true },
+    SESSIONS: { className: "SessionLedger", useSQLite: true },
+    AUTH_GUARD: { className: "AuthGuard", useSQLite: true },
   },
 });
 await mf.ready;

@@ -4,6 +4,7 @@
 //! bytes come in as arguments, decisions and plans go out. The Worker crate executes them.
 
 pub mod api_error;
+pub mod auth;
 pub mod config;
 pub mod fleet;
 pub mod health;

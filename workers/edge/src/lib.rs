@@ -2,32 +2,38 @@
 //! fetch and cron dispatch. Every policy lives in `vpn-edge-core`.
 
 mod admin;
+mod auth_api;
+mod auth_guard;
 mod caller;
+mod credential_cache;
 mod do_rpc;
 mod env_config;
 mod fleet_index;
 mod fleet_store;
 mod http;
+mod origin;
 mod outbound;
 mod pool;
 mod public;
 mod round;
 mod server_api;
+mod session_ledger;
 mod sla_api;
 mod sla_ledger;
+mod webcrypto;
 
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::route::{route, Route};
 use worker::*;
 
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
+async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     let url = req.url()?;
     let path = url.path().to_owned();
     let method = req.method().to_string();
     let result = match route(&method, &path) {
         Err(e) => Err(ApiError::from(e)),
-        Ok(r) => dispatch(r, &mut req, &env).await,
+        Ok(r) => dispatch(r, &mut req, &env, &ctx).await,
     };
     Ok(match result {
         Ok(resp) => resp,
@@ -35,7 +41,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> Result<Response> {
     })
 }
 
-async fn dispatch(r: Route<'_>, req: &mut Request, env: &Env) -> std::result::Result<Response, ApiError> {
+async fn dispatch(
+    r: Route<'_>,
+    req: &mut Request,
+    env: &Env,
+    ctx: &Context,
+) -> std::result::Result<Response, ApiError> {
     let cfg = env_config::load(env);
     match r {
         Route::StatusPage => public::status_page(req, env, &cfg).await,
@@ -49,15 +60,15 @@ async fn dispatch(r: Route<'_>, req: &mut Request, env: &Env) -> std::result::Re
         Route::AdminDeleteServer(id) => admin::delete_server(req, env, &cfg, id).await,
         Route::Sla(month) => sla_api::report(req, env, month).await,
         Route::AdminSlaCredit(month) => sla_api::credit_by_hand(req, env, &cfg, month).await,
-        Route::Auth
-        | Route::DisconnectsAck(_)
-        | Route::SessionsEnd
-        | Route::SessionsOffline
-        | Route::AdminDnsPlan
-        | Route::AdminDnsApply
-        | Route::AdminSessions
-        | Route::AdminCacheFlush
-        | Route::LibreNms => Err(ApiError::new(501, "not_implemented", "this endpoint is not implemented yet")),
+        Route::Auth => auth_api::auth(req, env, ctx, &cfg).await,
+        Route::SessionsEnd => auth_api::end_session(req, env, &cfg).await,
+        Route::SessionsOffline => auth_api::offline_sessions(req, env, ctx, &cfg).await,
+        Route::DisconnectsAck(id) => auth_api::ack_disconnects(req, env, &cfg, id).await,
+        Route::AdminSessions => auth_api::admin_sessions(req, env, &cfg).await,
+        Route::AdminCacheFlush => auth_api::admin_cache_flush(req, env, &cfg).await,
+        Route::AdminDnsPlan | Route::AdminDnsApply | Route::LibreNms => {
+            Err(ApiError::new(501, "not_implemented", "this endpoint is not implemented yet"))
+        }
     }
 }
 

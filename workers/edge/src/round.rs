@@ -50,6 +50,12 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiEr
     }
     let snapshot = fleet_store::write_snapshot(env, Snapshot::new(scheduled_ms, views), scheduled_ms);
     let sla = sla_api::record_minute(env, minute, checks);
-    let (a, b) = futures_util::join!(snapshot, sla);
+    // Sessions admitted while the origin was down: re-verified as soon as it answers.
+    let reverify = async {
+        if let Err(e) = crate::auth_api::reverify(env).await {
+            worker::console_error!("round: re-verification failed: {}", e.message);
+        }
+    };
+    let (a, b, ()) = futures_util::join!(snapshot, sla, reverify);
     a.and(b)
 }

@@ -1,10 +1,12 @@
 //! Endpoints called by VPN servers (signed).
 
+use crate::auth_api::disconnects_for;
 use crate::caller;
 use crate::do_rpc::call;
 use crate::fleet_store;
 use crate::http::{self, Result};
 use crate::pool::{HeartbeatReq, HeartbeatResp};
+use crate::session_ledger::Disconnect;
 use serde::Serialize;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::{Heartbeat, Status};
@@ -13,7 +15,7 @@ use worker::{Env, Request, Response};
 #[derive(Serialize)]
 struct HeartbeatAnswer {
     status: Status,
-    disconnect: Vec<serde_json::Value>,
+    disconnect: Vec<Disconnect>,
 }
 
 pub async fn heartbeat(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
@@ -21,11 +23,12 @@ pub async fn heartbeat(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> 
     let now = http::now_ms();
     let (signed, country) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), now).await?;
     let hb = Heartbeat::parse(&http::parse_fields(&body)?)?;
-    let r: HeartbeatResp = call(
-        &fleet_store::pool(env, &country)?,
-        "heartbeat",
-        &HeartbeatReq { id: signed.server.to_string(), telemetry: hb.0, signed_ts: signed.timestamp, now_ms: now },
-    )
-    .await?;
-    http::json(200, &HeartbeatAnswer { status: r.status, disconnect: Vec::new() })
+    let pool = fleet_store::pool(env, &country)?;
+    let hb_req =
+        HeartbeatReq { id: signed.server.to_string(), telemetry: hb.0, signed_ts: signed.timestamp, now_ms: now };
+    let (r, disconnect) = futures_util::join!(
+        call::<_, HeartbeatResp>(&pool, "heartbeat", &hb_req),
+        disconnects_for(env, signed.server.as_str())
+    );
+    http::json(200, &HeartbeatAnswer { status: r?.status, disconnect })
 }

@@ -1,0 +1,329 @@
+//! `POST /v1/auth` and the session endpoints around it. The core decides (decision table,
+//! lockout, cap); this module asks the origin, reads the cache and performs the effects.
+
+use crate::caller::{self, bearer};
+use crate::do_rpc::call;
+use crate::http::{self, Result};
+use crate::session_ledger::{AckReq, PendingSession, RecordReq, ReverifyReport, ServerReq, SessionReq};
+use crate::{auth_guard, credential_cache, origin, webcrypto};
+use serde::Serialize;
+use std::cell::Cell;
+use vpn_edge_core::api_error::{ApiError, RequestError};
+use vpn_edge_core::auth::{
+    decide, needs_match, parse_client, parse_password, parse_username, provisional_refused, AuthRequest, CacheView,
+    Context as AuthContext, Decision, Effect, OriginAnswer, Outcome, Source,
+};
+use vpn_edge_core::config::{Config, FailOpenPolicy};
+use vpn_edge_core::signature::{hex, sha256_hex};
+use worker::{Context, Env, Request, Response, Stub};
+
+thread_local! {
+    /// This isolate recorded degraded admissions: the next origin answer here starts
+    /// their re-verification at once instead of waiting for the cron round.
+    static RECORDED_DEGRADED: Cell<bool> = const { Cell::new(false) };
+}
+
+pub fn ledger(env: &Env) -> std::result::Result<Stub, ApiError> {
+    env.durable_object("SESSIONS")
+        .and_then(|ns| ns.get_by_name("ledger"))
+        .map_err(|_| ApiError::unavailable("session ledger"))
+}
+
+fn guard(env: &Env) -> std::result::Result<Stub, ApiError> {
+    env.durable_object("AUTH_GUARD")
+        .and_then(|ns| ns.get_by_name("guard"))
+        .map_err(|_| ApiError::unavailable("auth guard"))
+}
+
+#[derive(Serialize)]
+struct AuthAnswer {
+    decision: Decision,
+    source: Source,
+    session_id: String,
+    reason: &'static str,
+}
+
+fn new_session_id() -> Result<String> {
+    Ok(hex(&webcrypto::random::<16>().map_err(|_| ApiError::internal("random"))?))
+}
+
+/// Re-verify what the ledger holds; used by the cron round and after an origin answer.
+pub async fn reverify(env: &Env) -> Result<ReverifyReport> {
+    call(&ledger(env)?, "reverify", &()).await
+}
+
+pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
+    let body = http::body_bytes(req).await?;
+    let now = http::now_ms();
+    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
+    let a = AuthRequest::parse(&http::parse_fields(&body)?)?;
+    let origin_answer = origin::verify(cfg, &a.username, &a.password, now).await;
+    let user_key = sha256_hex(a.username.as_bytes());
+
+    // The cache, only as far as this answer needs it. Without CRED_PEPPER it is off.
+    let consult = cfg.cred_pepper.is_some()
+        && !(origin_answer == OriginAnswer::Unavailable && cfg.fail_open_policy == FailOpenPolicy::Closed);
+    let (mut view, entry, epoch) = if consult {
+        let epoch = credential_cache::epoch(env, now).await.unwrap_or(0);
+        let entry = credential_cache::get(env, &a.username).await.unwrap_or(None);
+        (CacheView::of(entry.as_ref(), epoch, now, cfg.cache_max_age_days), entry, epoch)
+    } else {
+        (CacheView::Missing, None, 0)
+    };
+    if let (Some(e), Some(pepper), CacheView::Fresh { .. }) = (&entry, &cfg.cred_pepper, view) {
+        if needs_match(origin_answer, true, cfg.fail_open_policy) {
+            view = view.with_match(credential_cache::matches(e, pepper, &a.password).await?);
+        }
+    }
+
+    let degraded = origin_answer == OriginAnswer::Unavailable && cfg.fail_open_policy != FailOpenPolicy::Closed;
+    let locked_out = if degraded {
+        let r: std::result::Result<auth_guard::Locked, ApiError> =
+            call(&guard(env)?, "check", &auth_guard::UserReq { user: user_key.clone(), now_ms: now }).await;
+        r.map(|l| l.locked).unwrap_or_else(|e| {
+            worker::console_error!("auth guard unavailable: {}", e.message);
+            false
+        })
+    } else {
+        false
+    };
+    let mut outcome = decide(
+        origin_answer,
+        AuthContext {
+            cache: view,
+            policy: cfg.fail_open_policy,
+            locked_out,
+            now_ms: now,
+            refresh_s: cfg.cache_refresh_s,
+        },
+    );
+    if outcome.source == Source::Provisional {
+        let r: std::result::Result<auth_guard::Granted, ApiError> = call(
+            &guard(env)?,
+            "provisional",
+            &auth_guard::ProvisionalReq { now_ms: now, cap: cfg.provisional_per_minute },
+        )
+        .await;
+        if !r.map(|g| g.granted).unwrap_or(false) {
+            outcome = provisional_refused();
+        }
+    }
+
+    let session_id = new_session_id()?;
+    outcome = perform(env, ctx, cfg, &a, &outcome, &session_id, signed.server.as_str(), &user_key, epoch, now).await;
+
+    if origin_answer != OriginAnswer::Unavailable && RECORDED_DEGRADED.with(|f| f.replace(false)) {
+        let env = env.clone();
+        ctx.wait_until(async move {
+            if let Err(e) = reverify(&env).await {
+                worker::console_error!("re-verification after the origin came back failed: {}", e.message);
+            }
+        });
+    }
+    http::json(
+        200,
+        &AuthAnswer { decision: outcome.decision, source: outcome.source, session_id, reason: outcome.reason },
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn perform(
+    env: &Env,
+    ctx: &Context,
+    cfg: &Config,
+    a: &AuthRequest,
+    outcome: &Outcome,
+    session_id: &str,
+    server_id: &str,
+    user_key: &str,
+    epoch: u64,
+    now: i64,
+) -> Outcome {
+    let mut outcome = outcome.clone();
+    for effect in outcome.effects.clone() {
+        match effect {
+            Effect::RecordSession => {
+                let rec = RecordReq {
+                    session_id: session_id.to_owned(),
+                    server_id: server_id.to_owned(),
+                    username: a.username.clone(),
+                    password: a.password.clone(),
+                    client_ip: a.client_ip.to_string(),
+                    client_port: a.client_port,
+                    source: if outcome.source == Source::Cache { "cache".into() } else { "provisional".into() },
+                    admitted_at: now,
+                };
+                let r: std::result::Result<serde_json::Value, ApiError> = match ledger(env) {
+                    Ok(stub) => call(&stub, "record", &rec).await,
+                    Err(e) => Err(e),
+                };
+                match r {
+                    Ok(_) => RECORDED_DEGRADED.with(|f| f.set(true)),
+                    Err(e) => {
+                        // An admission that cannot be re-verified later is not made.
+                        worker::console_error!("session ledger refused a record: {}", e.message);
+                        outcome = Outcome {
+                            decision: Decision::Deny,
+                            source: Source::Policy,
+                            reason: "origin unavailable and the admission could not be recorded",
+                            effects: vec![],
+                        };
+                    }
+                }
+            }
+            Effect::CountFailure => {
+                let r: std::result::Result<auth_guard::Locked, ApiError> = match guard(env) {
+                    Ok(stub) => {
+                        call(&stub, "fail", &auth_guard::UserReq { user: user_key.to_owned(), now_ms: now }).await
+                    }
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = r {
+                    worker::console_error!("auth guard could not count a failure: {}", e.message);
+                }
+            }
+            Effect::DeleteCache => {
+                if let Err(e) = credential_cache::delete(env, &a.username).await {
+                    worker::console_error!("could not delete a revoked cache entry: {}", e.message);
+                }
+            }
+            Effect::WriteCache => {
+                if let Some(pepper) = cfg.cred_pepper.clone() {
+                    // Off the answer's path: the hash costs a PBKDF2 run.
+                    let (env, username, password, max_age) =
+                        (env.clone(), a.username.clone(), a.password.clone(), cfg.cache_max_age_days);
+                    ctx.wait_until(async move {
+                        if let Err(e) =
+                            credential_cache::write(&env, &username, &password, &pepper, epoch, now, max_age).await
+                        {
+                            worker::console_error!("credential cache write failed: {}", e.message);
+                        }
+                    });
+                }
+            }
+        }
+    }
+    outcome
+}
+
+pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<Response> {
+    let body = http::body_bytes(req).await?;
+    caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, http::now_ms()).await?;
+    let f = http::parse_fields(&body)?;
+    let session_id = session_id_field(f.str("session_id")?, "session_id")?;
+    let r: serde_json::Value = call(&ledger(env)?, "end", &SessionReq { session_id }).await?;
+    http::json(200, &r)
+}
+
+fn session_id_field(s: &str, field: &str) -> Result<String> {
+    if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(RequestError::field(field, "must be a session id (1 to 64 of a-z, 0-9, '-', '_')").into());
+    }
+    Ok(s.to_owned())
+}
+
+#[derive(Serialize)]
+struct OfflineAnswer {
+    recorded: usize,
+    session_ids: Vec<String>,
+}
+
+/// Admissions a server made by itself while the edge was unreachable.
+pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
+    let body = http::body_bytes(req).await?;
+    let now = http::now_ms();
+    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
+    let f = http::parse_fields(&body)?;
+    let list = f.opt_array("sessions")?.ok_or_else(|| RequestError::field("sessions", "is required"))?;
+    if list.len() > 100 {
+        return Err(RequestError::field("sessions", "at most 100 per request").into());
+    }
+    // Validate all before recording any: a bad item rejects the batch, and the agent keeps it.
+    let mut records = Vec::with_capacity(list.len());
+    for (i, v) in list.iter().enumerate() {
+        let obj = v.as_object().ok_or_else(|| RequestError::field(format!("sessions[{i}]"), "must be an object"))?;
+        let item = vpn_edge_core::request::Fields::from_map(obj.clone());
+        let named = |e: RequestError| match e {
+            RequestError::Field { field, why } => RequestError::field(format!("sessions[{i}].{field}"), why),
+            other => other,
+        };
+        let username = parse_username(&item).map_err(named)?;
+        let password = parse_password(&item).map_err(named)?;
+        let (ip, port) = parse_client(&item, "client_ip", "client_port").map_err(named)?;
+        let admitted_s = item.u64("admitted_at", 4_102_444_800).map_err(named)? as i64;
+        if admitted_s * 1000 > now + 120_000 {
+            return Err(RequestError::field(format!("sessions[{i}].admitted_at"), "is in the future").into());
+        }
+        records.push(RecordReq {
+            session_id: new_session_id()?,
+            server_id: signed.server.to_string(),
+            username,
+            password,
+            client_ip: ip.to_string(),
+            client_port: port,
+            source: "offline".into(),
+            admitted_at: admitted_s * 1000,
+        });
+    }
+    let stub = ledger(env)?;
+    let mut ids = Vec::with_capacity(records.len());
+    for rec in records {
+        ids.push(rec.session_id.clone());
+        let _: serde_json::Value = call(&stub, "record", &rec).await?;
+    }
+    if !ids.is_empty() && !origin::breaker_open() {
+        let env = env.clone();
+        ctx.wait_until(async move {
+            let _ = reverify(&env).await;
+        });
+    }
+    http::json(200, &OfflineAnswer { recorded: ids.len(), session_ids: ids })
+}
+
+pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
+    let body = http::body_bytes(req).await?;
+    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), http::now_ms()).await?;
+    let f = http::parse_fields(&body)?;
+    let list = f.opt_array("session_ids")?.ok_or_else(|| RequestError::field("session_ids", "is required"))?;
+    if list.len() > 1000 {
+        return Err(RequestError::field("session_ids", "at most 1000 per request").into());
+    }
+    let session_ids = list
+        .iter()
+        .map(|v| v.as_str().ok_or_else(|| ApiError::from(RequestError::field("session_ids", "must be strings"))))
+        .map(|s| s.and_then(|s| session_id_field(s, "session_ids")))
+        .collect::<Result<Vec<String>>>()?;
+    let r: serde_json::Value =
+        call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids }).await?;
+    http::json(200, &r)
+}
+
+/// The server's pending disconnects, for the heartbeat answer. A ledger outage must not
+/// fail the heartbeat: the list is delivered on a later one.
+pub async fn disconnects_for(env: &Env, server_id: &str) -> Vec<crate::session_ledger::Disconnect> {
+    let r = match ledger(env) {
+        Ok(stub) => call(&stub, "disconnects", &ServerReq { server_id: server_id.to_owned() }).await,
+        Err(e) => Err(e),
+    };
+    r.unwrap_or_else(|e: ApiError| {
+        worker::console_error!("disconnect list unavailable: {}", e.message);
+        Vec::new()
+    })
+}
+
+#[derive(Serialize)]
+struct Pending {
+    sessions: Vec<PendingSession>,
+}
+
+pub async fn admin_sessions(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
+    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+    let sessions: Vec<PendingSession> = call(&ledger(env)?, "pending", &()).await?;
+    http::json(200, &Pending { sessions })
+}
+
+pub async fn admin_cache_flush(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
+    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+    let epoch = credential_cache::flush(env, http::now_ms()).await?;
+    http::json(200, &serde_json::json!({ "epoch": epoch }))
+}

@@ -1,0 +1,83 @@
+//! `AuthGuard`: counts failures per username while the origin is unavailable (lockout)
+//! and the fleet-wide provisional admissions per minute. The rules are the core's.
+
+use crate::do_rpc::{answer, read};
+use serde::{Deserialize, Serialize};
+use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::auth::{Lockout, ProvisionalBudget};
+use worker::*;
+
+#[derive(Serialize, Deserialize)]
+pub struct UserReq {
+    /// Hex SHA-256 of the username.
+    pub user: String,
+    pub now_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Locked {
+    pub locked: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ProvisionalReq {
+    pub now_ms: i64,
+    pub cap: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Granted {
+    pub granted: bool,
+}
+
+#[durable_object]
+pub struct AuthGuard {
+    state: State,
+}
+
+fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
+    worker::console_error!("auth guard storage: {e}");
+    ApiError::unavailable("auth guard")
+}
+
+impl AuthGuard {
+    async fn lockout(&self, user: &str) -> std::result::Result<Lockout, ApiError> {
+        Ok(self.state.storage().get::<Lockout>(&format!("l:{user}")).await.map_err(storage_err)?.unwrap_or_default())
+    }
+
+    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
+        let v = match op {
+            "check" => {
+                let r: UserReq = read(req).await?;
+                serde_json::to_value(Locked { locked: self.lockout(&r.user).await?.is_locked(r.now_ms) })
+            }
+            "fail" => {
+                let r: UserReq = read(req).await?;
+                let l = self.lockout(&r.user).await?.fail(r.now_ms);
+                self.state.storage().put(&format!("l:{}", r.user), &l).await.map_err(storage_err)?;
+                serde_json::to_value(Locked { locked: l.is_locked(r.now_ms) })
+            }
+            "provisional" => {
+                let r: ProvisionalReq = read(req).await?;
+                let budget: ProvisionalBudget =
+                    self.state.storage().get("p").await.map_err(storage_err)?.unwrap_or_default();
+                let (next, granted) = budget.take(r.now_ms, r.cap);
+                self.state.storage().put("p", next).await.map_err(storage_err)?;
+                serde_json::to_value(Granted { granted })
+            }
+            _ => return Err(ApiError::new(404, "not_found", "no such operation")),
+        };
+        v.map_err(|_| ApiError::internal("serialize"))
+    }
+}
+
+impl DurableObject for AuthGuard {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let op = req.path().trim_start_matches('/').to_owned();
+        answer(self.handle(&op, &mut req).await)
+    }
+}

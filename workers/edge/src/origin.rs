@@ -1,0 +1,47 @@
+//! The provider's website as an auth backend: one call with a timeout, behind a circuit
+//! breaker kept per isolate, so a dead origin costs one timeout per cool-down.
+
+use crate::outbound;
+use std::cell::Cell;
+use vpn_edge_core::auth::{classify_origin, Breaker, OriginAnswer};
+use vpn_edge_core::config::Config;
+use worker::Method;
+
+/// How long the breaker stays open before one request probes the origin again.
+pub const COOLDOWN_MS: i64 = 10_000;
+
+thread_local! {
+    static BREAKER: Cell<Breaker> = Cell::new(Breaker::default());
+}
+
+pub fn breaker_open() -> bool {
+    BREAKER.with(|b| b.get().is_open())
+}
+
+/// Ask the origin without the breaker (re-verification decides for itself when to stop).
+pub async fn ask(cfg: &Config, username: &str, password: &str) -> OriginAnswer {
+    let (Some(url), Some(token)) = (&cfg.origin_auth_url, &cfg.origin_api_token) else {
+        return OriginAnswer::Unavailable;
+    };
+    let body = serde_json::json!({ "username": username, "password": password }).to_string();
+    let auth = format!("Bearer {token}");
+    let headers =
+        [("content-type", "application/json"), ("accept", "application/json"), ("authorization", auth.as_str())];
+    match outbound::send(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms).await {
+        Ok(reply) => classify_origin(reply.status, &reply.body),
+        Err(_) => OriginAnswer::Unavailable,
+    }
+}
+
+/// Ask the origin through the breaker.
+pub async fn verify(cfg: &Config, username: &str, password: &str, now_ms: i64) -> OriginAnswer {
+    let (state, call) = BREAKER.with(|b| b.get()).admit(now_ms, i64::from(cfg.origin_timeout_ms) * 2);
+    BREAKER.with(|b| b.set(state));
+    if !call {
+        return OriginAnswer::Unavailable;
+    }
+    let answer = ask(cfg, username, password).await;
+    let after = crate::http::now_ms();
+    BREAKER.with(|b| b.set(b.get().record(answer != OriginAnswer::Unavailable, after, COOLDOWN_MS)));
+    answer
+}
