@@ -1,6 +1,24 @@
 // Seeds 1,000 servers in 50 pools, runs wrk against each endpoint and prints a table.
 import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
 import { signedHeaders, TimestampClock } from "./edge-client.mjs";
+
+// A fast fake origin (the provider's website) that the edge calls for /v1/auth.
+let originUp = true;
+const origin = http.createServer((req, res) => {
+  let raw = "";
+  req.on("data", (c) => (raw += c));
+  req.on("end", () => {
+    if (!originUp) return req.socket.destroy();
+    const body = JSON.parse(raw || "{}");
+    res.writeHead(200, { "content-type": "application/json" });
+    res.end(JSON.stringify({ valid: body.password === "bench-password" }));
+  });
+});
+await new Promise((r) => origin.listen(Number(process.env.ORIGIN_PORT), "127.0.0.1", r));
 
 const EDGE = process.env.EDGE_URL;
 const ADMIN = process.env.ADMIN_TOKEN;
@@ -52,8 +70,10 @@ for (let i = 0; i < 3; i++) {
   rounds.push(performance.now() - t);
 }
 
-function wrk(path) {
-  const out = execFileSync("wrk", ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency", EDGE + path], { encoding: "utf8" });
+function wrk(path, script) {
+  const args = ["-t2", `-c${CONNECTIONS}`, `-d${SECONDS}s`, "--latency"];
+  if (script) args.push("-s", script);
+  const out = execFileSync("wrk", [...args, EDGE + path], { encoding: "utf8" });
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]);
   const pct = (p) => {
     const m = new RegExp(`^\\s+${p}%\\s+([\\d.]+)(us|ms|s)`, "m").exec(out);
@@ -71,6 +91,39 @@ const rows = [
   ["GET /v1/recommendations", "/v1/recommendations?limit=3"],
   ["GET /v1/recommendations?country=ab", "/v1/recommendations?country=ab&limit=3"],
 ].map(([name, path]) => ({ name, ...wrk(path) }));
+
+// /v1/auth: one signed request, replayed by wrk (auth timestamps only need to be within 120 s).
+function authScript(username) {
+  const body = JSON.stringify({ username, password: "bench-password", client_ip: "203.0.113.9", client_port: 40000 });
+  const headers = signedHeaders("bench-0", "POST", "/v1/auth", body, Math.floor(Date.now() / 1000), FLEET_SECRET);
+  const lua = [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(body)}`,
+    ...Object.entries(headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`),
+  ].join("\n");
+  const file = path.join(os.tmpdir(), `vpn-edge-auth-${process.pid}-${username}.lua`);
+  fs.writeFileSync(file, lua);
+  return file;
+}
+async function authOnce(username) {
+  const body = JSON.stringify({ username, password: "bench-password", client_ip: "203.0.113.9", client_port: 40000 });
+  const res = await fetch(EDGE + "/v1/auth", {
+    method: "POST",
+    headers: signedHeaders("bench-0", "POST", "/v1/auth", body, Math.floor(Date.now() / 1000), FLEET_SECRET),
+    body,
+  });
+  return res.json();
+}
+// Warm the cache: the entry is written after the answer (waitUntil).
+await authOnce("bench-user");
+await new Promise((r) => setTimeout(r, 1500));
+rows.push({ name: "POST /v1/auth, origin up, cache fresh", ...wrk("/v1/auth", authScript("bench-user")) });
+originUp = false;
+const degraded = await authOnce("bench-user");
+if (degraded.source !== "cache") throw new Error(`expected a cache hit with the origin down, got ${JSON.stringify(degraded)}`);
+rows.push({ name: "POST /v1/auth, origin down, cache hit", ...wrk("/v1/auth", authScript("bench-user")) });
+originUp = true;
+origin.close();
 
 const pad = (s, n) => String(s).padEnd(n);
 const num = (x, d = 1) => x.toFixed(d).padStart(9);

@@ -1,11 +1,61 @@
-// The demo behind scripts/dev: registers a demo fleet through the admin API, keeps most
-// of it alive with signed heartbeats, fires the cron round every minute (wrangler dev
-// does not), and prints what to try. Runs until interrupted.
+// The demo behind scripts/dev: a demo origin (the provider's website, with demo users and
+// a switch to take it down), a demo billing API and alert sink, a demo fleet registered
+// through the admin API and kept alive with signed heartbeats, the cron round every
+// minute (wrangler dev does not run crons), and what to try. Runs until interrupted.
+import http from "node:http";
 import { signedHeaders, TimestampClock } from "./edge-client.mjs";
 
 const EDGE = process.env.EDGE_URL ?? "http://127.0.0.1:8787";
 const ADMIN = process.env.ADMIN_TOKEN;
 const FLEET_SECRET = process.env.FLEET_SECRET;
+const DEMO_PORT = Number(process.env.DEMO_PORT ?? 8790);
+const ORIGIN_TOKEN = process.env.ORIGIN_API_TOKEN;
+
+// Demo users of the provider's website.
+const USERS = { alice: "alice-demo-pw", bob: "bob-demo-pw", carol: "carol-demo-pw" };
+let originUp = true;
+
+// The demo outside world on one port: origin auth, billing, alert sink, and the switch.
+http
+  .createServer((req, res) => {
+    let raw = "";
+    req.on("data", (c) => (raw += c));
+    req.on("end", () => {
+      const send = (status, body) => {
+        res.writeHead(status, { "content-type": "application/json" });
+        res.end(JSON.stringify(body));
+      };
+      if (req.url === "/api/vpn/auth" && req.method === "POST") {
+        if (!originUp) return req.socket.destroy(); // a dead website: connection reset
+        if (req.headers.authorization !== `Bearer ${ORIGIN_TOKEN}`) return send(401, { error: "bad token" });
+        let body = {};
+        try {
+          body = JSON.parse(raw);
+        } catch {}
+        return send(200, { valid: Object.hasOwn(USERS, body.username) && USERS[body.username] === body.password });
+      }
+      if (req.url === "/demo/origin/down" && req.method === "POST") {
+        originUp = false;
+        console.log("[demo] origin is DOWN: logins fall back to the cache / provisional admission");
+        return send(200, { origin: "down" });
+      }
+      if (req.url === "/demo/origin/up" && req.method === "POST") {
+        originUp = true;
+        console.log("[demo] origin is UP: the next round re-verifies degraded admissions");
+        return send(200, { origin: "up" });
+      }
+      if (req.url === "/api/billing/sla-credit") {
+        console.log(`[demo] billing received SLA credit ${raw} (Idempotency-Key ${req.headers["idempotency-key"]})`);
+        return send(200, { ok: true });
+      }
+      if (req.url === "/hooks/alerts") {
+        console.log(`[demo] alert: ${raw}`);
+        return send(200, { ok: true });
+      }
+      send(404, { error: "not found" });
+    });
+  })
+  .listen(DEMO_PORT, "127.0.0.1");
 
 // Ten servers in four countries; two never send heartbeats (so the demo shows "down"),
 // and one is in maintenance.
@@ -75,8 +125,21 @@ Servers turn "up" after two good minutes (UP_AFTER=2); the demo fires a round ev
        -H 'content-type: application/json' \\
        -d '{"hostname":"se-sto-03.vpn.example.com","ipv4":"198.51.100.14","country":"se","city":"Stockholm","capacity":200,"features":[],"probe":{"kind":"heartbeat"}}'
   FLEET_SECRET=${FLEET_SECRET} scripts/server-key se-sto-01
-  EDGE_URL=${EDGE} EDGE_SERVER_ID=se-sto-01 EDGE_SERVER_KEY=$(FLEET_SECRET=${FLEET_SECRET} scripts/server-key se-sto-01) \\
-       scripts/signed-request POST /v1/servers/se-sto-01/heartbeat '{"clients":42}'
+  export EDGE_URL=${EDGE} EDGE_SERVER_ID=se-sto-01 EDGE_SERVER_KEY=$(FLEET_SECRET=${FLEET_SECRET} scripts/server-key se-sto-01)
+  scripts/signed-request POST /v1/servers/se-sto-01/heartbeat '{"clients":42}'
+
+The fail-open cycle (demo users: ${Object.entries(USERS).map(([u, p]) => `${u}/${p}`).join(", ")}):
+  echo '{"username":"alice","password":"alice-demo-pw","client_ip":"203.0.113.7","client_port":50001}' | scripts/signed-request POST /v1/auth -
+        # allowed by the origin, and now cached
+  curl -s -X POST http://127.0.0.1:${DEMO_PORT}/demo/origin/down
+  echo '{"username":"alice","password":"alice-demo-pw","client_ip":"203.0.113.7","client_port":50002}' | scripts/signed-request POST /v1/auth -
+        # source "cache"
+  echo '{"username":"mallory","password":"made-up","client_ip":"203.0.113.8","client_port":50003}' | scripts/signed-request POST /v1/auth -
+        # source "provisional"
+  curl -s ${EDGE}/v1/admin/sessions -H 'authorization: Bearer ${ADMIN}'
+  curl -s -X POST http://127.0.0.1:${DEMO_PORT}/demo/origin/up
+        # within a minute the round re-verifies: mallory lands on se-sto-01's disconnect list
+  scripts/signed-request POST /v1/servers/se-sto-01/heartbeat '{"clients":42}'
 
 Ctrl-C stops the edge. State persists in .wrangler/ between runs.
 `);
