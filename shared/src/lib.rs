@@ -6,6 +6,7 @@
 pub mod api_error;
 pub mod auth;
 pub mod config;
+pub mod dns;
 pub mod fleet;
 pub mod health;
 pub mod recommend;
