@@ -93,3 +93,51 @@ export async function startOrigin(users, token = "origin-token") {
   };
   return origin;
 }
+
+/**
+ * A fake of Cloudflare's API v4 DNS records endpoints for one zone: checks the bearer
+ * token, paginates (at most `pageSize` per page whatever `per_page` asks), filters by
+ * `comment.exact`, applies batches all or nothing, and can be scripted to answer 429/5xx.
+ */
+export async function startCloudflare({ zoneId = "zone123", token = "cf-token", pageSize = 10 } = {}) {
+  const cf = await startFake("cloudflare");
+  cf.records = [];
+  cf.batches = [];
+  let next = 1;
+  const env = (result, extra = {}) => ({ success: true, errors: [], messages: [], result, ...extra });
+  const fail = (status, code, message) => ({ status, body: { success: false, errors: [{ code, message }], messages: [], result: null } });
+  cf.add = (r) => cf.records.push({ id: (next++).toString(16).padStart(32, "0"), proxied: false, ttl: 60, comment: null, ...r });
+  cf.fallback = (req) => {
+    if (req.headers.authorization !== `Bearer ${token}`) return fail(403, 10000, "Authentication error");
+    const url = new URL(req.url, "http://x");
+    const base = `/client/v4/zones/${zoneId}/dns_records`;
+    if (req.method === "GET" && url.pathname === base) {
+      let rs = cf.records;
+      const comment = url.searchParams.get("comment.exact");
+      if (comment !== null) rs = rs.filter((r) => (r.comment ?? "").toLowerCase() === comment.toLowerCase());
+      const per = Math.min(Number(url.searchParams.get("per_page") ?? 100), pageSize);
+      const page = Number(url.searchParams.get("page") ?? 1);
+      const total_pages = Math.max(1, Math.ceil(rs.length / per));
+      return { status: 200, body: env(rs.slice((page - 1) * per, page * per), { result_info: { page, per_page: per, count: Math.min(per, rs.length), total_count: rs.length, total_pages } }) };
+    }
+    if (req.method === "POST" && url.pathname === `${base}/batch`) {
+      const b = req.json;
+      if (!b || typeof b !== "object") return fail(400, 9207, "Request body is invalid");
+      // All or nothing: validate everything first.
+      for (const d of b.deletes ?? []) if (!cf.records.some((r) => r.id === d.id)) return fail(404, 81044, "Record does not exist.");
+      for (const p of b.posts ?? []) {
+        if (!["A", "AAAA"].includes(p.type) || !p.name || !p.content || typeof p.ttl !== "number") return fail(400, 9000, "invalid record");
+        if (cf.records.some((r) => r.type === p.type && r.name === p.name && r.content === p.content)) return fail(400, 81058, "An identical record already exists.");
+      }
+      cf.batches.push(b);
+      cf.records = cf.records.filter((r) => !(b.deletes ?? []).some((d) => d.id === r.id));
+      for (const p of b.patches ?? []) Object.assign(cf.records.find((r) => r.id === p.id) ?? {}, p);
+      for (const p of b.posts ?? []) cf.add({ ...p });
+      return { status: 200, body: env({ deletes: b.deletes ?? [], patches: b.patches ?? [], puts: [], posts: b.posts ?? [] }) };
+    }
+    return fail(404, 7003, "Could not route");
+  };
+  cf.apiUrl = `${cf.url}/client/v4`;
+  cf.pool = (name) => cf.records.filter((r) => r.name === name);
+  return cf;
+}

@@ -87,11 +87,20 @@ impl PoolPlan {
 
     /// The owned records after the plan, by type and address.
     pub fn result(&self) -> BTreeSet<(RecordType, String)> {
-        let mut set: BTreeSet<(RecordType, String)> = self.current.iter().map(|r| (r.rtype, normalise(&r.content))).collect();
+        let mut set: BTreeSet<(RecordType, String)> =
+            self.current.iter().map(|r| (r.rtype, normalise(&r.content))).collect();
         for d in &self.deletes {
             // Duplicates of a kept address delete one copy, not the address.
-            let copies = self.current.iter().filter(|r| r.rtype == d.rtype && normalise(&r.content) == normalise(&d.content)).count();
-            let deleted = self.deletes.iter().filter(|x| x.rtype == d.rtype && normalise(&x.content) == normalise(&d.content)).count();
+            let copies = self
+                .current
+                .iter()
+                .filter(|r| r.rtype == d.rtype && normalise(&r.content) == normalise(&d.content))
+                .count();
+            let deleted = self
+                .deletes
+                .iter()
+                .filter(|x| x.rtype == d.rtype && normalise(&x.content) == normalise(&d.content))
+                .count();
             if deleted >= copies {
                 set.remove(&(d.rtype, normalise(&d.content)));
             }
@@ -110,8 +119,17 @@ pub fn normalise(content: &str) -> String {
 
 /// Plan one pool. `up` are the addresses of the pool's up servers; `records` what the
 /// provider has at the pool's name (owned or not: unowned ones are never touched).
-pub fn plan_pool(pool: &str, country: &str, up: &[IpAddr], records: &[DnsRecord], ttl: u32, max_delete_pct: u32, force: bool) -> PoolPlan {
-    let owned: Vec<DnsRecord> = records.iter().filter(|r| r.owned && r.name.eq_ignore_ascii_case(pool)).cloned().collect();
+pub fn plan_pool(
+    pool: &str,
+    country: &str,
+    up: &[IpAddr],
+    records: &[DnsRecord],
+    ttl: u32,
+    max_delete_pct: u32,
+    force: bool,
+) -> PoolPlan {
+    let owned: Vec<DnsRecord> =
+        records.iter().filter(|r| r.owned && r.name.eq_ignore_ascii_case(pool)).cloned().collect();
     let mut plan = PoolPlan {
         pool: pool.to_owned(),
         country: country.to_owned(),
@@ -143,7 +161,7 @@ pub fn plan_pool(pool: &str, country: &str, up: &[IpAddr], records: &[DnsRecord]
         }
     }
     plan.creates = desired.difference(&seen).map(|(t, c)| NewRecord { rtype: *t, content: c.clone() }).collect();
-    candidates.sort_by(|a, b| (a.rtype, normalise(&a.content)).cmp(&(b.rtype, normalise(&b.content))));
+    candidates.sort_by_key(|r| (r.rtype, normalise(&r.content)));
     let cap = if force { usize::MAX } else { delete_cap(owned.len(), max_delete_pct) };
     plan.deferred_deletes = candidates.len().saturating_sub(cap);
     candidates.truncate(cap);
@@ -156,6 +174,31 @@ pub fn delete_cap(records: usize, pct: u32) -> usize {
     (records * pct as usize / 100).max(1)
 }
 
+/// Each country pool's name and the addresses of its up servers (A and AAAA).
+pub fn desired_pools(
+    servers: &[crate::fleet::ServerView],
+    prefix: &str,
+    zone: &str,
+) -> Vec<(String, String, Vec<IpAddr>)> {
+    let mut out: Vec<(String, String, Vec<IpAddr>)> = Vec::new();
+    for s in servers {
+        let pool = crate::fleet::pool_name(prefix, &s.country, zone);
+        let i = match out.iter().position(|(p, _, _)| *p == pool) {
+            Some(i) => i,
+            None => {
+                out.push((pool, s.country.to_string(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        if s.status == crate::fleet::Status::Up {
+            out[i].2.extend(s.ipv4.parse::<IpAddr>().ok());
+            out[i].2.extend(s.ipv6.as_deref().and_then(|v| v.parse::<IpAddr>().ok()));
+        }
+    }
+    out.sort();
+    out
+}
+
 // ---- Cloudflare API v4 ----
 
 /// Query for one page of this edge's records (owned = comment `vpn-edge`), all pools at once.
@@ -166,7 +209,7 @@ pub fn cloudflare_list_query(page: u32) -> String {
 /// Records and `total_pages` from a list page; `None` when the body is not a successful envelope.
 pub fn cloudflare_parse_list(body: &str) -> Option<(Vec<DnsRecord>, u32)> {
     let v: Value = serde_json::from_str(body).ok()?;
-    if v.get("success")?.as_bool()? != true {
+    if !v.get("success")?.as_bool()? {
         return None;
     }
     let total_pages = v.pointer("/result_info/total_pages").and_then(Value::as_u64).unwrap_or(1) as u32;
@@ -261,7 +304,14 @@ mod tests {
 
     fn rec(content: &str, owned: bool) -> DnsRecord {
         let ip: IpAddr = content.parse().unwrap();
-        DnsRecord { id: Some(format!("id-{content}")), name: POOL.into(), rtype: RecordType::of(&ip), content: content.into(), ttl: 60, owned }
+        DnsRecord {
+            id: Some(format!("id-{content}")),
+            name: POOL.into(),
+            rtype: RecordType::of(&ip),
+            content: content.into(),
+            ttl: 60,
+            owned,
+        }
     }
 
     fn ips(v: &[&str]) -> Vec<IpAddr> {
@@ -272,10 +322,13 @@ mod tests {
     fn creates_and_deletes() {
         let current = [rec("192.0.2.1", true), rec("192.0.2.2", true), rec("192.0.2.9", false)];
         let p = plan_pool(POOL, "se", &ips(&["192.0.2.1", "192.0.2.3", "2001:db8::1"]), &current, 60, 100, false);
-        assert_eq!(p.creates, vec![
-            NewRecord { rtype: RecordType::A, content: "192.0.2.3".into() },
-            NewRecord { rtype: RecordType::Aaaa, content: "2001:db8::1".into() },
-        ]);
+        assert_eq!(
+            p.creates,
+            vec![
+                NewRecord { rtype: RecordType::A, content: "192.0.2.3".into() },
+                NewRecord { rtype: RecordType::Aaaa, content: "2001:db8::1".into() },
+            ]
+        );
         assert_eq!(p.deletes, vec![rec("192.0.2.2", true)]);
         assert!(!p.frozen);
     }
@@ -338,15 +391,17 @@ mod tests {
     }
 
     fn arb_records() -> impl Strategy<Value = Vec<DnsRecord>> {
-        proptest::collection::vec((1u8..12, any::<bool>(), prop_oneof![Just(60u32), Just(300u32)]), 0..12).prop_map(|v| {
-            v.into_iter()
-                .map(|(i, owned, ttl)| {
-                    let mut r = rec(&format!("192.0.2.{i}"), owned);
-                    r.ttl = ttl;
-                    r
-                })
-                .collect()
-        })
+        proptest::collection::vec((1u8..12, any::<bool>(), prop_oneof![Just(60u32), Just(300u32)]), 0..12).prop_map(
+            |v| {
+                v.into_iter()
+                    .map(|(i, owned, ttl)| {
+                        let mut r = rec(&format!("192.0.2.{i}"), owned);
+                        r.ttl = ttl;
+                        r
+                    })
+                    .collect()
+            },
+        )
     }
 
     proptest! {

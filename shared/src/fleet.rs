@@ -136,6 +136,13 @@ impl ServerRecord {
         judged
     }
 
+    /// A LibreNMS alert (`down`) or recovery for this server.
+    pub fn external(&mut self, down: bool, minute: i64, t: Thresholds) -> Judged {
+        let judged = if down { self.health.force_down(minute, t) } else { self.health.judge(minute, true, t) };
+        self.health = judged.state;
+        judged
+    }
+
     /// The public view, with load judged at `now_ms`: unknown when heartbeats stopped.
     pub fn view(&self, now_ms: i64, stale_s: u32) -> ServerView {
         let capacity = self.capacity();

@@ -92,6 +92,23 @@ impl HealthState {
     }
 }
 
+impl HealthState {
+    /// An external monitor says the server is down: down at once (no hysteresis), counted
+    /// as `down_after` failed minutes so one good minute does not bring it back.
+    pub fn force_down(self, minute: i64, t: Thresholds) -> Judged {
+        let before = match self.minute {
+            Some(m) if minute <= m => self.before,
+            _ => self.now,
+        };
+        let now = Counters { health: Health::Down, good: 0, bad: t.down_after };
+        let transition = (self.now.health != Health::Down).then_some(Health::Down);
+        Judged {
+            state: HealthState { minute: Some(minute.max(self.minute.unwrap_or(minute))), before, now },
+            transition,
+        }
+    }
+}
+
 /// The heartbeat check: a heartbeat younger than `stale_s` at the round's `now`.
 pub fn heartbeat_fresh(last_seen_ms: Option<i64>, now_ms: i64, stale_s: u32) -> bool {
     match last_seen_ms {
@@ -164,6 +181,17 @@ mod tests {
         let j = s.judge(4, true, T);
         assert_eq!(j.state, s);
         assert_eq!(j.transition, None);
+    }
+
+    #[test]
+    fn forced_down_then_recovery_needs_up_after() {
+        let up = HealthState::default().judge(0, true, T).state.judge(1, true, T).state;
+        let j = up.force_down(2, T);
+        assert_eq!(j.transition, Some(Health::Down));
+        let one = j.state.judge(3, true, T);
+        assert_eq!(one.transition, None, "a recovery is one good observation");
+        assert_eq!(one.state.judge(4, true, T).transition, Some(Health::Up));
+        assert_eq!(HealthState::default().force_down(0, T).transition, None, "already down");
     }
 
     #[test]

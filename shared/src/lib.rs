@@ -3,12 +3,14 @@
 //! Nothing here performs I/O, reads a clock or draws random numbers: time and random
 //! bytes come in as arguments, decisions and plans go out. The Worker crate executes them.
 
+pub mod alerts;
 pub mod api_error;
 pub mod auth;
 pub mod config;
 pub mod dns;
 pub mod fleet;
 pub mod health;
+pub mod librenms;
 pub mod recommend;
 pub mod registration;
 pub mod request;

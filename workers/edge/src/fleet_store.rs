@@ -69,3 +69,24 @@ pub async fn country_of(env: &Env, id: &str, now_ms: i64) -> Result<Option<Strin
     let r: CountryResp = call(&index(env)?, "get", &IdReq { id: id.to_owned() }).await?;
     Ok(r.country)
 }
+
+const FROZEN_KEY: &str = "dns-frozen";
+
+/// Alerts for pools that froze or thawed since the last round (the set is kept in KV).
+pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_edge_core::alerts::Alert> {
+    use vpn_edge_core::alerts::Alert;
+    let Ok(kv) = env.kv("FLEET") else { return Vec::new() };
+    let before: Vec<String> = kv.get(FROZEN_KEY).json().await.ok().flatten().unwrap_or_default();
+    if before == now_frozen {
+        return Vec::new();
+    }
+    let mut alerts: Vec<Alert> =
+        now_frozen.iter().filter(|p| !before.contains(p)).map(|p| Alert::pool_frozen(p)).collect();
+    alerts.extend(before.iter().filter(|p| !now_frozen.contains(p)).map(|p| Alert::pool_unfrozen(p)));
+    if let Ok(put) = kv.put(FROZEN_KEY, &now_frozen) {
+        if let Err(e) = put.execute().await {
+            worker::console_error!("frozen pools: {e}");
+        }
+    }
+    alerts
+}

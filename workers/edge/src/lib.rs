@@ -2,15 +2,20 @@
 //! fetch and cron dispatch. Every policy lives in `vpn-edge-core`.
 
 mod admin;
+mod alerts;
 mod auth_api;
 mod auth_guard;
 mod caller;
 mod credential_cache;
+mod dns_api;
+mod dns_provider;
+mod dns_sync;
 mod do_rpc;
 mod env_config;
 mod fleet_index;
 mod fleet_store;
 mod http;
+mod librenms;
 mod origin;
 mod outbound;
 mod pool;
@@ -66,9 +71,9 @@ async fn dispatch(
         Route::DisconnectsAck(id) => auth_api::ack_disconnects(req, env, &cfg, id).await,
         Route::AdminSessions => auth_api::admin_sessions(req, env, &cfg).await,
         Route::AdminCacheFlush => auth_api::admin_cache_flush(req, env, &cfg).await,
-        Route::AdminDnsPlan | Route::AdminDnsApply | Route::LibreNms => {
-            Err(ApiError::new(501, "not_implemented", "this endpoint is not implemented yet"))
-        }
+        Route::AdminDnsPlan => dns_api::plan(req, env, &cfg).await,
+        Route::AdminDnsApply => dns_api::apply(req, env, &cfg).await,
+        Route::LibreNms => librenms::alert(req, env, ctx, &cfg).await,
     }
 }
 
@@ -76,12 +81,16 @@ async fn dispatch(
 const DAILY_CREDITS_CRON: &str = "5 0 * * *";
 
 #[event(scheduled)]
-async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+async fn scheduled(event: ScheduledEvent, env: Env, ctx: ScheduleContext) {
     let cfg = env_config::load(&env);
     let at = event.schedule() as i64;
     if event.cron() == DAILY_CREDITS_CRON {
         sla_api::daily_credits(&env, at).await;
-    } else if let Err(e) = round::run(&env, &cfg, at).await {
-        console_error!("round failed: {} {}", e.code, e.message);
+        return;
+    }
+    match round::run(&env, &cfg, at).await {
+        Ok(raised) if !raised.is_empty() => ctx.wait_until(async move { alerts::send(&cfg, raised).await }),
+        Ok(_) => {}
+        Err(e) => console_error!("round failed: {} {}", e.code, e.message),
     }
 }

@@ -24,7 +24,19 @@ impl std::fmt::Display for OutboundError {
 
 pub struct Reply {
     pub status: u16,
+    /// `Retry-After` (seconds), when the service sent one.
+    pub retry_after: Option<String>,
     pub body: String,
+}
+
+/// Race `work` against a timer of `timeout_ms`; `None` when the timer won.
+pub async fn within<T>(timeout_ms: u32, work: impl std::future::Future<Output = T>) -> Option<T> {
+    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
+    pin_mut!(work);
+    match select(work, timer).await {
+        Either::Left((r, _)) => Some(r),
+        Either::Right(((), _)) => None,
+    }
 }
 
 pub async fn send(
@@ -49,14 +61,13 @@ pub async fn send(
     let work = async {
         let mut resp =
             Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| OutboundError::Network(e.to_string()))?;
+        let retry_after = resp.headers().get("retry-after").ok().flatten();
         let body = resp.text().await.map_err(|e| OutboundError::Network(e.to_string()))?;
-        Ok(Reply { status: resp.status_code(), body })
+        Ok(Reply { status: resp.status_code(), retry_after, body })
     };
-    let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
-    pin_mut!(work);
-    match select(work, timer).await {
-        Either::Left((r, _)) => r,
-        Either::Right(((), _)) => {
+    match within(timeout_ms, work).await {
+        Some(r) => r,
+        None => {
             controller.abort();
             Err(OutboundError::Timeout)
         }

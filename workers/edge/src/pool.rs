@@ -2,13 +2,14 @@
 //! telemetry and hysteresis state; the core decides, this stores.
 
 use crate::do_rpc::{answer, read};
+use crate::outbound;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
-use vpn_edge_core::registration::Registration;
+use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
 use worker::*;
 
@@ -51,9 +52,6 @@ pub struct RoundReq {
     pub stale_s: u32,
     pub down_after: u32,
     pub up_after: u32,
-    /// Results of http/tcp probes by server id; heartbeat servers are judged here.
-    #[serde(default)]
-    pub probes: HashMap<String, bool>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -69,10 +67,59 @@ pub struct RoundResp {
     pub checks: FleetChecks,
 }
 
+/// A LibreNMS alert (`down`) or recovery for one server.
+#[derive(Serialize, Deserialize)]
+pub struct ExternalReq {
+    pub id: String,
+    pub down: bool,
+    pub minute: i64,
+    pub now_ms: i64,
+    pub stale_s: u32,
+    pub down_after: u32,
+    pub up_after: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ExternalResp {
+    pub view: ServerView,
+    pub transition: Option<Health>,
+}
+
 #[derive(Serialize, Deserialize)]
 pub struct ListReq {
     pub now_ms: i64,
     pub stale_s: u32,
+}
+
+/// Probes in flight at once per pool: an invocation may hold only six connections open.
+const PROBE_CONCURRENCY: usize = 6;
+const PROBE_TIMEOUT_MS: u32 = 5_000;
+
+/// `http`: a 2xx within 5 s; `tcp`: a connection within 5 s (Workers sockets).
+async fn probe(p: &Probe, hostname: &str) -> bool {
+    match p {
+        Probe::Heartbeat => false,
+        Probe::Http { url } => matches!(
+            outbound::send(Method::Get, url, &[("user-agent", "vpn-edge-probe")], None, PROBE_TIMEOUT_MS).await,
+            Ok(r) if (200..300).contains(&r.status)
+        ),
+        Probe::Tcp { port } => {
+            let Ok(mut socket) = Socket::builder().connect(hostname, *port) else { return false };
+            let ok = matches!(outbound::within(PROBE_TIMEOUT_MS, socket.opened()).await, Some(Ok(_)));
+            let _ = socket.close().await;
+            ok
+        }
+    }
+}
+
+/// A sliding window: a slow probe holds one slot, not a whole batch.
+async fn run_probes(targets: Vec<(String, Probe, String)>) -> HashMap<String, bool> {
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(targets)
+        .map(|(id, p, host)| async move { (id, probe(&p, &host).await) })
+        .buffer_unordered(PROBE_CONCURRENCY)
+        .collect()
+        .await
 }
 
 #[durable_object]
@@ -149,6 +196,13 @@ impl PoolRegistry {
             "round" => {
                 let r: RoundReq = read(req).await?;
                 let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+                let targets: Vec<(String, Probe, String)> = self.with(|m| {
+                    m.values()
+                        .filter(|s| s.reg.probe != Probe::Heartbeat)
+                        .map(|s| (s.reg.id.to_string(), s.reg.probe.clone(), s.reg.hostname.to_string()))
+                        .collect()
+                });
+                let probes = run_probes(targets).await;
                 let (changed, views, transitions, checks) = self.with(|m| {
                     let mut changed = Vec::new();
                     let mut views = Vec::new();
@@ -156,7 +210,7 @@ impl PoolRegistry {
                     let mut checks = FleetChecks::default();
                     for (id, rec) in m.iter_mut() {
                         let before = rec.clone();
-                        let judged = rec.judge(r.minute, r.now_ms, r.probes.get(id).copied(), r.stale_s, t);
+                        let judged = rec.judge(r.minute, r.now_ms, probes.get(id).copied(), r.stale_s, t);
                         checks.total += 1;
                         if rec.reg.maintenance {
                             checks.maintenance += 1;
@@ -182,6 +236,20 @@ impl PoolRegistry {
                     self.state.storage().put_multiple(batch).await.map_err(storage_err)?;
                 }
                 serde_json::to_value(RoundResp { views, transitions, checks })
+            }
+            "external" => {
+                let r: ExternalReq = read(req).await?;
+                let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+                let (record, judged) = self.with(|m| match m.get_mut(&r.id) {
+                    None => Err(ApiError::from(LookupError::NotFound("server"))),
+                    Some(rec) => {
+                        let j = rec.external(r.down, r.minute, t);
+                        Ok((rec.clone(), j))
+                    }
+                })?;
+                self.store(&record).await?;
+                let transition = judged.transition.filter(|_| !record.reg.maintenance);
+                serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
             }
             "list" => {
                 let r: ListReq = read(req).await?;

@@ -5,16 +5,18 @@
 use crate::do_rpc::call;
 use crate::fleet_store;
 use crate::pool::{RoundReq, RoundResp};
-use crate::sla_api;
+use crate::{dns_sync, sla_api};
 use futures_util::future::join_all;
-use std::collections::HashMap;
+use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::Snapshot;
+use vpn_edge_core::health::Health;
 use vpn_edge_core::sla::FleetChecks;
 use worker::Env;
 
-pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiError> {
+/// Runs the round; returns the alerts it raised (sent by the caller from `waitUntil`).
+pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert>, ApiError> {
     let minute = scheduled_ms.div_euclid(60_000);
     let countries: Vec<String> = call(&fleet_store::index(env)?, "countries", &()).await?;
     let calls = countries.iter().map(|c| async move {
@@ -24,7 +26,6 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiEr
             stale_s: cfg.heartbeat_stale_s,
             down_after: cfg.down_after,
             up_after: cfg.up_after,
-            probes: HashMap::new(),
         };
         let r: Result<RoundResp, ApiError> = match fleet_store::pool(env, c) {
             Ok(stub) => call(&stub, "round", &req).await,
@@ -34,11 +35,16 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiEr
     });
     let mut views = Vec::new();
     let mut checks = FleetChecks::default();
+    let mut alerts = Vec::new();
     for (country, r) in join_all(calls).await {
         match r {
             Ok(r) => {
                 views.extend(r.views);
                 checks = checks + r.checks;
+                alerts.extend(r.transitions.iter().map(|t| match t.to {
+                    Health::Up => Alert::server_up(&t.id),
+                    Health::Down => Alert::server_down(&t.id),
+                }));
             }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {
@@ -48,7 +54,15 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiEr
             }
         }
     }
-    let snapshot = fleet_store::write_snapshot(env, Snapshot::new(scheduled_ms, views), scheduled_ms);
+    let snapshot = Snapshot::new(scheduled_ms, views);
+    let dns = async {
+        let Some(report) = dns_sync::sync(cfg, &snapshot.servers, true, false).await else { return Vec::new() };
+        if let Some(e) = &report.error {
+            worker::console_error!("round: dns provider: {e}");
+        }
+        report.pools.iter().filter(|p| p.frozen).map(|p| p.pool.clone()).collect::<Vec<String>>()
+    };
+    let publish = fleet_store::write_snapshot(env, snapshot.clone(), scheduled_ms);
     let sla = sla_api::record_minute(env, minute, checks);
     // Sessions admitted while the origin was down: re-verified as soon as it answers.
     let reverify = async {
@@ -56,6 +70,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<(), ApiEr
             worker::console_error!("round: re-verification failed: {}", e.message);
         }
     };
-    let (a, b, ()) = futures_util::join!(snapshot, sla, reverify);
-    a.and(b)
+    let (a, b, (), frozen) = futures_util::join!(publish, sla, reverify, dns);
+    alerts.extend(fleet_store::frozen_transitions(env, frozen).await);
+    a.and(b).map(|()| alerts)
 }

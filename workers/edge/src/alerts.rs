@@ -1,0 +1,23 @@
+//! Sends alerts to `ALERT_WEBHOOK_URL`, each with a 5 s timeout, from `waitUntil`, so a
+//! slow or failing webhook never delays or fails what raised them.
+
+use crate::outbound;
+use vpn_edge_core::alerts::Alert;
+use vpn_edge_core::config::Config;
+use worker::Method;
+
+pub async fn send(cfg: &Config, alerts: Vec<Alert>) {
+    let Some(url) = cfg.alert_webhook_url.clone() else { return };
+    let calls = alerts.into_iter().map(|a| {
+        let url = url.clone();
+        async move {
+            let body = serde_json::to_string(&a).unwrap_or_default();
+            match outbound::send(Method::Post, &url, &[("content-type", "application/json")], Some(body), 5_000).await {
+                Ok(r) if (200..300).contains(&r.status) => {}
+                Ok(r) => worker::console_warn!("alert {} not accepted: HTTP {}", a.event, r.status),
+                Err(e) => worker::console_warn!("alert {} not delivered: {e}", a.event),
+            }
+        }
+    });
+    futures_util::future::join_all(calls).await;
+}

@@ -1,0 +1,54 @@
+//! `POST /v1/integrations/librenms`: a LibreNMS alert for a server's hostname marks it
+//! down at once; a recovery counts as one good observation.
+
+use crate::caller::bearer;
+use crate::do_rpc::call;
+use crate::http::{self, Result};
+use crate::pool::{ExternalReq, ExternalResp};
+use crate::{alerts, fleet_store};
+use vpn_edge_core::alerts::Alert;
+use vpn_edge_core::config::Config;
+use vpn_edge_core::health::Health;
+use vpn_edge_core::librenms::{parse, LibreNmsEvent};
+use worker::{Context, Env, Request, Response};
+
+pub async fn alert(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
+    bearer(req, cfg.librenms_token.as_deref(), "LIBRENMS_TOKEN")?;
+    let body = http::body_bytes(req).await?;
+    let (down, hostname) = match parse(&http::parse_fields(&body)?)? {
+        LibreNmsEvent::Down(h) => (true, h),
+        LibreNmsEvent::Recovered(h) => (false, h),
+        LibreNmsEvent::Ignored => return http::json(200, &serde_json::json!({ "matched": false, "ignored": true })),
+    };
+    let now = http::now_ms();
+    let snap = fleet_store::snapshot(env, now).await?;
+    // Devices that are not VPN servers are answered 200 so LibreNMS does not retry them.
+    let Some(server) = snap.servers.iter().find(|s| s.hostname == hostname.as_str()).cloned() else {
+        return http::json(200, &serde_json::json!({ "matched": false }));
+    };
+    let r: ExternalResp = call(
+        &fleet_store::pool(env, server.country.as_str())?,
+        "external",
+        &ExternalReq {
+            id: server.id.to_string(),
+            down,
+            minute: now.div_euclid(60_000),
+            now_ms: now,
+            stale_s: cfg.heartbeat_stale_s,
+            down_after: cfg.down_after,
+            up_after: cfg.up_after,
+        },
+    )
+    .await?;
+    let view = r.view.clone();
+    fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
+    if let Some(to) = r.transition {
+        let alert = match to {
+            Health::Up => Alert::server_up(server.id.as_str()),
+            Health::Down => Alert::server_down(server.id.as_str()),
+        };
+        let cfg = cfg.clone();
+        ctx.wait_until(async move { alerts::send(&cfg, vec![alert]).await });
+    }
+    http::json(200, &serde_json::json!({ "matched": true, "server": r.view }))
+}
