@@ -1,0 +1,137 @@
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFile } from "node:child_process";
+import { promisify } from "node:util";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { startEdge, minute } from "./harness.mjs";
+import { startFake, waitFor } from "./fakes.mjs";
+
+// A real PowerDNS authoritative server (Debian's pdns-server with the SQLite backend, API
+// on loopback), reconciled by the edge and asked with dig. scripts/setup installs them;
+// a missing one fails the test instead of skipping it.
+const run = promisify(execFile);
+const PDNS = "/usr/sbin/pdns_server";
+const SCHEMA = "/usr/share/pdns-backend-sqlite3/schema/schema.sqlite3.sql";
+const KEY = "pdns-test-key";
+const POOL = "pool.prd.se.example.com";
+
+async function freePort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+let dir, pdns, dnsPort, apiPort;
+before(async () => {
+  for (const f of [PDNS, SCHEMA, "/usr/bin/dig", "/usr/bin/sqlite3"]) assert.ok(fs.existsSync(f), `${f} is missing: run scripts/setup`);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), "vpn-edge-pdns-"));
+  await run("sh", ["-c", `sqlite3 "${dir}/pdns.sqlite3" < ${SCHEMA}`]);
+  [dnsPort, apiPort] = [await freePort(), await freePort()];
+  pdns = spawn(PDNS, [
+    "--no-config", "--daemon=no", "--guardian=no", "--disable-syslog", "--launch=gsqlite3",
+    `--gsqlite3-database=${dir}/pdns.sqlite3`, "--local-address=127.0.0.1", `--local-port=${dnsPort}`,
+    `--socket-dir=${dir}`, "--api=yes", `--api-key=${KEY}`, "--webserver=yes", "--webserver-address=127.0.0.1",
+    `--webserver-port=${apiPort}`, "--webserver-allow-from=127.0.0.1",
+  ], { stdio: "ignore" });
+  const api = `http://127.0.0.1:${apiPort}/api/v1/servers/localhost`;
+  await waitFor(async () => (await fetch(api, { headers: { "X-API-Key": KEY } }).catch(() => null))?.ok, { what: "PowerDNS API" });
+  const zone = await fetch(`${api}/zones`, {
+    method: "POST",
+    headers: { "X-API-Key": KEY, "content-type": "application/json" },
+    body: JSON.stringify({ name: "example.com.", kind: "Native", nameservers: ["ns1.example.com."] }),
+  });
+  assert.ok(zone.ok, `zone create: ${zone.status}`);
+});
+after(async () => {
+  pdns?.kill("SIGTERM");
+  await new Promise((r) => (pdns?.exitCode !== null ? r() : pdns.once("exit", r)));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+async function dig(type = "A") {
+  const { stdout } = await run("dig", ["@127.0.0.1", "-p", String(dnsPort), POOL, type, "+noall", "+answer", "+time=2", "+tries=1"]);
+  return stdout.trim().split("\n").filter(Boolean).map((l) => l.split(/\s+/)).map((f) => ({ ttl: Number(f[1]), addr: f[4] }));
+}
+const addrs = async (type) => (await dig(type)).map((r) => r.addr).sort();
+
+/** A fake VPN server: something listening on a loopback port, which the tcp probe checks. */
+async function vpnServer() {
+  const s = net.createServer((c) => c.end());
+  await new Promise((r) => s.listen(0, "127.0.0.1", r));
+  const port = s.address().port;
+  return {
+    port,
+    async kill() {
+      await new Promise((r) => s.close(r));
+    },
+    async revive() {
+      await new Promise((r) => s.listen(port, "127.0.0.1", r));
+    },
+  };
+}
+
+test("PowerDNS: a dead server leaves the pool after DOWN_AFTER rounds and returns after UP_AFTER; an all-dead pool freezes", async () => {
+  const hooks = await startFake("webhook");
+  const edge = await startEdge({
+    DNS_PROVIDER: "powerdns",
+    POWERDNS_API_URL: `http://127.0.0.1:${apiPort}`,
+    POWERDNS_API_KEY: KEY,
+    DNS_ZONE: "example.com",
+    ALERT_WEBHOOK_URL: `${hooks.url}/alerts`,
+  });
+  const servers = [await vpnServer(), await vpnServer(), await vpnServer()];
+  try {
+    for (const [i, s] of servers.entries()) {
+      const r = await edge.registerServer(`se-${i + 1}`, {
+        hostname: "localhost",
+        ipv4: `127.0.0.${11 + i}`,
+        ...(i === 0 ? { ipv6: "fd00::11" } : {}),
+        probe: { kind: "tcp", port: s.port },
+      });
+      assert.equal(r.status, 201);
+    }
+    const base = Date.now();
+    let m = 0;
+    const round = () => edge.round(minute(m++, base));
+
+    await round();
+    assert.deepEqual(await addrs("A"), [], "one good minute: still down, nothing published");
+    await round();
+    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"]);
+    assert.deepEqual(await addrs("AAAA"), ["fd00::11"]);
+    assert.ok((await dig("A")).every((r) => r.ttl === 60), "TTL 60");
+
+    await servers[1].kill();
+    await round();
+    await round();
+    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"], "two failed minutes: kept");
+    await round();
+    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.13"], "DOWN_AFTER=3: removed");
+
+    await servers[1].revive();
+    await round();
+    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.13"]);
+    await round();
+    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"], "UP_AFTER=2: back");
+
+    for (const s of servers) await s.kill();
+    for (let i = 0; i < 5; i++) await round();
+    const statuses = (await edge.json("/v1/servers")).body.servers.map((s) => s.status);
+    assert.deepEqual(statuses, ["down", "down", "down"]);
+    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"], "frozen as it was");
+    assert.deepEqual(await addrs("AAAA"), ["fd00::11"]);
+    await waitFor(() => hooks.requests.some((r) => r.json?.event === "pool_frozen"), { what: "pool_frozen alert" });
+    const frozen = hooks.requests.find((r) => r.json?.event === "pool_frozen").json;
+    assert.match(frozen.text, /pool\.prd\.se\.example\.com/);
+    assert.ok(hooks.requests.some((r) => r.json?.event === "server_down" && r.json.server_id === "se-2"));
+  } finally {
+    for (const s of servers) await s.kill().catch(() => {});
+    await edge.close();
+    await hooks.close();
+  }
+});
