@@ -5,9 +5,10 @@ use crate::caller::{self, bearer};
 use crate::do_rpc::call;
 use crate::http::{self, Result};
 use crate::session_ledger::{AckReq, PendingSession, RecordReq, ReverifyReport, ServerReq, SessionReq};
-use crate::{auth_guard, credential_cache, origin, webcrypto};
+use crate::{alerts, auth_guard, credential_cache, origin, webcrypto};
 use serde::Serialize;
 use std::cell::Cell;
+use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::auth::{
     decide, needs_match, parse_client, parse_password, parse_username, provisional_refused, AuthRequest, CacheView,
@@ -47,6 +48,38 @@ fn new_session_id() -> Result<String> {
     Ok(hex(&webcrypto::random::<16>().map_err(|_| ApiError::internal("random"))?))
 }
 
+/// Record the fleet-wide origin state; the alert to send when it changed.
+pub async fn set_origin_state(env: &Env, down: bool) -> Option<Alert> {
+    let r: std::result::Result<auth_guard::Changed, ApiError> = match guard(env) {
+        Ok(stub) => call(&stub, "origin_set", &auth_guard::OriginState { down }).await,
+        Err(e) => Err(e),
+    };
+    match r {
+        Ok(c) if c.changed => Some(if down { Alert::origin_down() } else { Alert::origin_up() }),
+        Ok(_) => None,
+        Err(e) => {
+            worker::console_error!("origin state: {}", e.message);
+            None
+        }
+    }
+}
+
+/// The round's look at a down origin: one probe a minute; any answer means it is back.
+pub async fn check_origin(env: &Env, cfg: &Config) -> Option<Alert> {
+    let r: std::result::Result<auth_guard::OriginState, ApiError> = match guard(env) {
+        Ok(stub) => call(&stub, "origin_get", &()).await,
+        Err(e) => Err(e),
+    };
+    if !r.map(|s| s.down).unwrap_or(false) {
+        return None;
+    }
+    let probe_password = hex(&webcrypto::random::<16>().ok()?);
+    if origin::ask(cfg, origin::PROBE_USERNAME, &probe_password).await == OriginAnswer::Unavailable {
+        return None;
+    }
+    set_origin_state(env, false).await
+}
+
 /// Re-verify what the ledger holds; used by the cron round and after an origin answer.
 pub async fn reverify(env: &Env) -> Result<ReverifyReport> {
     call(&ledger(env)?, "reverify", &()).await
@@ -57,7 +90,15 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
     let now = http::now_ms();
     let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
     let a = AuthRequest::parse(&http::parse_fields(&body)?)?;
-    let origin_answer = origin::verify(cfg, &a.username, &a.password, now).await;
+    let (origin_answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
+    if breaker_opened {
+        let (env, cfg) = (env.clone(), cfg.clone());
+        ctx.wait_until(async move {
+            if let Some(alert) = set_origin_state(&env, true).await {
+                alerts::send(&cfg, vec![alert]).await;
+            }
+        });
+    }
     let user_key = sha256_hex(a.username.as_bytes());
 
     // The cache, only as far as this answer needs it. Without CRED_PEPPER it is off.

@@ -30,6 +30,17 @@ pub struct Granted {
     pub granted: bool,
 }
 
+/// The fleet-wide view of the origin, for the origin down/up alerts.
+#[derive(Serialize, Deserialize)]
+pub struct OriginState {
+    pub down: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Changed {
+    pub changed: bool,
+}
+
 #[durable_object]
 pub struct AuthGuard {
     state: State,
@@ -64,6 +75,18 @@ impl AuthGuard {
                 let (next, granted) = budget.take(r.now_ms, r.cap);
                 self.state.storage().put("p", next).await.map_err(storage_err)?;
                 serde_json::to_value(Granted { granted })
+            }
+            "origin_get" => {
+                let down = self.state.storage().get::<bool>("origin_down").await.map_err(storage_err)?.unwrap_or(false);
+                serde_json::to_value(OriginState { down })
+            }
+            "origin_set" => {
+                let r: OriginState = read(req).await?;
+                let was = self.state.storage().get::<bool>("origin_down").await.map_err(storage_err)?.unwrap_or(false);
+                if was != r.down {
+                    self.state.storage().put("origin_down", r.down).await.map_err(storage_err)?;
+                }
+                serde_json::to_value(Changed { changed: was != r.down })
             }
             _ => return Err(ApiError::new(404, "not_found", "no such operation")),
         };

@@ -33,15 +33,21 @@ pub async fn ask(cfg: &Config, username: &str, password: &str) -> OriginAnswer {
     }
 }
 
-/// Ask the origin through the breaker.
-pub async fn verify(cfg: &Config, username: &str, password: &str, now_ms: i64) -> OriginAnswer {
+/// Ask the origin through the breaker. The flag says this call opened the breaker (the
+/// moment to tell the fleet-wide origin state, once per outage per isolate).
+pub async fn verify(cfg: &Config, username: &str, password: &str, now_ms: i64) -> (OriginAnswer, bool) {
     let (state, call) = BREAKER.with(|b| b.get()).admit(now_ms, i64::from(cfg.origin_timeout_ms) * 2);
     BREAKER.with(|b| b.set(state));
     if !call {
-        return OriginAnswer::Unavailable;
+        return (OriginAnswer::Unavailable, false);
     }
     let answer = ask(cfg, username, password).await;
     let after = crate::http::now_ms();
-    BREAKER.with(|b| b.set(b.get().record(answer != OriginAnswer::Unavailable, after, COOLDOWN_MS)));
-    answer
+    let was_open = BREAKER.with(|b| b.get()).is_open();
+    let next = BREAKER.with(|b| b.get()).record(answer != OriginAnswer::Unavailable, after, COOLDOWN_MS);
+    BREAKER.with(|b| b.set(next));
+    (answer, next.is_open() && !was_open)
 }
+
+/// The username the cron round probes a down origin with: any answer means it is back.
+pub const PROBE_USERNAME: &str = "vpn-edge-health-probe";

@@ -69,8 +69,10 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
         if let Err(e) = crate::auth_api::reverify(env).await {
             worker::console_error!("round: re-verification failed: {}", e.message);
         }
+        crate::auth_api::check_origin(env, cfg).await
     };
-    let (a, b, (), frozen) = futures_util::join!(publish, sla, reverify, dns);
+    let (a, b, origin_back, frozen) = futures_util::join!(publish, sla, reverify, dns);
+    alerts.extend(origin_back);
     alerts.extend(fleet_store::frozen_transitions(env, frozen).await);
     a.and(b).map(|()| alerts)
 }
