@@ -1,12 +1,7 @@
 // One shared Miniflare harness: the built wasm Worker with its real KV and Durable
 // Objects, plus helpers to sign requests as a VPN server and to fire cron rounds.
-import { Miniflare } from "miniflare";
+import { edgeMiniflare } from "../scripts/edge-miniflare.mjs";
 import { serverKey as deriveKey, signature } from "../scripts/edge-client.mjs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const build = path.join(root, "workers/edge/build");
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const FLEET_SECRET = "test-fleet-secret-0123456789";
@@ -14,26 +9,10 @@ export const BASE = "http://edge.test";
 
 /** `opts.listen`: also serve on a loopback port (for a real browser); `edge.url` is it. */
 export async function startEdge(bindings = {}, opts = {}) {
-  const mf = new Miniflare({
+  const mf = edgeMiniflare({
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     // opts.persist: a folder for KV and Durable Object data, so a test can scan the bytes.
     ...(opts.persist ? { kvPersist: `${opts.persist}/kv`, durableObjectsPersist: `${opts.persist}/do` } : {}),
-    modules: true,
-    scriptPath: path.join(build, "index.js"),
-    modulesRoot: build,
-    modulesRules: [
-      { type: "ESModule", include: ["**/*.js"] },
-      { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
-    ],
-    compatibilityDate: "2026-04-01",
-    kvNamespaces: ["FLEET", "CREDENTIALS"],
-    durableObjects: {
-      POOLS: { className: "PoolRegistry", useSQLite: true },
-      FLEET_INDEX: { className: "FleetIndex", useSQLite: true },
-      SLA: { className: "SlaLedger", useSQLite: true },
-      SESSIONS: { className: "SessionLedger", useSQLite: true },
-      AUTH_GUARD: { className: "AuthGuard", useSQLite: true },
-    },
     bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
   });
   const url = await mf.ready;

@@ -1,30 +1,9 @@
 // SLA ledger figures: a full 31-day month (44,640 recorded minutes) in the real
 // SlaLedger Durable Object (Miniflare, local workerd): time to record a minute, and time
 // to compute the month's report through GET /v1/sla/{month}.
-import { Miniflare } from "miniflare";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { edgeMiniflare } from "./edge-miniflare.mjs";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const build = path.join(root, "workers/edge/build");
-const mf = new Miniflare({
-  modules: true,
-  scriptPath: path.join(build, "index.js"),
-  modulesRoot: build,
-  modulesRules: [
-    { type: "ESModule", include: ["**/*.js"] },
-    { type: "CompiledWasm", include: ["**/*.wasm"], fallthrough: true },
-  ],
-  compatibilityDate: "2026-04-01",
-  kvNamespaces: ["FLEET", "CREDENTIALS"],
-  durableObjects: {
-    POOLS: { className: "PoolRegistry", useSQLite: true },
-    FLEET_INDEX: { className: "FleetIndex", useSQLite: true },
-    SLA: { className: "SlaLedger", useSQLite: true },
-    SESSIONS: { className: "SessionLedger", useSQLite: true },
-    AUTH_GUARD: { className: "AuthGuard", useSQLite: true },
-  },
-});
+const mf = edgeMiniflare();
 await mf.ready;
 const ns = await mf.getDurableObjectNamespace("SLA");
 const stub = ns.get(ns.idFromName("2025-12"));

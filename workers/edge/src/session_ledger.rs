@@ -243,7 +243,6 @@ impl SessionLedger {
 
     async fn reverify_batch(&self, report: &mut ReverifyReport) -> std::result::Result<(), ApiError> {
         let cfg = env_config::load(&self.env);
-        let key = session_key(&cfg)?;
         let rows: Vec<SealedRow> = self
             .sql()
             .exec(
@@ -255,6 +254,7 @@ impl SessionLedger {
         if rows.is_empty() {
             return Ok(());
         }
+        let key = session_key(&cfg)?;
         let epoch = credential_cache::epoch(&self.env, Date::now().as_millis() as i64).await.unwrap_or(0);
         for chunk in rows.chunks(REVERIFY_CONCURRENCY) {
             let answers = join_all(chunk.iter().map(|row| self.reverify_one(&cfg, &key, row, epoch))).await;
