@@ -62,9 +62,24 @@ impl Alert {
     }
 }
 
+/// Alerts for pools that froze or thawed between two rounds.
+pub fn frozen_changes(before: &[String], now: &[String]) -> Vec<Alert> {
+    let mut out: Vec<Alert> = now.iter().filter(|p| !before.contains(p)).map(|p| Alert::pool_frozen(p)).collect();
+    out.extend(before.iter().filter(|p| !now.contains(p)).map(|p| Alert::pool_unfrozen(p)));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn freezes_are_announced_once() {
+        let (a, b) = (["pool.a".to_string()], ["pool.b".to_string()]);
+        assert!(frozen_changes(&a, &a).is_empty(), "still frozen: no new alert");
+        let events: Vec<&str> = frozen_changes(&a, &b).iter().map(|x| x.event).collect();
+        assert_eq!(events, ["pool_frozen", "pool_unfrozen"]);
+    }
 
     #[test]
     fn shapes() {

@@ -146,6 +146,59 @@ impl CacheView {
     }
 }
 
+/// Whether to read the cache at all (it cannot change a `closed` outage's answer).
+pub fn consults_cache(origin: OriginAnswer, policy: FailOpenPolicy) -> bool {
+    !(origin == OriginAnswer::Unavailable && policy == FailOpenPolicy::Closed)
+}
+
+/// An admission a server made by itself while the edge was unreachable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OfflineAdmission {
+    pub username: String,
+    pub password: String,
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub admitted_at_ms: i64,
+}
+
+impl std::fmt::Debug for OfflineAdmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineAdmission").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}
+
+pub const MAX_OFFLINE_BATCH: usize = 100;
+
+/// `{"sessions":[…]}`, all or nothing: a bad item rejects the batch (the agent keeps its
+/// spool and retries), naming `sessions[i].field`.
+pub fn parse_offline(f: &Fields, now_ms: i64) -> Result<Vec<OfflineAdmission>, RequestError> {
+    let list = f.opt_array("sessions")?.ok_or_else(|| RequestError::field("sessions", "is required"))?;
+    if list.len() > MAX_OFFLINE_BATCH {
+        return Err(RequestError::field("sessions", format!("at most {MAX_OFFLINE_BATCH} per request")));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let named = |e: RequestError| match e {
+                RequestError::Field { field, why } => RequestError::field(format!("sessions[{i}].{field}"), why),
+                other => other,
+            };
+            let obj =
+                v.as_object().ok_or_else(|| RequestError::field(format!("sessions[{i}]"), "must be an object"))?;
+            let item = Fields::from_map(obj.clone());
+            let username = parse_username(&item).map_err(named)?;
+            let password = parse_password(&item).map_err(named)?;
+            let (client_ip, client_port) = parse_client(&item, "client_ip", "client_port").map_err(named)?;
+            let admitted_at_ms = item.u64("admitted_at", 4_102_444_800).map_err(named)? as i64 * 1000;
+            // A server's clock may run a little ahead; a day ahead is a bug, not skew.
+            if admitted_at_ms > now_ms + 120_000 {
+                return Err(RequestError::field(format!("sessions[{i}].admitted_at"), "is in the future"));
+            }
+            Ok(OfflineAdmission { username, password, client_ip, client_port, admitted_at_ms })
+        })
+        .collect()
+}
+
 /// Whether deciding needs the PBKDF2 hash of this password against the cached entry.
 /// The normal login path (origin up, entry fresh) hashes only when the entry is due for a
 /// refresh, and then with a new salt for the write.
@@ -623,6 +676,25 @@ mod tests {
         // Never prints the password.
         let r = f(r#"{"username":"a","password":"hunter2","client_ip":"::1","client_port":5}"#).unwrap();
         assert!(!format!("{r:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn offline_batches() {
+        let f = |s: &str| parse_offline(&Fields::parse(s.as_bytes()).unwrap(), NOW);
+        let ok = f(r#"{"sessions":[{"username":"a","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":1700000000}]}"#).unwrap();
+        assert_eq!(ok[0].admitted_at_ms, 1_700_000_000_000);
+        let err = f(
+            r#"{"sessions":[{"username":"a","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":1}, {"username":"","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":1}]}"#,
+        );
+        assert_eq!(err.unwrap_err(), RequestError::field("sessions[1].username", "must be 1 to 256 bytes"));
+        let future = format!(
+            r#"{{"sessions":[{{"username":"a","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":{}}}]}}"#,
+            NOW / 1000 + 3600
+        );
+        assert!(f(&future).is_err());
+        assert!(f(r#"{}"#).is_err());
+        assert!(!consults_cache(OriginAnswer::Unavailable, Closed));
+        assert!(consults_cache(OriginAnswer::Valid, Closed));
     }
 
     #[test]

@@ -136,6 +136,19 @@ impl Month {
         Ok(Self { year, month })
     }
 
+    /// A month a report may be asked for: `YYYY-MM` or `current`, not in the future.
+    pub fn parse_report(s: &str, now_minute: i64) -> Result<Self, Invalid> {
+        let current = Self::of_minute(now_minute);
+        if s == "current" {
+            return Ok(current);
+        }
+        let m = Self::parse(s)?;
+        if m > current {
+            return Err(Invalid("is in the future"));
+        }
+        Ok(m)
+    }
+
     /// The month containing the unix minute `minute`.
     pub fn of_minute(minute: i64) -> Self {
         let days = minute.div_euclid(1440);
@@ -227,5 +240,9 @@ mod tests {
         assert!(Month::parse("2026-13").is_err());
         assert!(Month::parse("2026-1").is_err());
         assert!(Month::parse("abcd-01").is_err());
+        let now = Month::parse("2026-11").unwrap().start_minute() + 5;
+        assert_eq!(Month::parse_report("current", now).unwrap().to_string(), "2026-11");
+        assert!(Month::parse_report("2026-11", now).is_ok());
+        assert_eq!(Month::parse_report("2026-12", now), Err(Invalid("is in the future")));
     }
 }

@@ -11,7 +11,7 @@ use std::cell::Cell;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::auth::{
-    decide, needs_match, parse_client, parse_password, parse_username, provisional_refused, AuthRequest, CacheView,
+    consults_cache, decide, needs_match, parse_offline, provisional_refused, AuthRequest, CacheView,
     Context as AuthContext, Decision, Effect, OriginAnswer, Outcome, Source,
 };
 use vpn_edge_core::config::{Config, FailOpenPolicy};
@@ -102,8 +102,7 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
     let user_key = sha256_hex(a.username.as_bytes());
 
     // The cache, only as far as this answer needs it. Without CRED_PEPPER it is off.
-    let consult = cfg.cred_pepper.is_some()
-        && !(origin_answer == OriginAnswer::Unavailable && cfg.fail_open_policy == FailOpenPolicy::Closed);
+    let consult = cfg.cred_pepper.is_some() && consults_cache(origin_answer, cfg.fail_open_policy);
     let (mut view, entry, epoch) = if consult {
         let epoch = credential_cache::epoch(env, now).await.unwrap_or(0);
         let entry = credential_cache::get(env, &a.username).await.unwrap_or(None);
@@ -274,36 +273,18 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
     let body = http::body_bytes(req).await?;
     let now = http::now_ms();
     let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
-    let f = http::parse_fields(&body)?;
-    let list = f.opt_array("sessions")?.ok_or_else(|| RequestError::field("sessions", "is required"))?;
-    if list.len() > 100 {
-        return Err(RequestError::field("sessions", "at most 100 per request").into());
-    }
-    // Validate all before recording any: a bad item rejects the batch, and the agent keeps it.
-    let mut records = Vec::with_capacity(list.len());
-    for (i, v) in list.iter().enumerate() {
-        let obj = v.as_object().ok_or_else(|| RequestError::field(format!("sessions[{i}]"), "must be an object"))?;
-        let item = vpn_edge_core::request::Fields::from_map(obj.clone());
-        let named = |e: RequestError| match e {
-            RequestError::Field { field, why } => RequestError::field(format!("sessions[{i}].{field}"), why),
-            other => other,
-        };
-        let username = parse_username(&item).map_err(named)?;
-        let password = parse_password(&item).map_err(named)?;
-        let (ip, port) = parse_client(&item, "client_ip", "client_port").map_err(named)?;
-        let admitted_s = item.u64("admitted_at", 4_102_444_800).map_err(named)? as i64;
-        if admitted_s * 1000 > now + 120_000 {
-            return Err(RequestError::field(format!("sessions[{i}].admitted_at"), "is in the future").into());
-        }
+    let admissions = parse_offline(&http::parse_fields(&body)?, now)?;
+    let mut records = Vec::with_capacity(admissions.len());
+    for a in admissions {
         records.push(RecordReq {
             session_id: new_session_id()?,
             server_id: signed.server.to_string(),
-            username,
-            password,
-            client_ip: ip.to_string(),
-            client_port: port,
+            username: a.username,
+            password: a.password,
+            client_ip: a.client_ip.to_string(),
+            client_port: a.client_port,
             source: "offline".into(),
-            admitted_at: admitted_s * 1000,
+            admitted_at: a.admitted_at_ms,
         });
     }
     let stub = ledger(env)?;

@@ -16,17 +16,8 @@ fn ledger(env: &Env, month: Month) -> Result<Stub> {
         .map_err(|_| ApiError::unavailable("SLA ledger"))
 }
 
-/// `YYYY-MM` or `current`; a future month is a 400.
 fn parse_month(s: &str, now_ms: i64) -> Result<Month> {
-    let current = Month::of_minute(now_ms.div_euclid(60_000));
-    if s == "current" {
-        return Ok(current);
-    }
-    let m = Month::parse(s).map_err(|e| RequestError::field("month", e.0))?;
-    if m > current {
-        return Err(RequestError::field("month", "is in the future").into());
-    }
-    Ok(m)
+    Month::parse_report(s, now_ms.div_euclid(60_000)).map_err(|e| RequestError::field("month", e.0).into())
 }
 
 pub async fn month_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport> {
