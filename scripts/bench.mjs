@@ -78,7 +78,8 @@ async function inBatches(items, size, fn) {
 }
 
 const t0 = performance.now();
-await inBatches(ids, 16, async (id, i = Number(id.slice(6))) => {
+await inBatches(ids, 16, async (id) => {
+  const i = Number(id.slice(6));
   const res = await fetch(`${EDGE}/v1/admin/servers/${id}`, {
     method: "PUT",
     headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
@@ -189,6 +190,6 @@ for (const r of rows) console.log(`${pad(r.name, 38)}${num(r.rps, 0)}${num(r.p50
 console.log(`\nregister ${SERVERS} servers (admin API, 16 in flight): ${(registerMs / 1000).toFixed(1)} s`);
 console.log(`heartbeat ${SERVERS} servers (16 in flight): ${(heartbeatMs / 1000).toFixed(1)} s (${((SERVERS / heartbeatMs) * 1000).toFixed(0)}/s)`);
 const fmt = (r) => `${r.wall.toFixed(0)} ms wall, ${r.cpu.toFixed(2)} s workerd CPU, ${r.provider} provider calls`;
-console.log(`cron round, ${SERVERS} servers in ${POOLS} pools, heartbeat probes, DNS via a local Cloudflare fake:`);
+console.log(`cron round, ${SERVERS} servers in ${POOLS} pools, heartbeat probes, DNS via a local Cloudflare fake (UP_AFTER=1: the first round publishes every pool):`);
 for (const r of rounds) console.log(`  ${fmt(r)}`);
-console.log(`console.log(`DNS records at the end: ${cf.records.length}; subrequests per round besides probes and provider calls: 1 index + ${POOLS} pools + SLA + ledger + guard Durable Object calls, 2-3 KV operations`);
+console.log(`DNS records at the end: ${cf.records.length}; subrequests per round besides probes and provider calls: 1 index + ${POOLS} pools + SLA + ledger + guard Durable Object calls, 2-3 KV operations`);
