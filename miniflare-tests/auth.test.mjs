@@ -261,6 +261,10 @@ test("an ended session leaves the ledger; offline admissions are recorded and re
   try {
     t.origin.mode = "500";
     const s = await t.login("bob", USERS.bob);
+    // Another server cannot end it (and so pull it out of re-verification).
+    const foreign = await t.edge.signed("se-2", "POST", "/v1/sessions/end", { session_id: s.body.session_id });
+    assert.equal(foreign.body.ended, false);
+    assert.equal((await t.edge.admin("GET", "/v1/admin/sessions")).body.sessions.length, 1);
     const end = await t.edge.signed("se-1", "POST", "/v1/sessions/end", { session_id: s.body.session_id });
     assert.equal(end.status, 200);
     assert.equal(end.body.ended, true);

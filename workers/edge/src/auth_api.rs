@@ -4,7 +4,7 @@
 use crate::caller::{self, bearer};
 use crate::do_rpc::call;
 use crate::http::{self, Result};
-use crate::session_ledger::{AckReq, PendingSession, RecordReq, ReverifyReport, ServerReq, SessionReq};
+use crate::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
 use crate::{alerts, auth_guard, credential_cache, origin, webcrypto};
 use serde::Serialize;
 use std::cell::Cell;
@@ -248,10 +248,11 @@ async fn perform(
 
 pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<Response> {
     let body = http::body_bytes(req).await?;
-    caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, http::now_ms()).await?;
+    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, http::now_ms()).await?;
     let f = http::parse_fields(&body)?;
     let session_id = session_id_field(f.str("session_id")?, "session_id")?;
-    let r: serde_json::Value = call(&ledger(env)?, "end", &SessionReq { session_id }).await?;
+    let r: serde_json::Value =
+        call(&ledger(env)?, "end", &EndReq { session_id, server_id: signed.server.to_string() }).await?;
     http::json(200, &r)
 }
 

@@ -33,9 +33,12 @@ pub struct RecordReq {
     pub admitted_at: i64,
 }
 
+/// A session ended on `server_id`: only the server it was admitted on may end it, so one
+/// server cannot pull another's sessions out of re-verification.
 #[derive(Serialize, Deserialize)]
-pub struct SessionReq {
+pub struct EndReq {
     pub session_id: String,
+    pub server_id: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -303,14 +306,20 @@ impl SessionLedger {
                 Ok(serde_json::Value::Null)
             }
             "end" => {
-                let r: SessionReq = read(req).await?;
+                let r: EndReq = read(req).await?;
                 let a = self
                     .sql()
-                    .exec("DELETE FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])
+                    .exec(
+                        "DELETE FROM sessions WHERE id = ? AND server_id = ?",
+                        vec![r.session_id.clone().into(), r.server_id.clone().into()],
+                    )
                     .map_err(storage_err)?;
                 let b = self
                     .sql()
-                    .exec("DELETE FROM disconnects WHERE session_id = ?", vec![r.session_id.into()])
+                    .exec(
+                        "DELETE FROM disconnects WHERE session_id = ? AND server_id = ?",
+                        vec![r.session_id.into(), r.server_id.into()],
+                    )
                     .map_err(storage_err)?;
                 Ok(serde_json::json!({ "ended": a.rows_written() + b.rows_written() > 0 }))
             }
