@@ -38,11 +38,20 @@ pub fn no_content() -> Result<Response> {
 /// A public, cacheable read: `Cache-Control: public, max-age=15`, a strong ETag over the
 /// body, and `304` when the client already has it.
 pub fn cacheable(req: &Request, content_type: &str, body: Vec<u8>) -> Result<Response> {
-    let etag = format!("\"{}\"", &sha256_hex(&body)[..32]);
+    let etag = etag_of(&body);
+    cacheable_tagged(req, content_type, body, &etag)
+}
+
+pub fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", &sha256_hex(body)[..32])
+}
+
+/// As `cacheable`, with the ETag already known (a memoised body).
+pub fn cacheable_tagged(req: &Request, content_type: &str, body: Vec<u8>, etag: &str) -> Result<Response> {
     let headers = Headers::new();
     let _ = headers.set("content-type", content_type);
     let _ = headers.set("cache-control", "public, max-age=15");
-    let _ = headers.set("etag", &etag);
+    let _ = headers.set("etag", etag);
     let inm = req.headers().get("if-none-match").ok().flatten();
     if inm.is_some_and(|v| v.split(',').any(|t| t.trim().trim_start_matches("W/") == etag || t.trim() == "*")) {
         return Ok(Response::empty()

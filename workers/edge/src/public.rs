@@ -3,9 +3,11 @@
 use crate::fleet_store;
 use crate::http::{self, Result};
 use serde::Serialize;
+use std::cell::RefCell;
+use std::rc::Rc;
 use vpn_edge_core::api_error::{ApiError, LookupError};
 use vpn_edge_core::config::Config;
-use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView};
+use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView, Snapshot};
 use vpn_edge_core::recommend::{parse_limit, recommend};
 use worker::{Env, Request, Response};
 
@@ -41,9 +43,39 @@ pub fn healthz(cfg: &Config) -> Result<Response> {
     http::json(200, &body)
 }
 
+/// A serialized answer and its ETag.
+struct TaggedBody {
+    bytes: Vec<u8>,
+    etag: String,
+}
+
+/// The unfiltered list, serialized and tagged once per snapshot: it is the biggest public
+/// answer (hundreds of KB for a large fleet) and the one most asked for.
+type FullList = Option<(Rc<Snapshot>, Rc<TaggedBody>)>;
+
+thread_local! {
+    static FULL_LIST: RefCell<FullList> = const { RefCell::new(None) };
+}
+
 pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
     let filter = ServerFilter::parse(&http::query(req))?;
     let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    if filter == ServerFilter::default() {
+        let cached =
+            FULL_LIST.with(|c| c.borrow().as_ref().filter(|(s, _)| Rc::ptr_eq(s, &snap)).map(|(_, b)| b.clone()));
+        let body = match cached {
+            Some(b) => b,
+            None => {
+                let list = ServerList { servers: snap.servers.iter().collect(), generated_at: &snap.generated_at };
+                let bytes = serde_json::to_vec(&list).map_err(|_| ApiError::internal("serialize"))?;
+                let etag = http::etag_of(&bytes);
+                let b = Rc::new(TaggedBody { bytes, etag });
+                FULL_LIST.with(|c| *c.borrow_mut() = Some((snap.clone(), b.clone())));
+                b
+            }
+        };
+        return http::cacheable_tagged(req, "application/json", body.bytes.clone(), &body.etag);
+    }
     let servers = snap.servers.iter().filter(|s| filter.matches(s)).collect();
     http::cacheable_json(req, &ServerList { servers, generated_at: &snap.generated_at })
 }
