@@ -53,7 +53,9 @@ test("Cloudflare: pools follow the up servers, owned records only, one batch per
     assert.equal(cf.batches.length, 1, "one request for the changed pool");
     const lists = cf.requests.filter((r) => r.method === "GET");
     assert.ok(lists.some((r) => r.url.includes("page=3")), "paginated through every page");
-    assert.ok(lists.every((r) => r.url.includes("comment.exact=vpn-edge")));
+    // The round lists its own records; before creating, it looks at the pool name itself.
+    assert.ok(lists.every((r) => r.url.includes("comment.exact=vpn-edge") || r.url.includes(`name.exact=${POOL}`)));
+    assert.ok(lists.some((r) => r.url.includes(`name.exact=${POOL}`)));
 
     dead.add("se-3");
     await edge.round(minute(2, base));
@@ -147,5 +149,22 @@ test("Cloudflare: a wrong token is reported, never applied; DNS off answers 409"
     assert.equal(r.body.error.code, "dns_disabled");
   } finally {
     await off.close();
+  }
+});
+
+test("Cloudflare: an address someone else already publishes is left to them, not duplicated", async () => {
+  const { cf, edge, close } = await setup();
+  try {
+    cf.add({ type: "A", name: POOL, content: "192.0.2.2", comment: "managed by hand" });
+    const base = Date.now();
+    await edge.registerServer("se-1", { ipv4: "192.0.2.1" });
+    await edge.registerServer("se-2", { ipv4: "192.0.2.2" });
+    for (const id of ["se-1", "se-2"]) await edge.heartbeat(id);
+    await edge.round(minute(0, base));
+    await edge.round(minute(1, base));
+    assert.equal(cf.batches.length, 1, "the batch went through (no identical-record error)");
+    assert.deepEqual(cf.pool(POOL).map((r) => `${r.content}:${r.comment}`).sort(), ["192.0.2.1:vpn-edge", "192.0.2.2:managed by hand"]);
+  } finally {
+    await close();
   }
 });

@@ -115,6 +115,8 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
       let rs = cf.records;
       const comment = url.searchParams.get("comment.exact");
       if (comment !== null) rs = rs.filter((r) => (r.comment ?? "").toLowerCase() === comment.toLowerCase());
+      const name = url.searchParams.get("name.exact");
+      if (name !== null) rs = rs.filter((r) => r.name === name);
       const per = Math.min(Number(url.searchParams.get("per_page") ?? 100), pageSize);
       const page = Number(url.searchParams.get("page") ?? 1);
       const total_pages = Math.max(1, Math.ceil(rs.length / per));

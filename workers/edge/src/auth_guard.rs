@@ -60,7 +60,12 @@ impl AuthGuard {
         let v = match op {
             "check" => {
                 let r: UserReq = read(req).await?;
-                serde_json::to_value(Locked { locked: self.lockout(&r.user).await?.is_locked(r.now_ms) })
+                let l = self.lockout(&r.user).await?;
+                if l.is_empty(r.now_ms) && l != Lockout::default() {
+                    // Nothing left to remember: forget the username.
+                    self.state.storage().delete(&format!("l:{}", r.user)).await.map_err(storage_err)?;
+                }
+                serde_json::to_value(Locked { locked: l.is_locked(r.now_ms) })
             }
             "fail" => {
                 let r: UserReq = read(req).await?;

@@ -4,7 +4,8 @@
 use crate::outbound::{self, OutboundError, Reply};
 use vpn_edge_core::config::{Config, DnsProvider as Kind};
 use vpn_edge_core::dns::{
-    cloudflare_batch, cloudflare_list_query, cloudflare_parse_list, powerdns_parse_zone, powerdns_patch,
+    cloudflare_batch, cloudflare_list_query, cloudflare_name_query, cloudflare_parse_list, powerdns_parse_zone,
+    powerdns_patch,
 };
 use vpn_edge_core::dns::{DnsRecord, PoolPlan};
 use worker::Method;
@@ -54,6 +55,11 @@ pub trait DnsProvider {
     async fn list(&self, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError>;
     /// One request for the pool.
     async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError>;
+    /// Records at the pool name that this edge does not own and `list` did not return
+    /// (Cloudflare lists only owned records; PowerDNS pools are wholly owned).
+    async fn others_at(&self, _pool: &str) -> Result<Vec<DnsRecord>, DnsError> {
+        Ok(Vec::new())
+    }
 }
 
 pub struct Cloudflare {
@@ -82,6 +88,15 @@ impl DnsProvider for Cloudflare {
             }
             page += 1;
         }
+    }
+
+    async fn others_at(&self, pool: &str) -> Result<Vec<DnsRecord>, DnsError> {
+        let url = format!("{}/zones/{}/dns_records?{}", self.api, self.zone_id, cloudflare_name_query(pool));
+        let headers = [("authorization", self.auth.as_str()), ("accept", "application/json")];
+        let reply = classify(outbound::send(Method::Get, &url, &headers, None, TIMEOUT_MS).await)?;
+        let (records, _) = cloudflare_parse_list(&reply.body)
+            .ok_or_else(|| DnsError::Unavailable("malformed list response".into()))?;
+        Ok(records.into_iter().filter(|r| !r.owned).collect())
     }
 
     async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {

@@ -43,7 +43,19 @@ async fn run<P: DnsProvider>(p: &P, cfg: &Config, servers: &[ServerView], apply:
         }
     };
     for (pool, country, up) in desired {
-        let plan = plan_pool(&pool, &country, &up, &records, cfg.dns_ttl, cfg.max_delete_pct, force);
+        let mut plan = plan_pool(&pool, &country, &up, &records, cfg.dns_ttl, cfg.max_delete_pct, force);
+        if apply && !plan.creates.is_empty() {
+            // Before creating, look at what others publish there, and plan again with it.
+            report.provider_calls += 1;
+            match p.others_at(&pool).await {
+                Ok(others) if !others.is_empty() => {
+                    let all: Vec<_> = records.iter().cloned().chain(others).collect();
+                    plan = plan_pool(&pool, &country, &up, &all, cfg.dns_ttl, cfg.max_delete_pct, force);
+                }
+                Ok(_) => {}
+                Err(e) => worker::console_warn!("dns: {pool}: could not list others' records: {e}"),
+            }
+        }
         let mut result = PoolResult {
             pool: pool.clone(),
             frozen: plan.frozen,
