@@ -103,12 +103,15 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
 
     // The cache, only as far as this answer needs it. Without CRED_PEPPER it is off.
     let consult = cfg.cred_pepper.is_some() && consults_cache(origin_answer, cfg.fail_open_policy);
-    let (mut view, entry, epoch) = if consult {
-        let epoch = credential_cache::epoch(env, now).await.unwrap_or(0);
-        let entry = credential_cache::get(env, &a.username).await.unwrap_or(None);
-        (CacheView::of(entry.as_ref(), epoch, now, cfg.cache_max_age_days), entry, epoch)
-    } else {
-        (CacheView::Missing, None, 0)
+    // An unreadable epoch turns the cache off for this login: guessing one could trust
+    // entries a flush revoked. An unreadable entry counts as missing.
+    let epoch = if consult { credential_cache::epoch(env, now).await.ok() } else { None };
+    let (mut view, entry) = match epoch {
+        Some(epoch) => {
+            let entry = credential_cache::get(env, &a.username).await.unwrap_or(None);
+            (CacheView::of(entry.as_ref(), epoch, now, cfg.cache_max_age_days), entry)
+        }
+        None => (CacheView::Missing, None),
     };
     if let (Some(e), Some(pepper), CacheView::Fresh { .. }) = (&entry, &cfg.cred_pepper, view) {
         if needs_match(origin_answer, true, cfg.fail_open_policy) {
@@ -176,7 +179,7 @@ async fn perform(
     session_id: &str,
     server_id: &str,
     user_key: &str,
-    epoch: u64,
+    epoch: Option<u64>,
     now: i64,
 ) -> Outcome {
     let mut outcome = outcome.clone();
@@ -228,7 +231,7 @@ async fn perform(
                 }
             }
             Effect::WriteCache => {
-                if let Some(pepper) = cfg.cred_pepper.clone() {
+                if let (Some(pepper), Some(epoch)) = (cfg.cred_pepper.clone(), epoch) {
                     // Off the answer's path: the hash costs a PBKDF2 run.
                     let (env, username, password, max_age) =
                         (env.clone(), a.username.clone(), a.password.clone(), cfg.cache_max_age_days);

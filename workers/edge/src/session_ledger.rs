@@ -194,7 +194,7 @@ impl SessionLedger {
     }
 
     /// Re-verify one session. `None` when the origin was unavailable (left pending).
-    async fn reverify_one(&self, cfg: &Config, key: &[u8; 32], row: &SealedRow, epoch: u64) -> Option<bool> {
+    async fn reverify_one(&self, cfg: &Config, key: &[u8; 32], row: &SealedRow, epoch: Option<u64>) -> Option<bool> {
         let opened = match (unhex(&row.nonce), unhex(&row.sealed)) {
             (Some(nonce), Some(sealed)) => webcrypto::open(key, &nonce, row.id.as_bytes(), &sealed).await.ok(),
             _ => None,
@@ -210,7 +210,7 @@ impl SessionLedger {
             OriginAnswer::Unavailable => None,
             OriginAnswer::Invalid => Some(false),
             OriginAnswer::Valid => {
-                if let Some(pepper) = &cfg.cred_pepper {
+                if let (Some(pepper), Some(epoch)) = (&cfg.cred_pepper, epoch) {
                     let now = Date::now().as_millis() as i64;
                     if let Err(e) = credential_cache::write(
                         &self.env,
@@ -258,7 +258,8 @@ impl SessionLedger {
             return Ok(());
         }
         let key = session_key(&cfg)?;
-        let epoch = credential_cache::epoch(&self.env, Date::now().as_millis() as i64).await.unwrap_or(0);
+        // Without the epoch, valid sessions are still confirmed, only the cache is not refreshed.
+        let epoch = credential_cache::epoch(&self.env, Date::now().as_millis() as i64).await.ok();
         for chunk in rows.chunks(REVERIFY_CONCURRENCY) {
             let answers = join_all(chunk.iter().map(|row| self.reverify_one(&cfg, &key, row, epoch))).await;
             for (row, answer) in chunk.iter().zip(answers) {

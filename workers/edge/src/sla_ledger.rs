@@ -8,10 +8,11 @@ use crate::outbound::{self, OutboundError};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::sla::{
-    after_attempt, classify_status, issued_without_call, plan_credit, report, CreditAction, CreditState, DayFigures,
-    FleetChecks, MinuteCounts, MinuteState, SendOutcome, SlaReport,
+    after_attempt, classify_status, issued_without_call, plan_credit, report, CreditAction, CreditRequest, CreditState,
+    DayFigures, FleetChecks, MinuteCounts, MinuteState, SendOutcome, SlaReport,
 };
 use vpn_edge_core::types::Month;
 use worker::*;
@@ -55,6 +56,31 @@ fn with_excerpt(status: String, body: &str) -> String {
         status
     } else {
         format!("{status}: {excerpt}")
+    }
+}
+
+/// One call to the billing API, classified.
+async fn send_credit(cfg: &Config, req: &CreditRequest) -> SendOutcome {
+    let (Some(url), Some(token)) = (&cfg.credit_api_url, &cfg.credit_api_token) else {
+        // Not configured yet: keep it pending and retry, so setting the secret later is enough.
+        return SendOutcome::Retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured".into());
+    };
+    let Ok(body) = serde_json::to_string(req) else { return SendOutcome::Rejected("unserializable credit".into()) };
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("content-type", "application/json"),
+        ("authorization", auth.as_str()),
+        ("idempotency-key", req.idempotency_key.as_str()),
+    ];
+    match outbound::send(Method::Post, url, &headers, Some(body), 10_000).await {
+        Ok(reply) => match classify_status(reply.status) {
+            // Keep a little of the billing API's own words for the operator.
+            SendOutcome::Retryable(e) => SendOutcome::Retryable(with_excerpt(e, &reply.body)),
+            SendOutcome::Rejected(e) => SendOutcome::Rejected(with_excerpt(e, &reply.body)),
+            ok => ok,
+        },
+        Err(OutboundError::Timeout) => SendOutcome::Retryable("timeout".into()),
+        Err(OutboundError::Network(_)) => SendOutcome::Retryable("network error".into()),
     }
 }
 
@@ -150,29 +176,8 @@ impl SlaLedger {
                 if self.sending.replace(true) {
                     return self.report(month, now_ms);
                 }
-                let outcome = match (&cfg.credit_api_url, &cfg.credit_api_token) {
-                    (Some(url), Some(token)) => {
-                        let auth = format!("Bearer {token}");
-                        let body = serde_json::to_string(&req).map_err(|_| ApiError::internal("serialize"))?;
-                        let headers = [
-                            ("content-type", "application/json"),
-                            ("authorization", auth.as_str()),
-                            ("idempotency-key", req.idempotency_key.as_str()),
-                        ];
-                        match outbound::send(Method::Post, url, &headers, Some(body), 10_000).await {
-                            Ok(reply) => match classify_status(reply.status) {
-                                // Keep a little of the billing API's own words for the operator.
-                                SendOutcome::Retryable(e) => SendOutcome::Retryable(with_excerpt(e, &reply.body)),
-                                SendOutcome::Rejected(e) => SendOutcome::Rejected(with_excerpt(e, &reply.body)),
-                                ok => ok,
-                            },
-                            Err(OutboundError::Timeout) => SendOutcome::Retryable("timeout".into()),
-                            Err(OutboundError::Network(_)) => SendOutcome::Retryable("network error".into()),
-                        }
-                    }
-                    // Not configured yet: keep it pending and retry, so setting the secret later is enough.
-                    _ => SendOutcome::Retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured".into()),
-                };
+                // The flag is reset on every path: `send_credit` cannot return early.
+                let outcome = send_credit(&cfg, &req).await;
                 self.sending.set(false);
                 let now_after = Date::now().as_millis() as i64;
                 let next = after_attempt(
