@@ -26,6 +26,13 @@ impl Alert {
         }
     }
 
+    pub fn transition(id: &str, to: crate::health::Health) -> Self {
+        match to {
+            crate::health::Health::Up => Self::server_up(id),
+            crate::health::Health::Down => Self::server_down(id),
+        }
+    }
+
     pub fn pool_frozen(pool: &str) -> Self {
         Self {
             text: format!(":warning: no server of {pool} is up: the pool is frozen as it was (DNS left unchanged)"),

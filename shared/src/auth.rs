@@ -199,6 +199,25 @@ pub fn parse_offline(f: &Fields, now_ms: i64) -> Result<Vec<OfflineAdmission>, R
         .collect()
 }
 
+/// Session ids a server acks (`{"session_ids":[…]}`), at most 1,000.
+pub fn parse_acks(f: &Fields) -> Result<Vec<crate::types::SessionId>, RequestError> {
+    let list = f.opt_array("session_ids")?.ok_or_else(|| RequestError::field("session_ids", "is required"))?;
+    if list.len() > 1000 {
+        return Err(RequestError::field("session_ids", "at most 1000 per request"));
+    }
+    list.iter()
+        .map(|v| {
+            let s = v.as_str().ok_or_else(|| RequestError::field("session_ids", "must be strings"))?;
+            crate::types::SessionId::parse(s).map_err(|e| RequestError::field("session_ids", e.0))
+        })
+        .collect()
+}
+
+/// Whether the degraded path applies: the lockout is checked only then.
+pub fn checks_lockout(origin: OriginAnswer, policy: FailOpenPolicy) -> bool {
+    origin == OriginAnswer::Unavailable && policy != FailOpenPolicy::Closed
+}
+
 /// Whether deciding needs the PBKDF2 hash of this password against the cached entry.
 /// The normal login path (origin up, entry fresh) hashes only when the entry is due for a
 /// refresh, and then with a new salt for the write.
@@ -695,6 +714,18 @@ mod tests {
         assert!(f(r#"{}"#).is_err());
         assert!(!consults_cache(OriginAnswer::Unavailable, Closed));
         assert!(consults_cache(OriginAnswer::Valid, Closed));
+    }
+
+    #[test]
+    fn acks() {
+        let f = |s: &str| parse_acks(&Fields::parse(s.as_bytes()).unwrap());
+        assert_eq!(f(r#"{"session_ids":["ab12","cd-3"]}"#).unwrap().len(), 2);
+        assert!(f(r#"{"session_ids":["a b"]}"#).is_err());
+        assert!(f(r#"{"session_ids":[1]}"#).is_err());
+        assert!(f(r#"{}"#).is_err());
+        assert!(checks_lockout(OriginAnswer::Unavailable, CachedOnly));
+        assert!(!checks_lockout(OriginAnswer::Unavailable, Closed));
+        assert!(!checks_lockout(OriginAnswer::Invalid, Open));
     }
 
     #[test]

@@ -136,11 +136,17 @@ impl ServerRecord {
         judged
     }
 
-    /// A LibreNMS alert (`down`) or recovery for this server.
-    pub fn external(&mut self, down: bool, minute: i64, t: Thresholds) -> Judged {
+    /// A LibreNMS alert (`down`) or recovery for this server; the transition to announce.
+    pub fn external(&mut self, down: bool, minute: i64, t: Thresholds) -> Option<Health> {
         let judged = if down { self.health.force_down(minute, t) } else { self.health.judge(minute, true, t) };
         self.health = judged.state;
-        judged
+        self.published(judged)
+    }
+
+    /// A maintenance server's health changes are kept but not announced: it is out of DNS
+    /// and out of the SLA either way.
+    pub fn published(&self, judged: Judged) -> Option<Health> {
+        judged.transition.filter(|_| !self.reg.maintenance)
     }
 
     /// The public view, with load judged at `now_ms`: unknown when heartbeats stopped.
@@ -239,6 +245,44 @@ impl ServerFilter {
             && self.status.is_none_or(|st| s.status == st)
             && self.feature.as_ref().is_none_or(|f| s.features.contains(f))
     }
+}
+
+/// One pool's round: what to announce, what the SLA counts, and which records changed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct PoolRound {
+    pub transitions: Vec<(ServerId, Health)>,
+    pub checks: crate::sla::FleetChecks,
+    pub changed: Vec<ServerId>,
+}
+
+/// Judge every server of a pool for `minute`. `probes` holds the http/tcp results by id;
+/// heartbeat-probed servers are judged by freshness.
+pub fn judge_pool<'a>(
+    records: impl Iterator<Item = &'a mut ServerRecord>,
+    minute: i64,
+    now_ms: i64,
+    probes: &std::collections::HashMap<String, bool>,
+    stale_s: u32,
+    t: Thresholds,
+) -> PoolRound {
+    let mut round = PoolRound::default();
+    for rec in records {
+        let before = rec.clone();
+        let judged = rec.judge(minute, now_ms, probes.get(rec.reg.id.as_str()).copied(), stale_s, t);
+        round.checks.total += 1;
+        if rec.reg.maintenance {
+            round.checks.maintenance += 1;
+        } else if rec.last_check_passed == Some(true) {
+            round.checks.passed += 1;
+        }
+        if let Some(to) = rec.published(judged) {
+            round.transitions.push((rec.reg.id.clone(), to));
+        }
+        if *rec != before {
+            round.changed.push(rec.reg.id.clone());
+        }
+    }
+    round
 }
 
 /// The fleet as public reads see it; written by the cron round and by operator changes.
@@ -349,6 +393,27 @@ mod tests {
         r.heartbeat(Heartbeat(Telemetry { clients: 41, ..Default::default() }), 1, 0).unwrap();
         assert_eq!(r.view(1_000, 90).load, Some(41));
         assert_eq!(r.view(90_000, 90).load, None);
+    }
+
+    #[test]
+    fn a_pool_round_counts_raw_checks_and_keeps_maintenance_quiet() {
+        let mut a = ServerRecord::new(reg("a", "se"));
+        let mut b = ServerRecord::new(reg("b", "se"));
+        b.reg.maintenance = true;
+        let c = ServerRecord::new(reg("c", "se"));
+        for r in [&mut a, &mut b] {
+            r.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
+        }
+        let t = Thresholds { down_after: 1, up_after: 1 };
+        let mut recs = vec![a, b, c];
+        let round = judge_pool(recs.iter_mut(), 0, 0, &Default::default(), 90, t);
+        assert_eq!(round.checks, crate::sla::FleetChecks { total: 3, passed: 1, maintenance: 1 });
+        let ids: Vec<&str> = round.transitions.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["a"], "b is in maintenance, c stays down");
+        assert_eq!(round.changed.len(), 3, "every record got its minute");
+        let mut c = recs[2].clone();
+        let again = judge_pool(std::iter::once(&mut c), 0, 0, &Default::default(), 90, t);
+        assert!(again.changed.is_empty(), "the same minute with the same result changes nothing");
     }
 
     #[test]

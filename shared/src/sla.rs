@@ -226,7 +226,7 @@ pub fn report(
     let start = month.start_minute();
     let end = month.end_minute();
     let elapsed = (now_minute.clamp(start, end) - start) as u32;
-    let closed = now_minute >= end;
+    let closed = credit_due(month, now_minute);
     let figures = credit_for(month, counts.down, p);
     let recorded = counts.recorded();
     let unknown = elapsed.saturating_sub(recorded.saturating_sub(counts.unknown)).max(counts.unknown);
@@ -263,6 +263,11 @@ pub fn report(
     }
 }
 
+/// A month's credit is due once the month has ended (UTC).
+pub fn credit_due(month: Month, now_minute: i64) -> bool {
+    now_minute >= month.end_minute()
+}
+
 /// What to do about a month's credit now.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreditAction {
@@ -293,7 +298,7 @@ pub fn plan_credit(
     now_ms: i64,
     by_hand: bool,
 ) -> CreditAction {
-    if now_minute < month.end_minute() {
+    if !credit_due(month, now_minute) {
         return CreditAction::Nothing;
     }
     match state.status {

@@ -32,6 +32,7 @@ string_newtype!(CountryCode);
 string_newtype!(City);
 string_newtype!(Hostname);
 string_newtype!(Feature);
+string_newtype!(SessionId);
 
 impl ServerId {
     /// `[a-z0-9-]{1,64}`.
@@ -95,6 +96,16 @@ impl Hostname {
             }
         }
         Ok(Self(s))
+    }
+}
+
+impl SessionId {
+    /// 1 to 64 of `[A-Za-z0-9_-]` (the edge issues 32 hex digits).
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+            return Err(Invalid("must be a session id (1 to 64 of a-z, 0-9, '-', '_')"));
+        }
+        Ok(Self(s.to_owned()))
     }
 }
 

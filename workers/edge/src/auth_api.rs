@@ -2,7 +2,7 @@
 //! lockout, cap); this module asks the origin, reads the cache and performs the effects.
 
 use crate::caller::{self, bearer};
-use crate::do_rpc::call;
+use crate::do_rpc::{call, stub};
 use crate::http::{self, Result};
 use crate::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
 use crate::{alerts, auth_guard, credential_cache, origin, webcrypto};
@@ -11,11 +11,12 @@ use std::cell::Cell;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::auth::{
-    consults_cache, decide, needs_match, parse_offline, provisional_refused, AuthRequest, CacheView,
-    Context as AuthContext, Decision, Effect, OriginAnswer, Outcome, Source,
+    checks_lockout, consults_cache, decide, needs_match, parse_acks, parse_offline, provisional_refused, AuthRequest,
+    CacheView, Context as AuthContext, Decision, Effect, OriginAnswer, Outcome, Source,
 };
-use vpn_edge_core::config::{Config, FailOpenPolicy};
+use vpn_edge_core::config::Config;
 use vpn_edge_core::signature::{hex, sha256_hex};
+use vpn_edge_core::types::SessionId;
 use worker::{Context, Env, Request, Response, Stub};
 
 thread_local! {
@@ -25,15 +26,11 @@ thread_local! {
 }
 
 pub fn ledger(env: &Env) -> std::result::Result<Stub, ApiError> {
-    env.durable_object("SESSIONS")
-        .and_then(|ns| ns.get_by_name("ledger"))
-        .map_err(|_| ApiError::unavailable("session ledger"))
+    stub(env, "SESSIONS", "ledger", "session ledger")
 }
 
 fn guard(env: &Env) -> std::result::Result<Stub, ApiError> {
-    env.durable_object("AUTH_GUARD")
-        .and_then(|ns| ns.get_by_name("guard"))
-        .map_err(|_| ApiError::unavailable("auth guard"))
+    stub(env, "AUTH_GUARD", "guard", "auth guard")
 }
 
 #[derive(Serialize)]
@@ -119,8 +116,7 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
         }
     }
 
-    let degraded = origin_answer == OriginAnswer::Unavailable && cfg.fail_open_policy != FailOpenPolicy::Closed;
-    let locked_out = if degraded {
+    let locked_out = if checks_lockout(origin_answer, cfg.fail_open_policy) {
         let r: std::result::Result<auth_guard::Locked, ApiError> =
             call(&guard(env)?, "check", &auth_guard::UserReq { user: user_key.clone(), now_ms: now }).await;
         r.map(|l| l.locked).unwrap_or_else(|e| {
@@ -253,17 +249,14 @@ pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<R
     let body = http::body_bytes(req).await?;
     let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, http::now_ms()).await?;
     let f = http::parse_fields(&body)?;
-    let session_id = session_id_field(f.str("session_id")?, "session_id")?;
-    let r: serde_json::Value =
-        call(&ledger(env)?, "end", &EndReq { session_id, server_id: signed.server.to_string() }).await?;
+    let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
+    let r: serde_json::Value = call(
+        &ledger(env)?,
+        "end",
+        &EndReq { session_id: session_id.to_string(), server_id: signed.server.to_string() },
+    )
+    .await?;
     http::json(200, &r)
-}
-
-fn session_id_field(s: &str, field: &str) -> Result<String> {
-    if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
-        return Err(RequestError::field(field, "must be a session id (1 to 64 of a-z, 0-9, '-', '_')").into());
-    }
-    Ok(s.to_owned())
 }
 
 #[derive(Serialize)]
@@ -309,16 +302,7 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
 pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
     let body = http::body_bytes(req).await?;
     let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), http::now_ms()).await?;
-    let f = http::parse_fields(&body)?;
-    let list = f.opt_array("session_ids")?.ok_or_else(|| RequestError::field("session_ids", "is required"))?;
-    if list.len() > 1000 {
-        return Err(RequestError::field("session_ids", "at most 1000 per request").into());
-    }
-    let session_ids = list
-        .iter()
-        .map(|v| v.as_str().ok_or_else(|| ApiError::from(RequestError::field("session_ids", "must be strings"))))
-        .map(|s| s.and_then(|s| session_id_field(s, "session_ids")))
-        .collect::<Result<Vec<String>>>()?;
+    let session_ids = parse_acks(&http::parse_fields(&body)?)?.into_iter().map(|id| id.to_string()).collect();
     let r: serde_json::Value =
         call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids }).await?;
     http::json(200, &r)

@@ -1,7 +1,7 @@
 //! `AuthGuard`: counts failures per username while the origin is unavailable (lockout)
 //! and the fleet-wide provisional admissions per minute. The rules are the core's.
 
-use crate::do_rpc::{answer, read};
+use crate::do_rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::auth::{Lockout, ProvisionalBudget};
@@ -105,7 +105,6 @@ impl DurableObject for AuthGuard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path().trim_start_matches('/').to_owned();
-        answer(self.handle(&op, &mut req).await)
+        answer(self.handle(&op(&req), &mut req).await)
     }
 }

@@ -4,7 +4,30 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
-use worker::{Headers, Method, Request, RequestInit, Response, Stub};
+use worker::{Env, Headers, Method, Request, RequestInit, Response, SqlStorage, Stub};
+
+/// The stub of the object `name` in the namespace `binding`; `what` names it in errors.
+pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<Stub, ApiError> {
+    env.durable_object(binding).and_then(|ns| ns.get_by_name(name)).map_err(|e| {
+        worker::console_error!("{what}: {e}");
+        ApiError::unavailable(what)
+    })
+}
+
+/// The DO side: the operation a request names (`https://do/<op>`).
+pub fn op(req: &Request) -> String {
+    req.path().trim_start_matches('/').to_owned()
+}
+
+/// The DO side: create tables at construction (idempotent); a failure is logged and shows
+/// up as a storage error on first use.
+pub fn create_schema(sql: &SqlStorage, who: &str, ddl: &[&str]) {
+    for statement in ddl {
+        if let Err(e) = sql.exec(statement, None) {
+            worker::console_error!("{who} schema: {e}");
+        }
+    }
+}
 
 pub async fn call<B: Serialize, R: DeserializeOwned>(stub: &Stub, op: &str, body: &B) -> Result<R, ApiError> {
     let payload = serde_json::to_string(body).map_err(|_| ApiError::internal("serialize"))?;

@@ -1,7 +1,7 @@
 //! `FleetIndex`: the one authoritative map of server id → country pool, so heartbeats
 //! find their pool and the cron round knows every pool.
 
-use crate::do_rpc::{answer, read};
+use crate::do_rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -91,7 +91,6 @@ impl DurableObject for FleetIndex {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path().trim_start_matches('/').to_owned();
-        answer(self.handle(&op, &mut req).await)
+        answer(self.handle(&op(&req), &mut req).await)
     }
 }

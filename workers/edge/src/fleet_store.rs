@@ -1,7 +1,7 @@
 //! Where the fleet lives: pool Durable Objects (truth), the `FleetIndex` (id → pool), and
 //! the snapshot in KV that public reads are served from (memoised per isolate briefly).
 
-use crate::do_rpc::call;
+use crate::do_rpc::{call, stub};
 use crate::fleet_index::{CountryResp, IdReq};
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -26,11 +26,11 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Ap
 }
 
 pub fn pool(env: &Env, country: &str) -> Result<Stub, ApiError> {
-    env.durable_object("POOLS").and_then(|ns| ns.get_by_name(country)).map_err(unavailable("pool registry"))
+    stub(env, "POOLS", country, "pool registry")
 }
 
 pub fn index(env: &Env) -> Result<Stub, ApiError> {
-    env.durable_object("FLEET_INDEX").and_then(|ns| ns.get_by_name("fleet")).map_err(unavailable("fleet index"))
+    stub(env, "FLEET_INDEX", "fleet", "fleet index")
 }
 
 pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> {

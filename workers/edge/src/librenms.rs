@@ -8,7 +8,6 @@ use crate::pool::{ExternalReq, ExternalResp};
 use crate::{alerts, fleet_store};
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::config::Config;
-use vpn_edge_core::health::Health;
 use vpn_edge_core::librenms::{parse, LibreNmsEvent};
 use worker::{Context, Env, Request, Response};
 
@@ -43,10 +42,7 @@ pub async fn alert(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) ->
     let view = r.view.clone();
     fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
     if let Some(to) = r.transition {
-        let alert = match to {
-            Health::Up => Alert::server_up(server.id.as_str()),
-            Health::Down => Alert::server_down(server.id.as_str()),
-        };
+        let alert = Alert::transition(server.id.as_str(), to);
         let cfg = cfg.clone();
         ctx.wait_until(async move { alerts::send(&cfg, vec![alert]).await });
     }

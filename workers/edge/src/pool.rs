@@ -1,13 +1,13 @@
 //! `PoolRegistry`: one Durable Object per country pool. Keeps each server's registration,
 //! telemetry and hysteresis state; the core decides, this stores.
 
-use crate::do_rpc::{answer, read};
+use crate::do_rpc::{answer, op, read};
 use crate::outbound;
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
-use vpn_edge_core::fleet::{ServerRecord, ServerView, Status, Telemetry};
+use vpn_edge_core::fleet::{judge_pool, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
@@ -203,32 +203,16 @@ impl PoolRegistry {
                         .collect()
                 });
                 let probes = run_probes(targets).await;
-                let (changed, views, transitions, checks) = self.with(|m| {
-                    let mut changed = Vec::new();
-                    let mut views = Vec::new();
-                    let mut transitions = Vec::new();
-                    let mut checks = FleetChecks::default();
-                    for (id, rec) in m.iter_mut() {
-                        let before = rec.clone();
-                        let judged = rec.judge(r.minute, r.now_ms, probes.get(id).copied(), r.stale_s, t);
-                        checks.total += 1;
-                        if rec.reg.maintenance {
-                            checks.maintenance += 1;
-                        } else if rec.last_check_passed == Some(true) {
-                            checks.passed += 1;
-                        }
-                        if let Some(to) = judged.transition {
-                            if !rec.reg.maintenance {
-                                transitions.push(Transition { id: id.clone(), to });
-                            }
-                        }
-                        if *rec != before {
-                            changed.push(rec.clone());
-                        }
-                        views.push(rec.view(r.now_ms, r.stale_s));
-                    }
-                    (changed, views, transitions, checks)
+                let (changed, views, round) = self.with(|m| {
+                    let round = judge_pool(m.values_mut(), r.minute, r.now_ms, &probes, r.stale_s, t);
+                    let changed: Vec<ServerRecord> =
+                        round.changed.iter().filter_map(|id| m.get(id.as_str()).cloned()).collect();
+                    let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
+                    (changed, views, round)
                 });
+                let transitions =
+                    round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
+                let checks = round.checks;
                 // The storage API takes at most 128 keys per call.
                 for chunk in changed.chunks(128) {
                     let batch: HashMap<String, &ServerRecord> =
@@ -240,15 +224,14 @@ impl PoolRegistry {
             "external" => {
                 let r: ExternalReq = read(req).await?;
                 let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
-                let (record, judged) = self.with(|m| match m.get_mut(&r.id) {
+                let (record, transition) = self.with(|m| match m.get_mut(&r.id) {
                     None => Err(ApiError::from(LookupError::NotFound("server"))),
                     Some(rec) => {
-                        let j = rec.external(r.down, r.minute, t);
-                        Ok((rec.clone(), j))
+                        let to = rec.external(r.down, r.minute, t);
+                        Ok((rec.clone(), to))
                     }
                 })?;
                 self.store(&record).await?;
-                let transition = judged.transition.filter(|_| !record.reg.maintenance);
                 serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
             }
             "list" => {
@@ -268,7 +251,6 @@ impl DurableObject for PoolRegistry {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path().trim_start_matches('/').to_owned();
-        answer(self.handle(&op, &mut req).await)
+        answer(self.handle(&op(&req), &mut req).await)
     }
 }

@@ -11,7 +11,6 @@ use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::Snapshot;
-use vpn_edge_core::health::Health;
 use vpn_edge_core::sla::FleetChecks;
 use worker::Env;
 
@@ -41,10 +40,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             Ok(r) => {
                 views.extend(r.views);
                 checks = checks + r.checks;
-                alerts.extend(r.transitions.iter().map(|t| match t.to {
-                    Health::Up => Alert::server_up(&t.id),
-                    Health::Down => Alert::server_down(&t.id),
-                }));
+                alerts.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
             }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {

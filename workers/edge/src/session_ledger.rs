@@ -4,7 +4,7 @@
 //! password is deleted as soon as its answer is in; the invalid go on their server's
 //! disconnect list until the server acks.
 
-use crate::do_rpc::{answer, read};
+use crate::do_rpc::{answer, create_schema, op, read};
 use crate::{credential_cache, env_config, origin, webcrypto};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
@@ -370,24 +370,22 @@ impl SessionLedger {
 
 impl DurableObject for SessionLedger {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        for ddl in [
+        create_schema(
+            &state.storage().sql(),
+            "session ledger",
+            &[
             "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, server_id TEXT NOT NULL, username TEXT NOT NULL, \
              client_ip TEXT NOT NULL, client_port INTEGER NOT NULL, source TEXT NOT NULL, admitted_at INTEGER NOT NULL, \
              nonce TEXT NOT NULL, sealed TEXT NOT NULL)",
             "CREATE TABLE IF NOT EXISTS disconnects (session_id TEXT PRIMARY KEY, server_id TEXT NOT NULL, username TEXT NOT NULL, \
              client_ip TEXT NOT NULL, client_port INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL)",
             "CREATE INDEX IF NOT EXISTS disconnects_by_server ON disconnects (server_id)",
-        ] {
-            if let Err(e) = sql.exec(ddl, None) {
-                worker::console_error!("session ledger schema: {e}");
-            }
-        }
+            ],
+        );
         Self { state, env, reverifying: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path().trim_start_matches('/').to_owned();
-        answer(self.handle(&op, &mut req).await)
+        answer(self.handle(&op(&req), &mut req).await)
     }
 }

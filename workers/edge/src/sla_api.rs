@@ -1,19 +1,17 @@
 //! SLA reports (public) and the credit trigger (operator and daily cron).
 
 use crate::caller::bearer;
-use crate::do_rpc::call;
+use crate::do_rpc::{call, stub};
 use crate::http::{self, Result};
 use crate::sla_ledger::{MonthReq, RecordReq};
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::config::Config;
-use vpn_edge_core::sla::{DayFigures, FleetChecks, SlaReport};
+use vpn_edge_core::sla::{credit_due, DayFigures, FleetChecks, SlaReport};
 use vpn_edge_core::types::Month;
 use worker::{Env, Request, Response, Stub};
 
 fn ledger(env: &Env, month: Month) -> Result<Stub> {
-    env.durable_object("SLA")
-        .and_then(|ns| ns.get_by_name(&month.to_string()))
-        .map_err(|_| ApiError::unavailable("SLA ledger"))
+    stub(env, "SLA", &month.to_string(), "SLA ledger")
 }
 
 fn parse_month(s: &str, now_ms: i64) -> Result<Month> {
@@ -54,7 +52,7 @@ pub async fn credit_by_hand(req: &Request, env: &Env, cfg: &Config, month: &str)
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
     let now = http::now_ms();
     let month = parse_month(month, now)?;
-    if month.end_minute() > now.div_euclid(60_000) {
+    if !credit_due(month, now.div_euclid(60_000)) {
         return Err(ApiError::new(409, "month_not_closed", "a month's credit is due once the month has ended"));
     }
     let r: SlaReport =

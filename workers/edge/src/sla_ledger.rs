@@ -2,7 +2,7 @@
 //! `floor(scheduled_time / 60000)`, so a round that runs twice for a minute counts once;
 //! the month's credit state; and the alarm that retries the credit call with backoff.
 
-use crate::do_rpc::{answer, read};
+use crate::do_rpc::{answer, create_schema, op, read};
 use crate::env_config;
 use crate::outbound::{self, OutboundError};
 use serde::{Deserialize, Serialize};
@@ -253,21 +253,19 @@ impl SlaLedger {
 
 impl DurableObject for SlaLedger {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
-        for ddl in [
+        create_schema(
+            &state.storage().sql(),
+            "sla ledger",
+            &[
             "CREATE TABLE IF NOT EXISTS minutes (minute INTEGER PRIMARY KEY, state TEXT NOT NULL, total INTEGER NOT NULL, passed INTEGER NOT NULL, maintenance INTEGER NOT NULL)",
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
-        ] {
-            if let Err(e) = sql.exec(ddl, None) {
-                worker::console_error!("sla ledger schema: {e}");
-            }
-        }
+            ],
+        );
         Self { state, env, sending: Cell::new(false) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let op = req.path().trim_start_matches('/').to_owned();
-        answer(self.handle(&op, &mut req).await)
+        answer(self.handle(&op(&req), &mut req).await)
     }
 
     async fn alarm(&self) -> Result<Response> {
