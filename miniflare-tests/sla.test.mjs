@@ -170,3 +170,27 @@ test("the credit trigger needs the admin token and a closed month", async () => 
     await edge.close();
   }
 });
+
+test("a credit API that hangs past the timeout is retried, with the same key, until it answers", async () => {
+  const billing = await startFake("billing");
+  billing.answer({ hang: true }, { status: 200, body: { ok: true } });
+  const edge = await startEdge({ CREDIT_API_URL: billing.url, CREDIT_API_TOKEN: "t", CREDIT_RETRY_BASE_S: "1" });
+  try {
+    await edge.registerServer("se-1");
+    const start = Date.parse("2026-10-01T00:00:00Z");
+    for (let i = 0; i < 225; i++) await edge.round(new Date(start + i * 60_000));
+    await edge.dailyCredits(at("2026-11-25T00:05:00Z"));
+    const pending = (await edge.json("/v1/sla/2026-10")).body.credit;
+    assert.deepEqual([pending.status, pending.attempts, pending.last_error], ["pending", 1, "timeout"]);
+    const issued = await waitFor(async () => {
+      const r = (await edge.json("/v1/sla/2026-10")).body;
+      return r.credit.status === "issued" && r;
+    }, { what: "credit issued after the timeout" });
+    assert.equal(issued.credit.attempts, 2);
+    assert.equal(billing.requests.length, 2);
+    assert.deepEqual(billing.requests.map((r) => r.headers["idempotency-key"]), ["sla-2026-10", "sla-2026-10"]);
+  } finally {
+    await edge.close();
+    await billing.close();
+  }
+});
