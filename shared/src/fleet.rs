@@ -405,7 +405,7 @@ mod tests {
             r.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
         }
         let t = Thresholds { down_after: 1, up_after: 1 };
-        let mut recs = vec![a, b, c];
+        let mut recs = [a, b, c];
         let round = judge_pool(recs.iter_mut(), 0, 0, &Default::default(), 90, t);
         assert_eq!(round.checks, crate::sla::FleetChecks { total: 3, passed: 1, maintenance: 1 });
         let ids: Vec<&str> = round.transitions.iter().map(|(id, _)| id.as_str()).collect();
