@@ -1,6 +1,6 @@
 //! Who is calling: operators and integrations by bearer token, servers by signature.
 
-use crate::fleet_store;
+use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, CallerError};
 use vpn_edge_core::signature::{tokens_equal, verify, SignatureHeaders, SignedBy};
 use worker::{Env, Request};

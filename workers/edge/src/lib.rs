@@ -1,31 +1,20 @@
 //! vpn-edge: the Worker. Thin adapters only: routing, KV, Durable Objects, outbound
 //! fetch and cron dispatch. Every policy lives in `vpn-edge-core`.
 
-mod admin;
-mod alerts;
-mod auth_api;
-mod auth_guard;
+mod api;
 mod caller;
-mod credential_cache;
-mod dns_api;
-mod dns_provider;
-mod dns_sync;
-mod do_rpc;
 mod env_config;
-mod fleet_index;
-mod fleet_store;
 mod http;
-mod librenms;
-mod origin;
+mod jobs;
+mod objects;
 mod outbound;
-mod pool;
-mod public;
-mod round;
-mod server_api;
-mod session_ledger;
-mod sla_api;
-mod sla_ledger;
+mod rpc;
+mod stores;
 mod webcrypto;
+
+use api::{admin, auth as auth_api, dns as dns_api, librenms, public, servers as server_api, sla as sla_api};
+use jobs::round;
+use outbound::alerts;
 
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::route::{route, Route};

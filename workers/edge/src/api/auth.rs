@@ -2,10 +2,13 @@
 //! lockout, cap); this module asks the origin, reads the cache and performs the effects.
 
 use crate::caller::{self, bearer};
-use crate::do_rpc::{call, stub};
 use crate::http::{self, Result};
-use crate::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
-use crate::{alerts, auth_guard, credential_cache, origin, webcrypto};
+use crate::objects::auth_guard;
+use crate::objects::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
+use crate::outbound::{alerts, origin};
+use crate::rpc::{call, stub};
+use crate::stores::credential_cache;
+use crate::webcrypto;
 use serde::Serialize;
 use std::cell::Cell;
 use vpn_edge_core::alerts::Alert;
@@ -310,7 +313,7 @@ pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &st
 
 /// The server's pending disconnects, for the heartbeat answer. A ledger outage must not
 /// fail the heartbeat: the list is delivered on a later one.
-pub async fn disconnects_for(env: &Env, server_id: &str) -> Vec<crate::session_ledger::Disconnect> {
+pub async fn disconnects_for(env: &Env, server_id: &str) -> Vec<crate::objects::session_ledger::Disconnect> {
     let r = match ledger(env) {
         Ok(stub) => call(&stub, "disconnects", &ServerReq { server_id: server_id.to_owned() }).await,
         Err(e) => Err(e),

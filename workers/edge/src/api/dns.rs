@@ -1,9 +1,9 @@
 //! `GET /v1/admin/dns/plan` (dry run) and `POST /v1/admin/dns/apply?force=true`.
 
 use crate::caller::bearer;
-use crate::dns_sync::sync;
-use crate::fleet_store;
 use crate::http::{self, Result};
+use crate::jobs::dns_sync::sync;
+use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::config::Config;
 use worker::{Env, Request, Response};

@@ -2,10 +2,11 @@
 //! down at once; a recovery counts as one good observation.
 
 use crate::caller::bearer;
-use crate::do_rpc::call;
 use crate::http::{self, Result};
-use crate::pool::{ExternalReq, ExternalResp};
-use crate::{alerts, fleet_store};
+use crate::objects::pool::{ExternalReq, ExternalResp};
+use crate::outbound::alerts;
+use crate::rpc::call;
+use crate::stores::fleet_store;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::librenms::{parse, LibreNmsEvent};

@@ -1,7 +1,7 @@
 //! `FleetIndex`: the one authoritative map of server id → country pool, so heartbeats
 //! find their pool and the cron round knows every pool.
 
-use crate::do_rpc::{answer, op, read};
+use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;

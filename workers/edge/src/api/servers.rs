@@ -1,12 +1,12 @@
 //! Endpoints called by VPN servers (signed).
 
-use crate::auth_api::disconnects_for;
+use crate::api::auth::disconnects_for;
 use crate::caller;
-use crate::do_rpc::call;
-use crate::fleet_store;
 use crate::http::{self, Result};
-use crate::pool::{HeartbeatReq, HeartbeatResp};
-use crate::session_ledger::Disconnect;
+use crate::objects::pool::{HeartbeatReq, HeartbeatResp};
+use crate::objects::session_ledger::Disconnect;
+use crate::rpc::call;
+use crate::stores::fleet_store;
 use serde::Serialize;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::{Heartbeat, Status};

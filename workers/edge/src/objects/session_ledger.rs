@@ -4,8 +4,10 @@
 //! password is deleted as soon as its answer is in; the invalid go on their server's
 //! disconnect list until the server acks.
 
-use crate::do_rpc::{answer, create_schema, op, read};
-use crate::{credential_cache, env_config, origin, webcrypto};
+use crate::outbound::origin;
+use crate::rpc::{answer, create_schema, op, read};
+use crate::stores::credential_cache;
+use crate::{env_config, webcrypto};
 use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;

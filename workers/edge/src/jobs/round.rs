@@ -2,10 +2,11 @@
 //! to the pool Durable Objects in parallel, then publish the snapshot and record the
 //! minute in the SLA ledger.
 
-use crate::do_rpc::call;
-use crate::fleet_store;
-use crate::pool::{RoundReq, RoundResp};
-use crate::{dns_sync, sla_api};
+use crate::api::sla as sla_api;
+use crate::jobs::dns_sync;
+use crate::objects::pool::{RoundReq, RoundResp};
+use crate::rpc::call;
+use crate::stores::fleet_store;
 use futures_util::future::join_all;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
@@ -62,10 +63,10 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
     let sla = sla_api::record_minute(env, minute, checks);
     // Sessions admitted while the origin was down: re-verified as soon as it answers.
     let reverify = async {
-        if let Err(e) = crate::auth_api::reverify(env).await {
+        if let Err(e) = crate::api::auth::reverify(env).await {
             worker::console_error!("round: re-verification failed: {}", e.message);
         }
-        crate::auth_api::check_origin(env, cfg).await
+        crate::api::auth::check_origin(env, cfg).await
     };
     let (a, b, origin_back, frozen) = futures_util::join!(publish, sla, reverify, dns);
     alerts.extend(origin_back);

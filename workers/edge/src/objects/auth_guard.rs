@@ -1,7 +1,7 @@
 //! `AuthGuard`: counts failures per username while the origin is unavailable (lockout)
 //! and the fleet-wide provisional admissions per minute. The rules are the core's.
 
-use crate::do_rpc::{answer, op, read};
+use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::auth::{Lockout, ProvisionalBudget};

@@ -2,9 +2,9 @@
 //! `floor(scheduled_time / 60000)`, so a round that runs twice for a minute counts once;
 //! the month's credit state; and the alarm that retries the credit call with backoff.
 
-use crate::do_rpc::{answer, create_schema, op, read};
 use crate::env_config;
 use crate::outbound::{self, OutboundError};
+use crate::rpc::{answer, create_schema, op, read};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::ApiError;

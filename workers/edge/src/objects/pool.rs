@@ -1,8 +1,8 @@
 //! `PoolRegistry`: one Durable Object per country pool. Keeps each server's registration,
 //! telemetry and hysteresis state; the core decides, this stores.
 
-use crate::do_rpc::{answer, op, read};
 use crate::outbound;
+use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

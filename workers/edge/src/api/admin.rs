@@ -1,11 +1,11 @@
 //! Operator endpoints (bearer `ADMIN_TOKEN`).
 
 use crate::caller::bearer;
-use crate::do_rpc::call;
-use crate::fleet_index::{CountryResp, IdReq, SetReq};
-use crate::fleet_store;
 use crate::http::{self, Result};
-use crate::pool::{DeleteReq, PutReq, PutResp};
+use crate::objects::fleet_index::{CountryResp, IdReq, SetReq};
+use crate::objects::pool::{DeleteReq, PutReq, PutResp};
+use crate::rpc::call;
+use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::registration::Registration;

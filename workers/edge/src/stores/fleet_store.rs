@@ -1,8 +1,8 @@
 //! Where the fleet lives: pool Durable Objects (truth), the `FleetIndex` (id → pool), and
 //! the snapshot in KV that public reads are served from (memoised per isolate briefly).
 
-use crate::do_rpc::{call, stub};
-use crate::fleet_index::{CountryResp, IdReq};
+use crate::objects::fleet_index::{CountryResp, IdReq};
+use crate::rpc::{call, stub};
 use std::cell::RefCell;
 use std::rc::Rc;
 use vpn_edge_core::api_error::ApiError;

@@ -1,9 +1,9 @@
 //! SLA reports (public) and the credit trigger (operator and daily cron).
 
 use crate::caller::bearer;
-use crate::do_rpc::{call, stub};
 use crate::http::{self, Result};
-use crate::sla_ledger::{MonthReq, RecordReq};
+use crate::objects::sla_ledger::{MonthReq, RecordReq};
+use crate::rpc::{call, stub};
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::sla::{credit_due, DayFigures, FleetChecks, SlaReport};

@@ -1,6 +1,10 @@
 //! Outbound HTTP to the outside world (origin, DNS provider, billing, webhooks) with a
 //! timeout: Workers' fetch has none, so it races a `Delay` and aborts the loser.
 
+pub mod alerts;
+pub mod dns_provider;
+pub mod origin;
+
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use std::time::Duration;

@@ -1,7 +1,7 @@
 //! Public, unauthenticated, cacheable reads, served from the snapshot.
 
-use crate::fleet_store;
 use crate::http::{self, Result};
+use crate::stores::fleet_store;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -109,8 +109,8 @@ pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Respo
     let month = vpn_edge_core::types::Month::of_minute(now.div_euclid(60_000));
     // The page still renders when the SLA ledger cannot be read.
     let (sla, days) = futures_util::join!(
-        crate::sla_api::month_report(env, month, now),
-        crate::sla_api::last_days(env, now, vpn_edge_core::status_page::DAYS_SHOWN)
+        crate::api::sla::month_report(env, month, now),
+        crate::api::sla::last_days(env, now, vpn_edge_core::status_page::DAYS_SHOWN)
     );
     let (sla, days) = (sla.ok(), days.unwrap_or_default());
     let countries = snap.countries(&cfg.pool_prefix, &cfg.dns_zone);

@@ -1,0 +1,7 @@
+//! Durable Objects, one file per object with its protocol. Memory is a cache; storage is
+//! the truth (see ARCHITECTURE.md, "Invariants").
+pub mod auth_guard;
+pub mod fleet_index;
+pub mod pool;
+pub mod session_ledger;
+pub mod sla_ledger;

@@ -1,0 +1,3 @@
+//! KV adapters: the credential cache and the fleet snapshot.
+pub mod credential_cache;
+pub mod fleet_store;
