@@ -24,8 +24,10 @@ use worker::{Context, Env, Request, Response, Stub};
 
 thread_local! {
     /// This isolate recorded degraded admissions: the next origin answer here starts
-    /// their re-verification at once instead of waiting for the cron round.
-    static RECORDED_DEGRADED: Cell<bool> = const { Cell::new(false) };
+    /// their re-verification at once instead of waiting for the cron round. Starts true: a
+    /// fresh isolate (after a deploy or an eviction) cannot know what an earlier one recorded,
+    /// so its first origin answer asks the ledger once.
+    static RECORDED_DEGRADED: Cell<bool> = const { Cell::new(true) };
 }
 
 pub fn ledger(env: &Env) -> std::result::Result<Stub, ApiError> {

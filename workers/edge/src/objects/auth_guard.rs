@@ -1,6 +1,7 @@
 //! `AuthGuard`: counts failures per username while the origin is unavailable (lockout)
 //! and the fleet-wide provisional admissions per minute. The rules are the core's.
 
+use crate::objects::storage;
 use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use vpn_edge_core::api_error::ApiError;
@@ -53,7 +54,7 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 
 impl AuthGuard {
     async fn lockout(&self, user: &str) -> std::result::Result<Lockout, ApiError> {
-        Ok(self.state.storage().get::<Lockout>(&format!("l:{user}")).await.map_err(storage_err)?.unwrap_or_default())
+        Ok(storage::get::<Lockout>(&self.state.storage(), &format!("l:{user}")).await.map_err(storage_err)?.unwrap_or_default())
     }
 
     async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
@@ -70,26 +71,26 @@ impl AuthGuard {
             "fail" => {
                 let r: UserReq = read(req).await?;
                 let l = self.lockout(&r.user).await?.fail(r.now_ms);
-                self.state.storage().put(&format!("l:{}", r.user), &l).await.map_err(storage_err)?;
+                storage::put(&self.state.storage(), &format!("l:{}", r.user), &l).await.map_err(storage_err)?;
                 serde_json::to_value(Locked { locked: l.is_locked(r.now_ms) })
             }
             "provisional" => {
                 let r: ProvisionalReq = read(req).await?;
                 let budget: ProvisionalBudget =
-                    self.state.storage().get("p").await.map_err(storage_err)?.unwrap_or_default();
+                    storage::get(&self.state.storage(), "p").await.map_err(storage_err)?.unwrap_or_default();
                 let (next, granted) = budget.take(r.now_ms, r.cap);
-                self.state.storage().put("p", next).await.map_err(storage_err)?;
+                storage::put(&self.state.storage(), "p", &next).await.map_err(storage_err)?;
                 serde_json::to_value(Granted { granted })
             }
             "origin_get" => {
-                let down = self.state.storage().get::<bool>("origin_down").await.map_err(storage_err)?.unwrap_or(false);
+                let down = storage::get::<bool>(&self.state.storage(), "origin_down").await.map_err(storage_err)?.unwrap_or(false);
                 serde_json::to_value(OriginState { down })
             }
             "origin_set" => {
                 let r: OriginState = read(req).await?;
-                let was = self.state.storage().get::<bool>("origin_down").await.map_err(storage_err)?.unwrap_or(false);
+                let was = storage::get::<bool>(&self.state.storage(), "origin_down").await.map_err(storage_err)?.unwrap_or(false);
                 if was != r.down {
-                    self.state.storage().put("origin_down", r.down).await.map_err(storage_err)?;
+                    storage::put(&self.state.storage(), "origin_down", &r.down).await.map_err(storage_err)?;
                 }
                 serde_json::to_value(Changed { changed: was != r.down })
             }

@@ -5,3 +5,4 @@ pub mod fleet_index;
 pub mod pool;
 pub mod session_ledger;
 pub mod sla_ledger;
+pub mod storage;
