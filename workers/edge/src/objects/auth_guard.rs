@@ -54,7 +54,10 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 
 impl AuthGuard {
     async fn lockout(&self, user: &str) -> std::result::Result<Lockout, ApiError> {
-        Ok(storage::get::<Lockout>(&self.state.storage(), &format!("l:{user}")).await.map_err(storage_err)?.unwrap_or_default())
+        Ok(storage::get::<Lockout>(&self.state.storage(), &format!("l:{user}"))
+            .await
+            .map_err(storage_err)?
+            .unwrap_or_default())
     }
 
     async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
@@ -83,12 +86,18 @@ impl AuthGuard {
                 serde_json::to_value(Granted { granted })
             }
             "origin_get" => {
-                let down = storage::get::<bool>(&self.state.storage(), "origin_down").await.map_err(storage_err)?.unwrap_or(false);
+                let down = storage::get::<bool>(&self.state.storage(), "origin_down")
+                    .await
+                    .map_err(storage_err)?
+                    .unwrap_or(false);
                 serde_json::to_value(OriginState { down })
             }
             "origin_set" => {
                 let r: OriginState = read(req).await?;
-                let was = storage::get::<bool>(&self.state.storage(), "origin_down").await.map_err(storage_err)?.unwrap_or(false);
+                let was = storage::get::<bool>(&self.state.storage(), "origin_down")
+                    .await
+                    .map_err(storage_err)?
+                    .unwrap_or(false);
                 if was != r.down {
                     storage::put(&self.state.storage(), "origin_down", &r.down).await.map_err(storage_err)?;
                 }

@@ -46,8 +46,11 @@ impl FleetIndex {
         let store = self.state.storage();
         let mut map: BTreeMap<String, String> = storage::list(&store, PREFIX).await?.into_iter().collect();
         if let Some(legacy) = storage::get::<BTreeMap<String, String>>(&store, LEGACY_KEY).await? {
-            let missing: Vec<(String, &String)> =
-                legacy.iter().filter(|(id, _)| !map.contains_key(*id)).map(|(id, c)| (format!("{PREFIX}{id}"), c)).collect();
+            let missing: Vec<(String, &String)> = legacy
+                .iter()
+                .filter(|(id, _)| !map.contains_key(*id))
+                .map(|(id, c)| (format!("{PREFIX}{id}"), c))
+                .collect();
             storage::put_all(&store, missing).await?;
             store.delete(LEGACY_KEY).await?;
             for (id, country) in legacy {
