@@ -12,7 +12,7 @@ import { ROOT } from "./edge-miniflare.mjs";
 import { signedHeaders, TimestampClock } from "./edge-client.mjs";
 import { startCloudflare, startFake } from "../miniflare-tests/fakes.mjs";
 
-const PORT = Number(process.env.SMOKE_PORT ?? 8797);
+const PORT = Number(process.env.SMOKE_PORT ?? 8795);
 const EDGE = `http://127.0.0.1:${PORT}`;
 const ADMIN = "smoke-admin-token";
 const FLEET_SECRET = "smoke-fleet-secret";
