@@ -3,9 +3,6 @@
 // restart of the runtime, and it forgets signatures once the clock window refuses them.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { startEdge, sign } from "./harness.mjs";
 import { waitFor } from "./fakes.mjs";
 
@@ -115,25 +112,18 @@ test("two copies of one request sent at once: exactly one is accepted", async ()
 });
 
 test("the memory of used signatures survives a restart of the runtime", async () => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "edge-replay-"));
+  const edge = await setup({ restartable: true });
   try {
-    let edge = await setup({ persist: dir });
     const c = capture("se-1", "/v1/sessions/offline", offlineReport());
     assert.equal((await send(edge, c)).status, 200);
-    await edge.close();
-
     // A new runtime over the same storage: every object starts with empty memory.
-    edge = await startEdge({ SESSION_KEY }, { persist: dir });
-    try {
-      const again = await send(edge, c);
-      assert.equal(again.status, 401);
-      assert.equal(again.body.error.code, "replayed");
-      assert.equal((await pending(edge)).length, 2);
-    } finally {
-      await edge.close();
-    }
+    await edge.restart();
+    const again = await send(edge, c);
+    assert.equal(again.status, 401);
+    assert.equal(again.body.error.code, "replayed");
+    assert.equal((await pending(edge)).length, 2);
   } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
+    await edge.close();
   }
 });
 
