@@ -30,7 +30,7 @@ function sh(cmd, args, opts = {}) {
 
 /** What the edge received, through a proxy that can also make it unreachable or hang. */
 async function startProxy(target) {
-  const p = { requests: [], mode: "pass", held: [] };
+  const p = { requests: [], errors: [], mode: "pass", held: [] };
   p.server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
@@ -49,7 +49,8 @@ async function startProxy(target) {
         const body = Buffer.from(await r.arrayBuffer());
         res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "application/json" });
         res.end(body);
-      } catch {
+      } catch (e) {
+        p.errors.push(String(e?.cause ?? e));
         req.socket.destroy();
       }
     });
@@ -86,21 +87,38 @@ function pki() {
   fs.chmodSync(path.join(dir, "server.key"), 0o600);
 }
 
-/** One management command over a fresh connection (as root, like the agent). */
-function mgmt(command) {
-  return sh("sh", ["-c", `{ printf '%s\\n' "$1"; sleep 0.5; printf 'quit\\n'; } | socat -t 3 - UNIX-CONNECT:"$2"`, "mgmt", command, sock]);
+/** Runs a command without blocking the event loop (the proxy to the edge lives in it). */
+function run(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const p = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+    let stdout = "";
+    let stderr = "";
+    p.stdout.on("data", (c) => (stdout += c));
+    p.stderr.on("data", (c) => (stderr += c));
+    p.on("close", (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
-/** The agent, one pass, as its systemd unit runs it (root, the installed conf). */
-function agentOnce() {
-  return sh("sh", [path.join(lib, "vpn-edge-agent.sh"), "--once"], { env: { PATH: process.env.PATH, VPN_EDGE_CONF: conf, EDGE_MGMT_WAIT_S: "0.5" } });
+/** One management command over a fresh connection (as root, like the agent). */
+async function mgmt(command) {
+  return (await run("sh", ["-c", `{ printf '%s\\n' "$1"; sleep 0.5; printf 'quit\\n'; } | socat -t 3 - UNIX-CONNECT:"$2"`, "mgmt", command, sock])).stdout;
+}
+
+/** The agent, one pass, as its systemd unit runs it: uid 0 in group vpn-edge without any
+ * capability (CapabilityBoundingSet= empty), the installed conf. */
+async function agentOnce() {
+  const args = ["--regid=vpn-edge", "--clear-groups", "--bounding-set=-all", "--inh-caps=-all", "sh", path.join(lib, "vpn-edge-agent.sh"), "--once"];
+  const r = await run("setpriv", args, { env: { PATH: process.env.PATH, VPN_EDGE_CONF: conf, EDGE_MGMT_WAIT_S: "0.5" } });
+  // No syslog here: the agent's lines go to stderr (its journal under systemd).
+  fs.appendFileSync(path.join(dir, "agent.log"), r.stderr);
+  return r.stderr;
 }
 
 /** Heartbeat timestamps must increase: one agent pass per second at most. */
 let lastAgent = 0;
 async function agent() {
   await waitFor(() => Date.now() - lastAgent > 1100, { what: "a new second" });
-  const out = agentOnce();
+  const out = await agentOnce();
   lastAgent = Date.now();
   return out;
 }
@@ -111,7 +129,7 @@ function connect(name, username, password) {
   fs.writeFileSync(creds, `${username}\n${password}\n`, { mode: 0o600 });
   const log = path.join(dir, `${name}.log`);
   const proc = spawn("openvpn", [
-    "--client", "--dev", `vpnec${clients.length}`, "--dev-type", "tun", "--proto", "udp4", "--remote", "127.0.0.1", String(port),
+    "--client", "--dev", "null", "--proto", "udp4", "--remote", "127.0.0.1", String(port),
     "--nobind", "--ca", path.join(dir, "ca.crt"), "--remote-cert-tls", "server", "--auth-user-pass", creds, "--auth-nocache",
     "--auth-retry", "none", "--ifconfig-noexec", "--route-noexec", "--pull-filter", "ignore", "route-gateway",
     "--connect-retry-max", "1", "--verb", "3", "--log", log,
@@ -161,7 +179,7 @@ before(async () => {
   port = await freeUdpPort();
   serverLog = path.join(dir, "server.log");
   const base = [
-    `port ${port}`, "proto udp4", "local 127.0.0.1", "dev vpnes0", "dev-type tun", "topology subnet", "server 10.89.0.0 255.255.255.0",
+    `port ${port}`, "proto udp4", "local 127.0.0.1", "dev vpnek0", "dev-type tun", "topology subnet", "server 10.87.0.0 255.255.255.0",
     "keepalive 10 60", 'push "explicit-exit-notify 3"', "explicit-exit-notify 1",
     `ca ${dir}/ca.crt`, `cert ${dir}/server.crt`, `key ${dir}/server.key`, "dh none", "persist-key", "persist-tun", "verb 3",
     `reneg-sec ${RENEG_S}`,
@@ -189,7 +207,7 @@ test("OpenVPN (installed by install, running as nobody): a valid user connects, 
   const wrong = connect("wrong", "bob", "not-bobs-password");
   await waitFor(() => wrong.text().includes("AUTH_FAILED"), { timeoutMs: 30_000, what: "AUTH_FAILED" });
   assert.ok(!wrong.text().includes("Initialization Sequence Completed"));
-  assert.match(mgmt("status 3"), /CLIENT_LIST\talice\t/);
+  assert.match(await mgmt("status 3"), /CLIENT_LIST\talice\t/);
   // The server really runs as nobody, and its hooks still work.
   const pid = sh("sh", ["-c", `grep -l "${path.join(dir, "server.conf")}" /proc/[0-9]*/cmdline | head -n1 | cut -d/ -f3`]).trim();
   assert.match(fs.readFileSync(`/proc/${pid}/status`, "utf8"), /^Uid:\s+65534\s/m);
@@ -199,9 +217,9 @@ test("OpenVPN (installed by install, running as nobody): a valid user connects, 
   assert.match(log, /vpn-edge\[\d+\]: auth deny user=bob .*source=origin/);
   assert.ok(!log.includes(USERS.alice) && !log.includes("not-bobs-password"));
   // The agent's heartbeat reports the live client count and that OpenVPN answers.
-  await agent();
+  const log1 = await agent();
   await edge.round(minute(0));
-  assert.equal((await edge.json("/v1/servers/vpn-1")).body.clients, 1);
+  assert.equal((await edge.json("/v1/servers/vpn-1")).body.clients, 1, log1);
   const beat = proxy.requests.filter((q) => q.url === "/v1/servers/vpn-1/heartbeat").at(-1);
   assert.deepEqual(beat.json, { clients: 1, openvpn: "ok" });
 });
@@ -233,7 +251,7 @@ test("OpenVPN: origin down admits an impostor provisionally once, renegotiations
   origin.mode = "down";
   const mallory = connect("mallory", "mallory", "i-made-this-up");
   await connected(mallory);
-  assert.match(mgmt("status 3"), /CLIENT_LIST\tmallory\t/);
+  assert.match(await mgmt("status 3"), /CLIENT_LIST\tmallory\t/);
   await waitFor(() => (serverText().match(/auth allow user=mallory client=\S+ source=token/g) ?? []).length >= 1, {
     timeoutMs: RENEG_S * 3 * 1000,
     what: "a renegotiation of mallory",
@@ -244,8 +262,8 @@ test("OpenVPN: origin down admits an impostor provisionally once, renegotiations
   origin.mode = "up";
   await edge.round(minute(1));
   await agent();
-  await waitFor(() => !/CLIENT_LIST\tmallory\t/.test(mgmt("status 3")), { timeoutMs: 20_000, what: "mallory disconnected" });
-  assert.match(mgmt("status 3"), /CLIENT_LIST\talice\t/, "the valid user stays connected");
+  await waitFor(async () => !/CLIENT_LIST\tmallory\t/.test(await mgmt("status 3")), { timeoutMs: 20_000, what: "mallory disconnected" });
+  assert.match(await mgmt("status 3"), /CLIENT_LIST\talice\t/, "the valid user stays connected");
   // Acked: the next heartbeat's answer has an empty list. Her token no longer admits her.
   await agent();
   assert.equal(fs.readdirSync(path.join(state, "revoked")).length, 1);
@@ -293,7 +311,7 @@ test("OpenVPN: a disconnect while the edge hangs does not stall the server (load
   assert.equal(ls("ends").length, 1, "the hook ran and spooled the end");
   const worst = Math.max(...latencies);
   assert.ok(worst <= 500, `load-stats took up to ${worst} ms while client-disconnect met a hanging edge`);
-  assert.doesNotMatch(mgmt("status 3"), /CLIENT_LIST\tbob\t/);
+  assert.doesNotMatch(await mgmt("status 3"), /CLIENT_LIST\tbob\t/);
 
   proxy.mode = "pass";
   proxy.release();

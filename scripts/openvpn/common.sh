@@ -146,7 +146,8 @@ edge_user_key() {
 edge_spool_put() {
   _t=$(mktemp "$1/.new-$2-XXXXXX" 2>/dev/null) || return 1
   _new=$1/${_t##*/.new-}.json
-  if printf '%s\n' "$3" 2>/dev/null > "$_t" && mv -f "$_t" "$_new" 2>/dev/null; then
+  # mktemp makes 0600; the agent reads it by group (it has no capability to override).
+  if chmod 0660 "$_t" 2>/dev/null && printf '%s\n' "$3" 2>/dev/null > "$_t" && mv -f "$_t" "$_new" 2>/dev/null; then
     EDGE_SPOOLED=$_new
     return 0
   fi

@@ -48,7 +48,7 @@ probe_openvpn() {
 # Removes the items of a batch the edge answered (recorded or rejected), logging rejections.
 # $1: list of spool files, $2: the edge's answer.
 settle_offline() {
-  jq -r '(.rejected // [])[] | select(type == "object") | "\(.index|tostring) \(.error|tostring|.[0:200])"' "$2" 2>/dev/null |
+  jq -r '.rejected | if type == "array" then .[] else empty end | select(type == "object") | "\(.index|tostring) \(.error|tostring|.[0:200])"' "$2" 2>/dev/null |
     while read -r idx why; do
       case "$idx" in '' | *[!0-9]*) continue ;; esac
       f=$(sed -n "$((idx + 1))p" "$1")
@@ -58,8 +58,8 @@ settle_offline() {
     done
   # Session ids of recorded items, by index (or in order, as older edges answered), so that
   # the client-disconnect hook can end those sessions too.
-  jq -r '((.recorded // [])[] | select(type == "object") | "\(.index|tostring) \(.session_id|tostring)"),
-         ((.session_ids // []) | to_entries[] | "\(.key) \(.value|tostring)")' "$2" 2>/dev/null |
+  jq -r '(.recorded | if type == "array" then .[] else empty end | select(type == "object") | "\(.index|tostring) \(.session_id|tostring)"),
+         (.session_ids | if type == "array" then to_entries[] else empty end | "\(.key) \(.value|tostring)")' "$2" 2>/dev/null |
     while read -r idx sid; do
       case "$idx" in '' | *[!0-9]*) continue ;; esac
       edge_valid_session_id "$sid" || continue
@@ -79,6 +79,10 @@ report_offline_batch() {
   size=20
   for f in "$EDGE_STATE_DIR"/spool/*.json; do
     [ -e "$f" ] || break
+    if [ ! -r "$f" ]; then
+      edge_log "spooled admission $f is not readable by the agent: kept"
+      continue
+    fi
     if ! jq -e 'type == "object"' "$f" >/dev/null 2>&1; then
       edge_log "spooled admission $f is not JSON: removed"
       rm -f "$f"
