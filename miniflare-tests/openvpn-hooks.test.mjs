@@ -215,23 +215,40 @@ test("auth hook: credentials the edge would refuse (U+0085, DEL, invalid UTF-8, 
   }
 });
 
-test("auth hook: a renegotiation with a valid auth-gen-token is answered locally; expired, invalid and revoked tokens are denied, none reaches the edge", async () => {
+test("auth hook: a renegotiation with a valid auth-gen-token is answered locally, once the server knows the session; unknown, revoked, expired and invalid tokens are denied", async () => {
   edge.requests.length = 0;
   edge.script = [];
-  edge.fallback = { status: 503, body: {} }; // an outage: a call would be a degraded admission
+  edge.fallback = { status: 503, body: {} }; // an outage: every edge call is a degraded admission
   const srv = server(edge.url);
-  const token = "SESS_ID_AT_0123456789abcdefABCDEF";
-  assert.equal((await auth(srv, "alice", token, { env: { session_state: "Authenticated" } })).verdict, "1");
+  const tok = (session_id, extra = {}) => ({ env: { session_state: "Authenticated", session_id, ...extra } });
+  const token = "SESS_ID_AT_0123456789abcdefABCDEF"; // what the client sends as its password
+  // A token this server knows nothing of (another server's secret, a wiped state): a real login it is.
+  assert.equal((await auth(srv, "alice", token, tok("c2Vzc2lvbi1h"))).verdict, "0");
   for (const state of ["Expired", "Invalid", "AuthenticatedEmptyUser", "ExpiredEmptyUser"]) {
-    assert.equal((await auth(srv, "alice", token, { env: { session_state: state } })).verdict, "0", state);
+    assert.equal((await auth(srv, "alice", token, { env: { session_state: state, session_id: "c2Vzc2lvbi1h" } })).verdict, "0", state);
   }
-  // The edge had alice disconnected (the agent marks her revoked): her token is refused.
-  const key = execFileSync("sh", ["-c", "printf '%s' alice | openssl dgst -sha256 -r | cut -c1-64"], { encoding: "utf8" }).trim();
-  fs.mkdirSync(path.join(srv.state, "revoked"), { recursive: true });
-  fs.writeFileSync(path.join(srv.state, "revoked", key), "");
-  assert.equal((await auth(srv, "alice", token, { env: { session_state: "Authenticated" } })).verdict, "0");
-  assert.deepEqual(edge.requests.map((r) => r.url), [], "no /v1/auth for any of them");
-  assert.deepEqual(spooled(srv), [], "no local admission either");
+  assert.deepEqual(edge.requests.map((r) => r.url), [], "none of them reached the edge");
+
+  // mallory logs in during the outage: one degraded admission, spooled.
+  assert.equal((await auth(srv, "mallory", "guess", { env: { session_state: "Initial", untrusted_port: "41000" } })).verdict, "1");
+  assert.equal(spooled(srv).length, 1);
+  // Her renegotiations (same address) and a reconnect from another port ride on the token.
+  for (const port of ["41000", "41000", "41001"]) {
+    assert.equal((await auth(srv, "mallory", token, tok("bWFsbG9yeQ", { untrusted_port: port }))).verdict, "1", port);
+  }
+  assert.equal(edge.requests.filter((r) => r.url === "/v1/auth").length, 1, "one /v1/auth for the login, none per renegotiation");
+  assert.equal(spooled(srv).length, 1, "no new degraded admission");
+  // Her session ends: a degraded session's token dies with it.
+  const end = await run("sh", [path.join(hooks, "client-disconnect.sh")], { VPN_EDGE_CONF: srv.conf, trusted_ip: "203.0.113.7", trusted_port: "41001" });
+  assert.equal(end.code, 0);
+  assert.equal((await auth(srv, "mallory", token, tok("bWFsbG9yeQ", { untrusted_port: "41002" }))).verdict, "0");
+
+  // alice is admitted by the origin: her token survives a disconnect (a network change).
+  edge.script = [{ status: 200, body: { decision: "allow", source: "origin", session_id: "0123456789abcdef0123456789abcdef" } }];
+  assert.equal((await auth(srv, "alice", "alice-pw", { env: { session_state: "Initial", untrusted_port: "42000" } })).verdict, "1");
+  assert.equal((await auth(srv, "alice", token, tok("YWxpY2U", { untrusted_port: "42000" }))).verdict, "1");
+  await run("sh", [path.join(hooks, "client-disconnect.sh")], { VPN_EDGE_CONF: srv.conf, trusted_ip: "203.0.113.7", trusted_port: "42000" });
+  assert.equal((await auth(srv, "alice", token, tok("YWxpY2U", { untrusted_port: "42001" }))).verdict, "1");
   edge.fallback = { status: 200, body: {} };
 });
 

@@ -11,7 +11,7 @@
 #    fail-open rule is `open`, the credentials pass the edge's own validation, and the
 #    admission was written to the spool (the agent reports it for re-verification);
 #  - a TLS renegotiation or reconnect presenting a valid auth-gen-token (session_state
-#    Authenticated), unless the edge has since had this user disconnected.
+#    Authenticated) of a session this server admitted, unless that token was revoked.
 # Everything else denies: a local fault (mktemp, a full disk, an unreadable config), a
 # 3xx or 4xx, an answer that is not what the edge sends, invalid credentials.
 set -u
@@ -40,15 +40,32 @@ if ! printf '%s' "$pass" | edge_valid_text 1024; then
 fi
 
 # auth-gen-token with external-auth: OpenVPN checked the token and tells us the verdict.
+key=$(edge_client_key "$ip" "$port")
 case "${session_state:-}" in
   Authenticated)
-    # A renegotiation or reconnect of a session this server admitted: answered here, no
-    # edge call and no new degraded admission. A user the edge had disconnected is revoked
-    # (the agent writes the mark) and must log in with the password again.
-    if [ -e "$EDGE_STATE_DIR/revoked/$(edge_user_key "$user")" ]; then
-      edge_log "auth deny user=$user client=$client: token of a disconnected user"
+    # A renegotiation or reconnect of a session this server admitted: answered here, no edge
+    # call and no new degraded admission, if this server knows how the token's session was
+    # admitted (tokens/, or class/ of this address on its first renegotiation) and it was
+    # not revoked (the edge had it disconnected, or a degraded session ended: its user must
+    # log in again, so the edge hears of it).
+    toksha=$(printf '%s' "${session_id:-}" | edge_sha256_hex)
+    if [ -z "${session_id:-}" ] || [ -e "$EDGE_STATE_DIR/revoked/$toksha" ]; then
+      edge_log "auth deny user=$user client=$client: revoked or unknown auth token"
       exit 1
     fi
+    class=$(cat "$EDGE_STATE_DIR/tokens/$toksha" 2>/dev/null || cat "$EDGE_STATE_DIR/class/$key" 2>/dev/null)
+    case "$class" in
+      origin | degraded) ;;
+      *)
+        edge_log "auth deny user=$user client=$client: auth token of a session this server did not admit"
+        exit 1
+        ;;
+    esac
+    printf '%s\n' "$class" > "$EDGE_STATE_DIR/tokens/$toksha" &&
+      printf '%s\n' "$toksha" > "$EDGE_STATE_DIR/clients/$key" || {
+      edge_log "auth deny user=$user client=$client: cannot record the token's session"
+      exit 1
+    }
     edge_log "auth allow user=$user client=$client source=token"
     exit 0
     ;;
@@ -59,6 +76,8 @@ case "${session_state:-}" in
     exit 1
     ;;
 esac
+# A new login from this address: forget what a previous session here left.
+rm -f "$EDGE_STATE_DIR/class/$key" "$EDGE_STATE_DIR/clients/$key"
 
 control=${auth_control_file:-}
 [ -n "$control" ] || edge_die "auth deny user=$user client=$client: auth_control_file not set (deferred auth needs OpenVPN 2.6)"
@@ -97,7 +116,8 @@ admit_locally() { # $1: what the edge did
   item=$(printf '{"username":%s,"password":%s,"client_ip":"%s","client_port":%s,"admitted_at":%s}' \
     "$(edge_json_str "$user")" "$(edge_json_str "$pass")" "$ip" "$port" "$now")
   # No admission that is not written down: the spool is how the edge learns of it.
-  if edge_spool_put "$EDGE_STATE_DIR/spool" "$now-$(edge_client_key "$ip" "$port")" "$item"; then
+  if edge_spool_put "$EDGE_STATE_DIR/spool" "$now-$key" "$item"; then
+    printf 'degraded\n' > "$EDGE_STATE_DIR/class/$key"
     answer 1 "auth allow user=$user client=$client source=local-fail-open (edge $1)"
   else
     answer 0 "auth deny user=$user client=$client: edge unavailable ($1) and the spool could not be written"
@@ -117,9 +137,12 @@ decide() {
             answer 0 "auth deny user=$user client=$client: the edge's answer has a malformed session id"
             return
           fi
-          printf '%s\n' "$session" > "$EDGE_STATE_DIR/sessions/$(edge_client_key "$ip" "$port")" ||
+          printf '%s\n' "$session" > "$EDGE_STATE_DIR/sessions/$key" ||
             edge_log "cannot record the session of $client: its end will not be reported"
           source=$(jq -r '.source // "" | tostring | .[0:32]' "$out" 2>/dev/null)
+          # How renegotiations on this session's auth-gen-token are treated (above).
+          case "$source" in origin) class=origin ;; *) class=degraded ;; esac
+          printf '%s\n' "$class" > "$EDGE_STATE_DIR/class/$key"
           answer 1 "auth allow user=$user client=$client source=$source"
           ;;
         "deny "*) answer 0 "auth deny user=$user client=$client source=${verdict#deny }" ;;

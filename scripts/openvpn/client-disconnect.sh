@@ -13,6 +13,8 @@ ip=${trusted_ip:-${trusted_ip6:-}}
 port=${trusted_port:-}
 edge_valid_ip "$ip" && edge_valid_port "$port" || exit 0
 key=$(edge_client_key "$ip" "$port")
+# A degraded session's auth-gen-token dies with it: its user logs in again through the edge.
+edge_revoke_token "$key" degraded-only
 file="$EDGE_STATE_DIR/sessions/$key"
 [ -f "$file" ] || exit 0
 session=$(cat "$file")

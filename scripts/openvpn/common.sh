@@ -45,7 +45,8 @@ export EDGE_URL EDGE_SERVER_ID EDGE_SERVER_KEY EDGE_TIMEOUT_S
 # (root): group-readable files in setgid directories that `install` creates 2770.
 umask 007
 mkdir -p "$EDGE_STATE_DIR/sessions" "$EDGE_STATE_DIR/spool" "$EDGE_STATE_DIR/ends" \
-  "$EDGE_STATE_DIR/revoked" "$EDGE_STATE_DIR/tmp" 2>/dev/null
+  "$EDGE_STATE_DIR/revoked" "$EDGE_STATE_DIR/tokens" "$EDGE_STATE_DIR/clients" \
+  "$EDGE_STATE_DIR/class" "$EDGE_STATE_DIR/tmp" 2>/dev/null
 TMPDIR="$EDGE_STATE_DIR/tmp"
 export TMPDIR
 
@@ -135,9 +136,24 @@ edge_client_key() {
   printf '%s_%s' "$1" "$2" | tr -c 'A-Za-z0-9._:-' '_'
 }
 
-# A file name for a username (revocations): its SHA-256.
-edge_user_key() {
-  printf '%s' "$1" | edge_sha256_hex
+# auth-gen-token bookkeeping, all under $EDGE_STATE_DIR (see auth-user-pass-verify.sh):
+#   class/<client>    origin|degraded: how the login at this address was admitted
+#   clients/<client>  SHA-256 of the token session id of the client at this address
+#   tokens/<sha>      origin|degraded for that token session
+#   revoked/<sha>     that token no longer admits anyone
+# edge_revoke_token CLIENT_KEY [degraded-only]: revokes the token of the client at that
+# address (all of them, or only degraded ones), and forgets the address.
+edge_revoke_token() {
+  _sha=$(cat "$EDGE_STATE_DIR/clients/$1" 2>/dev/null)
+  case "$_sha" in
+    '' | *[!0-9a-f]*) ;;
+    *)
+      if [ -z "${2:-}" ] || [ "$(cat "$EDGE_STATE_DIR/tokens/$_sha" 2>/dev/null)" != origin ]; then
+        : > "$EDGE_STATE_DIR/revoked/$_sha" || edge_log "cannot revoke a token"
+      fi
+      ;;
+  esac
+  rm -f "$EDGE_STATE_DIR/clients/$1" "$EDGE_STATE_DIR/class/$1"
 }
 
 # edge_spool_put DIR PREFIX CONTENT: writes CONTENT as DIR/PREFIX-<random>.json, atomically

@@ -3,8 +3,7 @@
 #  - sends the heartbeat: the live client count and whether OpenVPN answers its management
 #    interface ("openvpn":"ok"|"down");
 #  - kills the clients on the edge's disconnect list (management `client-kill CID HALT`,
-#    else `kill IP:port`), marks their usernames revoked (a valid auth-gen-token no longer
-#    readmits them) and acks them;
+#    else `kill IP:port`), revokes their auth-gen-tokens and acks them;
 #  - reports spooled local admissions (/v1/sessions/offline) and spooled session ends
 #    (/v1/sessions/end) that the client-disconnect hook could not deliver.
 #   vpn-edge-agent.sh          loop (the systemd unit runs this)
@@ -159,9 +158,8 @@ disconnect() {
         edge_log "disconnect item with invalid fields ignored: session=$(printf '%s' "$id" | head -c 64) client=$(printf '%s' "$ip:$port" | head -c 64)"
         continue
       fi
-      # A valid auth-gen-token must not bring this user back (auth-user-pass-verify.sh).
-      [ -z "$user" ] || : > "$EDGE_STATE_DIR/revoked/$(edge_user_key "$user")" ||
-        edge_log "cannot mark user=$user revoked"
+      # Its auth-gen-token must not bring it back (auth-user-pass-verify.sh).
+      edge_revoke_token "$(edge_client_key "$ip" "$port")"
       # HALT tells the client not to reconnect (client-kill by client id, found by its real
       # address in `status 3`); `kill ip:port` is the fallback.
       cid=$(mgmt "status 3" | awk -F '\t' -v a="$ip:$port" '$1 == "CLIENT_LIST" && $3 == a { print $11; exit }')
@@ -202,8 +200,9 @@ pass() {
   rm -f "$body" "$out"
   report_spool
   report_ends
-  # Revocations outlive every token issued before them, then go.
-  find "$EDGE_STATE_DIR/revoked" -type f -mmin +$((EDGE_TOKEN_LIFETIME_S / 60 + 1)) -exec rm -f {} + 2>/dev/null
+  # Token bookkeeping outlives every token it is about, then goes.
+  find "$EDGE_STATE_DIR/revoked" "$EDGE_STATE_DIR/tokens" "$EDGE_STATE_DIR/clients" "$EDGE_STATE_DIR/class" \
+    -type f -mmin +$((EDGE_TOKEN_LIFETIME_S / 60 + 1)) -exec rm -f {} + 2>/dev/null
 }
 
 if [ "${1:-}" = --once ]; then
