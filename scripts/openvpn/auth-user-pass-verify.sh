@@ -20,7 +20,9 @@ set -u
 credfile=$(eval "printf '%s' \"\${$#}\"")
 ip=${untrusted_ip:-${untrusted_ip6:-}}
 port=${untrusted_port:-}
-edge_valid_ip "$ip" && edge_valid_port "$port" || edge_die "auth deny: OpenVPN gave no valid client address"
+if ! edge_valid_ip "$ip" || ! edge_valid_port "$port"; then
+  edge_die "auth deny: OpenVPN gave no valid client address"
+fi
 client="$ip:$port"
 
 {
@@ -61,11 +63,11 @@ case "${session_state:-}" in
         exit 1
         ;;
     esac
-    printf '%s\n' "$class" > "$EDGE_STATE_DIR/tokens/$toksha" &&
-      printf '%s\n' "$toksha" > "$EDGE_STATE_DIR/clients/$key" || {
+    if ! printf '%s\n' "$class" > "$EDGE_STATE_DIR/tokens/$toksha" ||
+      ! printf '%s\n' "$toksha" > "$EDGE_STATE_DIR/clients/$key"; then
       edge_log "auth deny user=$user client=$client: cannot record the token's session"
       exit 1
-    }
+    fi
     edge_log "auth allow user=$user client=$client source=token"
     exit 0
     ;;

@@ -11,7 +11,7 @@ set -u
 . "$(dirname "$0")/common.sh"
 ip=${trusted_ip:-${trusted_ip6:-}}
 port=${trusted_port:-}
-edge_valid_ip "$ip" && edge_valid_port "$port" || exit 0
+if ! edge_valid_ip "$ip" || ! edge_valid_port "$port"; then exit 0; fi
 key=$(edge_client_key "$ip" "$port")
 # A degraded session's auth-gen-token dies with it: its user logs in again through the edge.
 edge_revoke_token "$key" degraded-only

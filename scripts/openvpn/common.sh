@@ -164,6 +164,7 @@ edge_spool_put() {
   _new=$1/${_t##*/.new-}.json
   # mktemp makes 0600; the agent reads it by group (it has no capability to override).
   if chmod 0660 "$_t" 2>/dev/null && printf '%s\n' "$3" 2>/dev/null > "$_t" && mv -f "$_t" "$_new" 2>/dev/null; then
+    # shellcheck disable=SC2034 # read by the caller
     EDGE_SPOOLED=$_new
     return 0
   fi

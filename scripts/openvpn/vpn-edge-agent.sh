@@ -65,7 +65,7 @@ settle_offline() {
       f=$(sed -n "$((idx + 1))p" "$1")
       [ -n "$f" ] || continue
       cip=$(jq -r '.client_ip' "$f" 2>/dev/null) cport=$(jq -r '.client_port|tostring' "$f" 2>/dev/null)
-      edge_valid_ip "$cip" && edge_valid_port "$cport" || continue
+      if ! edge_valid_ip "$cip" || ! edge_valid_port "$cport"; then continue; fi
       printf '%s\n' "$sid" > "$EDGE_STATE_DIR/sessions/$(edge_client_key "$cip" "$cport")"
     done
   xargs rm -f < "$1"
@@ -190,8 +190,10 @@ pass() {
   if [ "$status" = 200 ]; then
     killed=$(disconnect "$out")
     if [ -n "$killed" ]; then
+      # shellcheck disable=SC2086 # one validated session id per word
       printf '%s\n' $killed | jq -R . | jq -cs '{session_ids: .}' > "$body"
       status=$(edge_call POST "/v1/servers/$EDGE_SERVER_ID/disconnects/ack" "$body" "$out")
+      # shellcheck disable=SC2086
       edge_log "ack of $(printf '%s ' $killed): $status"
     fi
   else
