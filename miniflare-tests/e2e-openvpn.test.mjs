@@ -341,6 +341,8 @@ test("OpenVPN: a disconnect while the edge hangs does not stall the server (load
 });
 
 test("OpenVPN: stopping the server (the agent still running) makes the heartbeat say openvpn down", async () => {
+  proxy.mode = "pass"; // whatever an earlier test left
+  proxy.release();
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
   await agent();
