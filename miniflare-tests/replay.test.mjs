@@ -132,7 +132,7 @@ test("used signatures are forgotten once the clock window refuses them", async (
   try {
     const ns = await edge.mf.getDurableObjectNamespace("REPLAY");
     const guard = ns.get(ns.idFromName("se-1"));
-    const remembered = async () => (await (await guard.fetch("https://do/size", { method: "POST", body: "{}" })).json()).remembered;
+    const remembered = async () => (await (await guard.fetch("https://do/", { method: "POST", body: JSON.stringify({ op: "size" }) })).json()).remembered;
 
     // Signed 115 s ago: still inside the window, remembered for the 10 s margin past it.
     const old = now() - 115;

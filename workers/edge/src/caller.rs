@@ -1,7 +1,7 @@
 //! Who is calling: operators and integrations by bearer token, servers by signature.
 
 use crate::http;
-use crate::objects::replay_guard::{UseReq, UseResp};
+use crate::objects::replay_guard::UseReq;
 use crate::rpc::{call, stub};
 use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, CallerError};
@@ -75,7 +75,7 @@ pub async fn signed(
     let by = presented.verify(secret, &method, &http::target(req), &body)?;
     let country = match known {
         Some(c) => c,
-        None => fleet_store::country_of(env, by.server.as_str(), now_ms).await?.ok_or(CallerError::UnknownServer)?,
+        None => fleet_store::country_of(env, &by.server, now_ms).await?.ok_or(CallerError::UnknownServer)?,
     };
     if path_server.is_some_and(|p| p != by.server.as_str()) {
         return Err(CallerError::WrongServer.into());
@@ -92,9 +92,8 @@ pub async fn signed(
 /// retried with a fresh signature (the hook and the agent sign every attempt).
 pub async fn first_use(env: &Env, by: &SignedBy, now_ms: i64) -> Result<(), ApiError> {
     let guard = stub(env, "REPLAY", by.server.as_str(), "replay guard")?;
-    let r: UseResp =
-        call(&guard, "use", &UseReq { key: by.replay_key.clone(), until_ms: remember_until_ms(by.timestamp), now_ms })
-            .await?;
+    let r =
+        call(&guard, UseReq { key: by.replay_key.clone(), until_ms: remember_until_ms(by.timestamp), now_ms }).await?;
     if r.first {
         Ok(())
     } else {

@@ -1,7 +1,7 @@
 //! HTTP plumbing: bodies in, JSON and errors out, cacheable public reads.
 
 use serde::Serialize;
-use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::api_error::{ApiError, ErrorCode};
 use vpn_edge_core::request::{check_body_envelope, BoundedBody, Fields};
 use vpn_edge_core::signature::sha256_hex;
 use worker::{Headers, Request, Response};
@@ -90,7 +90,7 @@ pub async fn body_bytes(req: &mut Request) -> Result<Vec<u8>> {
 }
 
 fn unreadable() -> ApiError {
-    ApiError::new(400, "bad_body", "could not read the body")
+    ApiError::new(400, ErrorCode::BadBody, "could not read the body")
 }
 
 pub fn parse_fields(bytes: &[u8]) -> Result<Fields> {

@@ -1,10 +1,60 @@
-//! JSON calls between the Worker and its Durable Objects: `POST https://do/<op>`.
-//! Errors travel as `ApiError` bodies so a DO's 404 stays a 404.
+//! Calls between the Worker and its Durable Objects, typed end to end (ARCHITECTURE.md,
+//! "Code map": `objects/`).
+//!
+//! Each object declares its protocol with [`protocol!`]: one enum of operations, tagged
+//! `"op"` on the wire, each arm a request type tied by [`Call`] to the reply it gets. The
+//! Worker sends `rpc::call(&stub, SetReq { .. })` and gets `Result<SetReq::Reply, ApiError>`;
+//! the object matches the enum and runs one method per arm. Errors travel as the `ApiError`
+//! body with its status, and `ApiError.code` is a serde enum, so any error raised inside an
+//! object reaches the HTTP edge with its status and code intact.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
 use worker::{Env, Headers, Method, Request, RequestInit, Response, SqlStorage, Stub};
+
+/// One request to a Durable Object, tied to its object's operation enum and its reply.
+pub trait Call: Sized {
+    /// The object's operations; this request is one arm of it.
+    type Op: Serialize + DeserializeOwned + From<Self>;
+    /// What the object answers.
+    type Reply: Serialize + DeserializeOwned;
+}
+
+/// Declares an object's protocol: the operation enum (`{"op":"<arm in snake_case>", ..}`),
+/// and for each arm `Call` on its request type. A request type belongs to exactly one arm.
+///
+/// ```ignore
+/// protocol! {
+///     pub enum FleetOp {
+///         Set(SetReq) -> CountryReply,
+///     }
+/// }
+/// ```
+macro_rules! protocol {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $($(#[$arm_meta:meta])* $arm:ident($req:ty) -> $reply:ty),* $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(serde::Serialize, serde::Deserialize)]
+        #[serde(tag = "op", rename_all = "snake_case")]
+        $vis enum $name {
+            $($(#[$arm_meta])* $arm($req)),*
+        }
+        $(
+            impl From<$req> for $name {
+                fn from(r: $req) -> Self {
+                    Self::$arm(r)
+                }
+            }
+            impl $crate::rpc::Call for $req {
+                type Op = $name;
+                type Reply = $reply;
+            }
+        )*
+    };
+}
+pub(crate) use protocol;
 
 /// The stub of the object `name` in the namespace `binding`; `what` names it in errors.
 pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<Stub, ApiError> {
@@ -14,9 +64,53 @@ pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<
     })
 }
 
-/// The DO side: the operation a request names (`https://do/<op>`).
-pub fn op(req: &Request) -> String {
-    req.path().trim_start_matches('/').to_owned()
+/// The Worker side: send `req` to the object behind `stub`, get its typed reply.
+pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError> {
+    let op = C::Op::from(req);
+    let payload = serde_json::to_string(&op).map_err(|_| ApiError::internal("serialize"))?;
+    let mut resp = post(stub, "https://do/", payload).await?;
+    finish(&mut resp).await
+}
+
+async fn post(stub: &Stub, url: &str, payload: String) -> Result<Response, ApiError> {
+    let headers = Headers::new();
+    let _ = headers.set("content-type", "application/json");
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(payload.into()));
+    let req = Request::new_with_init(url, &init).map_err(|_| ApiError::internal("request"))?;
+    stub.fetch_with_request(req).await.map_err(|e| {
+        worker::console_error!("durable object call {url} failed: {e}");
+        ApiError::unavailable("storage")
+    })
+}
+
+/// A reply, or the error the object raised with its own status and code.
+async fn finish<R: DeserializeOwned>(resp: &mut Response) -> Result<R, ApiError> {
+    let status = resp.status_code();
+    if status >= 400 {
+        let body = resp.text().await.unwrap_or_default();
+        return Err(ApiError::from_body(status, &body).unwrap_or_else(|| {
+            worker::console_error!("durable object answered {status} without an error body");
+            ApiError::internal("durable object error")
+        }));
+    }
+    resp.json::<R>().await.map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// The object side: the operation a request carries. An operation the object does not
+/// know (a Worker and object of different versions mid-deploy) is a 500 naming it.
+pub async fn operation<O: DeserializeOwned>(req: &mut Request) -> Result<O, ApiError> {
+    let text = req.text().await.map_err(|_| ApiError::internal("durable object request"))?;
+    serde_json::from_str(&text).map_err(|e| {
+        worker::console_error!("durable object request: {e}");
+        ApiError::internal("durable object request")
+    })
+}
+
+/// The object side: the answer to a request of type `C`, so an arm cannot answer with
+/// another arm's reply type.
+pub fn reply<C: Call>(r: Result<C::Reply, ApiError>) -> worker::Result<Response> {
+    answer(r)
 }
 
 /// The DO side: create tables at construction (idempotent); a failure is logged and shows
@@ -29,61 +123,36 @@ pub fn create_schema(sql: &SqlStorage, who: &str, ddl: &[&str]) {
     }
 }
 
-pub async fn call<B: Serialize, R: DeserializeOwned>(stub: &Stub, op: &str, body: &B) -> Result<R, ApiError> {
-    let payload = serde_json::to_string(body).map_err(|_| ApiError::internal("serialize"))?;
-    let headers = Headers::new();
-    let _ = headers.set("content-type", "application/json");
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(payload.into()));
-    let req = Request::new_with_init(&format!("https://do/{op}"), &init).map_err(|_| ApiError::internal("request"))?;
-    let mut resp = stub.fetch_with_request(req).await.map_err(|e| {
-        worker::console_error!("durable object call {op} failed: {e}");
-        ApiError::unavailable("storage")
-    })?;
-    if resp.status_code() >= 400 {
-        return Err(decode_error(&mut resp).await);
-    }
-    resp.json::<R>().await.map_err(|_| ApiError::internal("durable object answer"))
-}
-
-async fn decode_error(resp: &mut Response) -> ApiError {
-    #[derive(serde::Deserialize)]
-    struct Wire {
-        error: Inner,
-    }
-    #[derive(serde::Deserialize)]
-    struct Inner {
-        code: String,
-        message: String,
-    }
-    let status = resp.status_code();
-    match resp.json::<Wire>().await {
-        // Codes are a closed set we produce ourselves; keep the message, pick a static code.
-        Ok(w) => ApiError::new(status, static_code(&w.error.code), w.error.message),
-        Err(_) => ApiError::internal("durable object error"),
-    }
-}
-
-fn static_code(code: &str) -> &'static str {
-    match code {
-        "not_found" => "not_found",
-        "replayed" => "replayed",
-        "unauthorized" => "unauthorized",
-        "invalid_field" => "invalid_field",
-        "conflict" => "conflict",
-        _ => "internal",
-    }
-}
-
-/// The DO side: read a JSON request body.
-pub async fn read<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-    req.json::<T>().await.map_err(|_| ApiError::internal("durable object request"))
-}
-
 /// The DO side: answer with JSON or the error shape.
 pub fn answer<T: Serialize>(r: Result<T, ApiError>) -> worker::Result<Response> {
     match r {
         Ok(v) => Response::from_json(&v),
         Err(e) => Ok(crate::http::error_response(&e)),
+    }
+}
+
+/// Objects not yet on their typed protocol: the operation is the path (`https://do/<op>`).
+/// Goes away as the last object moves to [`protocol!`].
+pub mod legacy {
+    use super::{finish, post};
+    use serde::de::DeserializeOwned;
+    use serde::Serialize;
+    use vpn_edge_core::api_error::ApiError;
+    use worker::{Request, Stub};
+
+    pub async fn call<B: Serialize, R: DeserializeOwned>(stub: &Stub, op: &str, body: &B) -> Result<R, ApiError> {
+        let payload = serde_json::to_string(body).map_err(|_| ApiError::internal("serialize"))?;
+        let mut resp = post(stub, &format!("https://do/{op}"), payload).await?;
+        finish(&mut resp).await
+    }
+
+    /// The DO side: the operation a request names (`https://do/<op>`).
+    pub fn op(req: &Request) -> String {
+        req.path().trim_start_matches('/').to_owned()
+    }
+
+    /// The DO side: read a JSON request body.
+    pub async fn read<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
+        req.json::<T>().await.map_err(|_| ApiError::internal("durable object request"))
     }
 }

@@ -2,9 +2,9 @@
 
 use crate::caller::bearer;
 use crate::http::{self, Result};
-use crate::objects::fleet_index::{CountryResp, IdReq, SetReq};
+use crate::objects::fleet_index::{RemoveReq, SetReq};
 use crate::objects::pool::{DeleteReq, PutReq, PutResp};
-use crate::rpc::call;
+use crate::rpc::{call, legacy};
 use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
 use vpn_edge_core::config::Config;
@@ -23,16 +23,19 @@ pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) ->
     let reg = Registration::parse(id.clone(), &http::parse_fields(&body)?)?;
     let now = http::now_ms();
     let country = reg.country.to_string();
-    let prev: CountryResp =
-        call(&fleet_store::index(env)?, "set", &SetReq { id: id.to_string(), country: country.clone() }).await?;
+    let prev = call(&fleet_store::index(env)?, SetReq { id: id.clone(), country: reg.country.clone() }).await?;
     let created = prev.country.is_none();
-    if let Some(old) = prev.country.filter(|c| c != &country) {
+    if let Some(old) = prev.country.filter(|c| c.as_str() != country) {
         // Moved to another country: leave the old pool first.
-        let _: bool = call(&fleet_store::pool(env, &old)?, "delete", &DeleteReq { id: id.to_string() }).await?;
+        let _: bool =
+            legacy::call(&fleet_store::pool(env, old.as_str())?, "delete", &DeleteReq { id: id.to_string() }).await?;
     }
-    let put: PutResp =
-        call(&fleet_store::pool(env, &country)?, "put", &PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s })
-            .await?;
+    let put: PutResp = legacy::call(
+        &fleet_store::pool(env, &country)?,
+        "put",
+        &PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s },
+    )
+    .await?;
     let view = put.view.clone();
     fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
     http::json(if created { 201 } else { 200 }, &put.view)
@@ -41,9 +44,10 @@ pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) ->
 pub async fn delete_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
     let id = path_id(id)?;
-    let removed: CountryResp = call(&fleet_store::index(env)?, "remove", &IdReq { id: id.to_string() }).await?;
+    let removed = call(&fleet_store::index(env)?, RemoveReq { id: id.clone() }).await?;
     let country = removed.country.ok_or(ApiError::from(LookupError::NotFound("server")))?;
-    let _: bool = call(&fleet_store::pool(env, &country)?, "delete", &DeleteReq { id: id.to_string() }).await?;
+    let _: bool =
+        legacy::call(&fleet_store::pool(env, country.as_str())?, "delete", &DeleteReq { id: id.to_string() }).await?;
     fleet_store::edit_snapshot(env, http::now_ms(), |s| s.remove(&id)).await?;
     http::no_content()
 }

@@ -6,7 +6,7 @@ use crate::http::{self, Result};
 use crate::objects::auth_guard;
 use crate::objects::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
 use crate::outbound::{alerts, origin};
-use crate::rpc::{call, stub};
+use crate::rpc::{legacy::call, stub};
 use crate::stores::credential_cache;
 use crate::webcrypto;
 use serde::Serialize;

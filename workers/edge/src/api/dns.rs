@@ -4,14 +4,14 @@ use crate::caller::bearer;
 use crate::http::{self, Result};
 use crate::jobs::dns_sync::sync;
 use crate::stores::fleet_store;
-use vpn_edge_core::api_error::{ApiError, RequestError};
+use vpn_edge_core::api_error::{ApiError, ErrorCode, RequestError};
 use vpn_edge_core::config::Config;
 use worker::{Env, Request, Response};
 
 fn off() -> ApiError {
     ApiError::new(
         409,
-        "dns_disabled",
+        ErrorCode::DnsDisabled,
         "DNS changes are off: DNS_PROVIDER is none or its settings are missing (see /healthz)",
     )
 }

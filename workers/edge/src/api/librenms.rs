@@ -5,7 +5,7 @@ use crate::caller::bearer;
 use crate::http::{self, Result};
 use crate::objects::pool::{ExternalReq, ExternalResp};
 use crate::outbound::alerts;
-use crate::rpc::call;
+use crate::rpc::legacy::call;
 use crate::stores::fleet_store;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::config::Config;

@@ -5,7 +5,7 @@ use crate::caller;
 use crate::http::{self, Result};
 use crate::objects::pool::{HeartbeatReq, HeartbeatResp};
 use crate::objects::session_ledger::Disconnect;
-use crate::rpc::call;
+use crate::rpc::legacy::call;
 use crate::stores::fleet_store;
 use serde::Serialize;
 use vpn_edge_core::config::Config;

@@ -3,8 +3,8 @@
 use crate::caller::bearer;
 use crate::http::{self, Result};
 use crate::objects::sla_ledger::{MonthReq, RecordReq};
-use crate::rpc::{call, stub};
-use vpn_edge_core::api_error::{ApiError, RequestError};
+use crate::rpc::{legacy::call, stub};
+use vpn_edge_core::api_error::{ApiError, ErrorCode, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::sla::{credit_due, DayFigures, FleetChecks, SlaReport};
 use vpn_edge_core::types::Month;
@@ -53,7 +53,7 @@ pub async fn credit_by_hand(req: &Request, env: &Env, cfg: &Config, month: &str)
     let now = http::now_ms();
     let month = parse_month(month, now)?;
     if !credit_due(month, now.div_euclid(60_000)) {
-        return Err(ApiError::new(409, "month_not_closed", "a month's credit is due once the month has ended"));
+        return Err(ApiError::new(409, ErrorCode::MonthNotClosed, "a month's credit is due once the month has ended"));
     }
     let r: SlaReport =
         call(&ledger(env, month)?, "credit", &MonthReq { month: month.to_string(), now_ms: now, by_hand: true })

@@ -4,8 +4,9 @@
 
 use crate::api::sla as sla_api;
 use crate::jobs::dns_sync;
+use crate::objects::fleet_index::CountriesReq;
 use crate::objects::pool::{RoundReq, RoundResp};
-use crate::rpc::call;
+use crate::rpc::{call, legacy};
 use crate::stores::fleet_store;
 use futures_util::future::join_all;
 use vpn_edge_core::alerts::Alert;
@@ -18,7 +19,7 @@ use worker::Env;
 /// Runs the round; returns the alerts it raised (sent by the caller from `waitUntil`).
 pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert>, ApiError> {
     let minute = scheduled_ms.div_euclid(60_000);
-    let countries: Vec<String> = call(&fleet_store::index(env)?, "countries", &()).await?;
+    let countries = call(&fleet_store::index(env)?, CountriesReq {}).await?;
     let calls = countries.iter().map(|c| async move {
         let req = RoundReq {
             minute,
@@ -27,8 +28,8 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             down_after: cfg.down_after,
             up_after: cfg.up_after,
         };
-        let r: Result<RoundResp, ApiError> = match fleet_store::pool(env, c) {
-            Ok(stub) => call(&stub, "round", &req).await,
+        let r: Result<RoundResp, ApiError> = match fleet_store::pool(env, c.as_str()) {
+            Ok(stub) => legacy::call(&stub, "round", &req).await,
             Err(e) => Err(e),
         };
         (c, r)
@@ -47,7 +48,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             Err(e) => {
                 worker::console_error!("round: pool {country} failed: {}", e.message);
                 let old = fleet_store::snapshot(env, scheduled_ms).await?;
-                views.extend(old.servers.iter().filter(|s| s.country.as_str() == country).cloned());
+                views.extend(old.servers.iter().filter(|s| s.country == *country).cloned());
             }
         }
     }

@@ -2,9 +2,12 @@
 //! and the fleet-wide provisional admissions per minute. The rules are the core's.
 
 use crate::objects::storage;
-use crate::rpc::{answer, op, read};
+use crate::rpc::{
+    answer,
+    legacy::{op, read},
+};
 use serde::{Deserialize, Serialize};
-use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::api_error::{ApiError, ErrorCode};
 use vpn_edge_core::auth::{Lockout, ProvisionalBudget};
 use worker::*;
 
@@ -103,7 +106,7 @@ impl AuthGuard {
                 }
                 serde_json::to_value(Changed { changed: was != r.down })
             }
-            _ => return Err(ApiError::new(404, "not_found", "no such operation")),
+            _ => return Err(ApiError::new(404, ErrorCode::NotFound, "no such operation")),
         };
         v.map_err(|_| ApiError::internal("serialize"))
     }

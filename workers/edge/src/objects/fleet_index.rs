@@ -2,11 +2,12 @@
 //! find their pool and the cron round knows every pool.
 
 use crate::objects::storage;
-use crate::rpc::{answer, op, read};
+use crate::rpc::{self, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::types::{CountryCode, ServerId};
 use worker::*;
 
 /// One key per server: `i:<id>` → its country.
@@ -14,21 +15,43 @@ const PREFIX: &str = "i:";
 /// The whole map under one key, as written before one key per server; read once and migrated.
 const LEGACY_KEY: &str = "index";
 
-#[derive(Serialize, Deserialize)]
-pub struct SetReq {
-    pub id: String,
-    pub country: String,
+protocol! {
+    /// What the Worker asks of the `FleetIndex`.
+    pub enum FleetOp {
+        /// Put a server in a country; answers the country it was in before.
+        Set(SetReq) -> CountryReply,
+        /// Forget a server; answers the country it was in.
+        Remove(RemoveReq) -> CountryReply,
+        /// The country a server is in.
+        Get(GetReq) -> CountryReply,
+        /// Every country with at least one server, sorted, each once.
+        Countries(CountriesReq) -> Vec<CountryCode>,
+    }
 }
 
 #[derive(Serialize, Deserialize)]
-pub struct IdReq {
-    pub id: String,
+pub struct SetReq {
+    pub id: ServerId,
+    pub country: CountryCode,
 }
+
+#[derive(Serialize, Deserialize)]
+pub struct RemoveReq {
+    pub id: ServerId,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct GetReq {
+    pub id: ServerId,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CountriesReq {}
 
 /// The country a server was (or is) in, if any.
 #[derive(Serialize, Deserialize)]
-pub struct CountryResp {
-    pub country: Option<String>,
+pub struct CountryReply {
+    pub country: Option<CountryCode>,
 }
 
 #[durable_object]
@@ -80,36 +103,46 @@ impl FleetIndex {
         f(guard.get_or_insert_with(BTreeMap::new))
     }
 
-    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        self.load().await.map_err(|_| ApiError::unavailable("storage"))?;
-        let value = match op {
-            "set" => {
-                let r: SetReq = read(req).await?;
-                self.save(&r.id, Some(&r.country)).await.map_err(|_| ApiError::unavailable("storage"))?;
-                let previous = self.with_map(|m| m.insert(r.id, r.country));
-                serde_json::to_value(CountryResp { country: previous })
-            }
-            "remove" => {
-                let r: IdReq = read(req).await?;
-                if self.with_map(|m| m.contains_key(&r.id)) {
-                    self.save(&r.id, None).await.map_err(|_| ApiError::unavailable("storage"))?;
-                }
-                let previous = self.with_map(|m| m.remove(&r.id));
-                serde_json::to_value(CountryResp { country: previous })
-            }
-            "get" => {
-                let r: IdReq = read(req).await?;
-                serde_json::to_value(CountryResp { country: self.with_map(|m| m.get(&r.id).cloned()) })
-            }
-            "countries" => {
-                let mut c: Vec<String> = self.with_map(|m| m.values().cloned().collect());
-                c.sort();
-                c.dedup();
-                serde_json::to_value(c)
-            }
-            _ => return Err(ApiError::new(404, "not_found", "no such operation")),
-        };
-        value.map_err(|_| ApiError::internal("serialize"))
+    async fn loaded(&self) -> std::result::Result<(), ApiError> {
+        self.load().await.map_err(|_| ApiError::unavailable("storage"))
+    }
+
+    /// Stored countries are written by `set` from a `CountryCode`; one that no longer
+    /// parses is reported, not silently mapped.
+    fn country(stored: String) -> std::result::Result<CountryCode, ApiError> {
+        CountryCode::parse(&stored).map_err(|_| {
+            worker::console_error!("fleet index: stored country {stored:?} is not a country code");
+            ApiError::internal("fleet index entry")
+        })
+    }
+
+    async fn set(&self, r: SetReq) -> std::result::Result<CountryReply, ApiError> {
+        self.loaded().await?;
+        self.save(r.id.as_str(), Some(r.country.as_str())).await.map_err(|_| ApiError::unavailable("storage"))?;
+        let previous = self.with_map(|m| m.insert(r.id.to_string(), r.country.to_string()));
+        Ok(CountryReply { country: previous.map(Self::country).transpose()? })
+    }
+
+    async fn remove(&self, r: RemoveReq) -> std::result::Result<CountryReply, ApiError> {
+        self.loaded().await?;
+        if self.with_map(|m| m.contains_key(r.id.as_str())) {
+            self.save(r.id.as_str(), None).await.map_err(|_| ApiError::unavailable("storage"))?;
+        }
+        let previous = self.with_map(|m| m.remove(r.id.as_str()));
+        Ok(CountryReply { country: previous.map(Self::country).transpose()? })
+    }
+
+    async fn get(&self, r: GetReq) -> std::result::Result<CountryReply, ApiError> {
+        self.loaded().await?;
+        Ok(CountryReply { country: self.with_map(|m| m.get(r.id.as_str()).cloned()).map(Self::country).transpose()? })
+    }
+
+    async fn countries(&self, _: CountriesReq) -> std::result::Result<Vec<CountryCode>, ApiError> {
+        self.loaded().await?;
+        let mut c: Vec<String> = self.with_map(|m| m.values().cloned().collect());
+        c.sort();
+        c.dedup();
+        c.into_iter().map(Self::country).collect()
     }
 }
 
@@ -119,6 +152,12 @@ impl DurableObject for FleetIndex {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer(self.handle(&op(&req), &mut req).await)
+        match rpc::operation(&mut req).await {
+            Ok(FleetOp::Set(r)) => reply::<SetReq>(self.set(r).await),
+            Ok(FleetOp::Remove(r)) => reply::<RemoveReq>(self.remove(r).await),
+            Ok(FleetOp::Get(r)) => reply::<GetReq>(self.get(r).await),
+            Ok(FleetOp::Countries(r)) => reply::<CountriesReq>(self.countries(r).await),
+            Err(e) => rpc::answer::<()>(Err(e)),
+        }
     }
 }

@@ -3,7 +3,10 @@
 
 use crate::objects::storage;
 use crate::outbound;
-use crate::rpc::{answer, op, read};
+use crate::rpc::{
+    answer,
+    legacy::{op, read},
+};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};

@@ -4,12 +4,22 @@
 //! deploy forgets nothing; each entry is kept only as long as the clock window could still
 //! admit its timestamp (`signature::remember_until_ms`), then deleted, so it stays bounded.
 
-use crate::rpc::{answer, create_schema, op, read};
+use crate::rpc::{self, create_schema, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use vpn_edge_core::api_error::{ApiError, LookupError};
+use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::signature::still_remembered;
 use worker::*;
+
+protocol! {
+    /// What the Worker asks of a server's `ReplayGuard`.
+    pub enum ReplayOp {
+        /// Spend a signature: answers whether this was its first use.
+        Use(UseReq) -> UseReply,
+        /// How many signatures are remembered (tests and operators: the guard stays bounded).
+        Size(SizeReq) -> SizeReply,
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 pub struct UseReq {
@@ -21,13 +31,16 @@ pub struct UseReq {
 }
 
 #[derive(Serialize, Deserialize)]
-pub struct UseResp {
+pub struct UseReply {
     /// First use of this signature: the request may proceed.
     pub first: bool,
 }
 
 #[derive(Serialize, Deserialize)]
-pub struct SizeResp {
+pub struct SizeReq {}
+
+#[derive(Serialize, Deserialize)]
+pub struct SizeReply {
     pub remembered: u32,
 }
 
@@ -93,30 +106,22 @@ impl ReplayGuard {
         Ok(())
     }
 
-    fn size(&self) -> std::result::Result<u32, ApiError> {
+    fn size(&self, _: SizeReq) -> std::result::Result<SizeReply, ApiError> {
         #[derive(Deserialize)]
         struct Count {
             n: f64,
         }
         let rows: Vec<Count> =
             self.sql().exec("SELECT COUNT(*) AS n FROM seen", None).and_then(|c| c.to_array()).map_err(storage_err)?;
-        Ok(rows.first().map_or(0, |c| c.n as u32))
+        Ok(SizeReply { remembered: rows.first().map_or(0, |c| c.n as u32) })
     }
 
-    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        let v = match op {
-            "use" => {
-                let r: UseReq = read(req).await?;
-                let first = self.remember(&r)?;
-                if first {
-                    self.arm(r.until_ms).await?;
-                }
-                serde_json::to_value(UseResp { first })
-            }
-            "size" => serde_json::to_value(SizeResp { remembered: self.size()? }),
-            _ => return Err(LookupError::NotFound("operation").into()),
-        };
-        v.map_err(|_| ApiError::internal("serialize"))
+    async fn spend(&self, r: UseReq) -> std::result::Result<UseReply, ApiError> {
+        let first = self.remember(&r)?;
+        if first {
+            self.arm(r.until_ms).await?;
+        }
+        Ok(UseReply { first })
     }
 
     async fn sweep(&self) -> std::result::Result<(), ApiError> {
@@ -148,7 +153,11 @@ impl DurableObject for ReplayGuard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer(self.handle(&op(&req), &mut req).await)
+        match rpc::operation(&mut req).await {
+            Ok(ReplayOp::Use(r)) => reply::<UseReq>(self.spend(r).await),
+            Ok(ReplayOp::Size(r)) => reply::<SizeReq>(self.size(r)),
+            Err(e) => rpc::answer::<()>(Err(e)),
+        }
     }
 
     async fn alarm(&self) -> Result<Response> {

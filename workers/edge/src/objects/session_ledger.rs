@@ -5,7 +5,10 @@
 //! disconnect list until the server acks.
 
 use crate::outbound::origin;
-use crate::rpc::{answer, create_schema, op, read};
+use crate::rpc::{
+    answer, create_schema,
+    legacy::{op, read},
+};
 use crate::stores::credential_cache;
 use crate::{env_config, webcrypto};
 use futures_util::future::join_all;
@@ -131,9 +134,7 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 }
 
 fn session_key(cfg: &Config) -> std::result::Result<[u8; 32], ApiError> {
-    cfg.session_key
-        .map(|k| *k.expose())
-        .ok_or_else(|| ApiError::new(503, "not_configured", "SESSION_KEY is missing or malformed"))
+    cfg.session_key.map(|k| *k.expose()).ok_or_else(|| ApiError::not_configured("SESSION_KEY is missing or malformed"))
 }
 
 impl SessionLedger {
@@ -367,7 +368,7 @@ impl SessionLedger {
                 }
                 Ok(serde_json::json!({ "removed": removed }))
             }
-            _ => Err(ApiError::new(404, "not_found", "no such operation")),
+            _ => Err(ApiError::from(vpn_edge_core::api_error::LookupError::NotFound("operation"))),
         }
     }
 }

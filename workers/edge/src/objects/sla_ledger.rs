@@ -4,10 +4,13 @@
 
 use crate::env_config;
 use crate::outbound::{self, OutboundError};
-use crate::rpc::{answer, create_schema, op, read};
+use crate::rpc::{
+    answer, create_schema,
+    legacy::{op, read},
+};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
-use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::api_error::{ApiError, ErrorCode};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::sla::{
@@ -245,7 +248,7 @@ impl SlaLedger {
                     .collect();
                 serde_json::to_value(days).map_err(|_| ApiError::internal("serialize"))?
             }
-            _ => return Err(ApiError::new(404, "not_found", "no such operation")),
+            _ => return Err(ApiError::new(404, ErrorCode::NotFound, "no such operation")),
         };
         Ok(v)
     }

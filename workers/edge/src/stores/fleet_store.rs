@@ -1,12 +1,13 @@
 //! Where the fleet lives: pool Durable Objects (truth), the `FleetIndex` (id → pool), and
 //! the snapshot in KV that public reads are served from (memoised per isolate briefly).
 
-use crate::objects::fleet_index::{CountryResp, IdReq};
+use crate::objects::fleet_index::GetReq;
 use crate::rpc::{call, stub};
 use std::cell::RefCell;
 use std::rc::Rc;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::fleet::Snapshot;
+use vpn_edge_core::types::ServerId;
 use worker::{Env, Stub};
 
 const SNAPSHOT_KEY: &str = "snapshot";
@@ -65,12 +66,12 @@ pub async fn edit_snapshot(env: &Env, now_ms: i64, edit: impl FnOnce(&mut Snapsh
 
 /// The pool a registered server belongs to: the snapshot answers most lookups, the index
 /// the ones it has not seen yet.
-pub async fn country_of(env: &Env, id: &str, now_ms: i64) -> Result<Option<String>, ApiError> {
-    if let Some(s) = snapshot(env, now_ms).await?.get(id) {
+pub async fn country_of(env: &Env, id: &ServerId, now_ms: i64) -> Result<Option<String>, ApiError> {
+    if let Some(s) = snapshot(env, now_ms).await?.get(id.as_str()) {
         return Ok(Some(s.country.to_string()));
     }
-    let r: CountryResp = call(&index(env)?, "get", &IdReq { id: id.to_owned() }).await?;
-    Ok(r.country)
+    let r = call(&index(env)?, GetReq { id: id.clone() }).await?;
+    Ok(r.country.map(|c| c.to_string()))
 }
 
 const FROZEN_KEY: &str = "dns-frozen";
