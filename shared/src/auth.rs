@@ -852,9 +852,12 @@ pub fn offline_fits(pending_for_user: u32, pending_for_server: u32) -> Result<()
     Ok(())
 }
 
-/// The session id of the `index`th item of a signed offline report.
-pub fn offline_session_id(signature: &str, index: usize) -> String {
-    crate::signature::sha256_hex(format!("offline\n{signature}\n{index}").as_bytes())[..32].to_owned()
+/// The session id of an offline admission: derived from what identifies it (server,
+/// username, client address and port, admission time), so the same admission reported
+/// twice (an agent's retry, a replay) is one session.
+pub fn offline_session_id(server: &str, a: &OfflineAdmission) -> String {
+    let id = format!("offline\n{server}\n{}\n{}\n{}\n{}", a.username, a.client_ip, a.client_port, a.admitted_at_ms);
+    crate::signature::sha256_hex(id.as_bytes())[..32].to_owned()
 }
 
 /// Session ids a server acks (`{"session_ids":[…]}`), at most 1,000.

@@ -256,7 +256,20 @@ fn signature_keys_are_stable_and_distinct() {
     assert_ne!(session_id_for("ab"), session_id_for("ac"));
     assert_ne!(effect_tag("ab"), session_id_for("ab"));
     assert_eq!(session_id_for("ab").len(), 32);
-    assert_ne!(offline_session_id("ab", 0), offline_session_id("ab", 1));
+    let a = OfflineAdmission {
+        username: "u".into(),
+        password: "p".into(),
+        client_ip: "192.0.2.1".parse().unwrap(),
+        client_port: 5,
+        admitted_at_ms: NOW,
+    };
+    let b = OfflineAdmission { password: "other".into(), ..a.clone() };
+    assert_eq!(offline_session_id("se-1", &a), offline_session_id("se-1", &b), "one admission, one session");
+    assert_ne!(offline_session_id("se-1", &a), offline_session_id("se-2", &a));
+    assert_ne!(
+        offline_session_id("se-1", &a),
+        offline_session_id("se-1", &OfflineAdmission { client_port: 6, ..a.clone() })
+    );
     assert!(crate::types::SessionId::parse(&session_id_for("x")).is_ok());
 }
 

@@ -1,14 +1,12 @@
 //! The provider's website as an auth backend: one call with a timeout, behind a circuit
-//! breaker kept per isolate, so a dead origin costs one timeout per cool-down.
+//! breaker kept per isolate, so a dead origin costs one timeout per cool-down. What an
+//! answer means (and what feeds the breaker) is the core's `classify_origin`.
 
 use crate::outbound;
 use std::cell::Cell;
 use vpn_edge_core::auth::{classify_origin, Breaker, OriginAnswer};
 use vpn_edge_core::config::Config;
 use worker::Method;
-
-/// How long the breaker stays open before one request probes the origin again.
-pub const COOLDOWN_MS: i64 = 10_000;
 
 thread_local! {
     static BREAKER: Cell<Breaker> = Cell::new(Breaker::default());
@@ -44,7 +42,7 @@ pub async fn verify(cfg: &Config, username: &str, password: &str, now_ms: i64) -
     let answer = ask(cfg, username, password).await;
     let after = crate::http::now_ms();
     let was_open = BREAKER.with(|b| b.get()).is_open();
-    let next = BREAKER.with(|b| b.get()).record(answer != OriginAnswer::Unavailable, after, COOLDOWN_MS);
+    let next = BREAKER.with(|b| b.get()).record(answer, after);
     BREAKER.with(|b| b.set(next));
     (answer, next.is_open() && !was_open)
 }
