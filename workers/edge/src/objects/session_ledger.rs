@@ -380,7 +380,21 @@ impl SessionLedger {
                 }
             }
         }
-        self.sql().exec("DELETE FROM sessions WHERE id = ?", vec![row.id.clone().into()]).map_err(storage_err)?;
+        self.forget(&row.id)?;
+        Ok(())
+    }
+
+    /// Delete a session and its sealed password. SQLite leaves a deleted row's bytes in
+    /// free space, so the sealed value and nonce are first overwritten in place with zeros
+    /// of the same length (a same-size update rewrites the cell where it is).
+    fn forget(&self, id: &str) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec(
+                "UPDATE sessions SET sealed = substr(hex(zeroblob(length(sealed))), 1, length(sealed)),                  nonce = substr(hex(zeroblob(length(nonce))), 1, length(nonce)) WHERE id = ?",
+                vec![id.into()],
+            )
+            .map_err(storage_err)?;
+        self.sql().exec("DELETE FROM sessions WHERE id = ?", vec![id.into()]).map_err(storage_err)?;
         Ok(())
     }
 
@@ -489,13 +503,13 @@ impl SessionLedger {
             }
             "end" => {
                 let r: EndReq = read(req).await?;
-                let a = self
-                    .sql()
-                    .exec(
-                        "DELETE FROM sessions WHERE id = ? AND server_id = ?",
-                        vec![r.session_id.clone().into(), r.server_id.clone().into()],
-                    )
-                    .map_err(storage_err)?;
+                let mine = self.count(
+                    "SELECT COUNT(*) AS n FROM sessions WHERE id = ? AND server_id = ?",
+                    vec![r.session_id.clone().into(), r.server_id.clone().into()],
+                )?;
+                if mine > 0 {
+                    self.forget(&r.session_id)?;
+                }
                 let b = self
                     .sql()
                     .exec(
@@ -503,7 +517,7 @@ impl SessionLedger {
                         vec![r.session_id.into(), r.server_id.into()],
                     )
                     .map_err(storage_err)?;
-                Ok(serde_json::json!({ "ended": a.rows_written() + b.rows_written() > 0 }))
+                Ok(serde_json::json!({ "ended": mine > 0 || b.rows_written() > 0 }))
             }
             "sessions" => ser(serde_json::to_value(self.sessions()?)),
             "reverify" => {

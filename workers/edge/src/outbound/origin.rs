@@ -6,7 +6,7 @@ use crate::outbound;
 use std::cell::Cell;
 use vpn_edge_core::auth::{classify_origin, Breaker, OriginAnswer};
 use vpn_edge_core::config::Config;
-use worker::Method;
+use worker::{Method, RequestRedirect};
 
 thread_local! {
     static BREAKER: Cell<Breaker> = Cell::new(Breaker::default());
@@ -25,7 +25,9 @@ pub async fn ask(cfg: &Config, username: &str, password: &str) -> OriginAnswer {
     let auth = format!("Bearer {token}");
     let headers =
         [("content-type", "application/json"), ("accept", "application/json"), ("authorization", auth.as_str())];
-    match outbound::send(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms).await {
+    match outbound::send_with(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms, RequestRedirect::Manual)
+        .await
+    {
         Ok(reply) => classify_origin(reply.status, &reply.body),
         Err(_) => OriginAnswer::Unavailable,
     }
