@@ -55,6 +55,7 @@ test("attack: 100 guesses in one report record 3, reject 97, and lock the guesse
   const t = await setup();
   try {
     await t.login("alice", USERS.alice);
+    t.origin.mode = "down"; // the report arrives during the outage
     const guesses = Array.from({ length: 100 }, (_, i) => item("alice", i === 57 ? USERS.alice : `guess-${i}`, { client_port: 2000 + i }));
     const r = await t.edge.signed("se-1", "POST", "/v1/sessions/offline", { sessions: guesses });
     assert.equal(r.status, 200);
@@ -64,7 +65,6 @@ test("attack: 100 guesses in one report record 3, reject 97, and lock the guesse
     // The extras counted as failures toward alice's lockout: during an outage even her
     // right password from that address is refused (lockout), and from anywhere once
     // LOCKOUT_USER_MAX is passed.
-    t.origin.mode = "down";
     const locked = await t.login("alice", USERS.alice, { ip: "198.51.100.9" });
     assert.deepEqual([locked.body.decision, locked.body.source], ["deny", "lockout"]);
     // Re-verification judges only the 3 recorded: the oracle answers 3 guesses, not 100.
@@ -83,6 +83,7 @@ test("attack: 100 guesses in one report record 3, reject 97, and lock the guesse
 test("the same admission reported twice (an agent's retry, signed afresh) is one session", async () => {
   const t = await setup();
   try {
+    t.origin.mode = "down"; // kept pending, not re-verified at once
     const body = { sessions: [item("carol", USERS.carol), item("bob", USERS.bob, { client_port: 1300 })] };
     const first = await t.edge.signed("se-2", "POST", "/v1/sessions/offline", body, { ts: nowS() - 1 });
     const again = await t.edge.signed("se-2", "POST", "/v1/sessions/offline", body, { ts: nowS() });

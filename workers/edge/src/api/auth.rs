@@ -32,7 +32,12 @@ thread_local! {
     static RECORDED_DEGRADED: Cell<bool> = const { Cell::new(false) };
     /// This isolate saw the origin refuse the edge's token: the next judged answer clears it.
     static ORIGIN_FLAGGED: Cell<bool> = const { Cell::new(false) };
+    /// `/healthz`'s view of the fleet-wide origin state, read at most every 5 s per isolate
+    /// (it is the benchmark's floor and must stay cheap).
+    static HEALTH_MEMO: Cell<Option<(i64, bool)>> = const { Cell::new(None) };
 }
+
+const HEALTH_MEMO_MS: i64 = 5_000;
 
 pub fn ledger(env: &Env) -> std::result::Result<Stub, ApiError> {
     stub(env, "SESSIONS", "ledger", "session ledger")
@@ -79,14 +84,26 @@ async fn origin_state(env: &Env) -> std::result::Result<OriginState, ApiError> {
 }
 
 /// What `/healthz` adds about the origin: a token it refuses.
-pub async fn origin_problems(env: &Env) -> Vec<ConfigProblem> {
-    match origin_state(env).await {
-        Ok(s) if s.misconfigured => vec![ConfigProblem {
-            name: "ORIGIN_API_TOKEN",
-            problem: "the origin refuses it (401/403): every login is denied (origin_misconfigured)".into(),
-        }],
-        _ => Vec::new(),
+pub async fn origin_problems(env: &Env, cfg: &Config) -> Vec<ConfigProblem> {
+    if !cfg.auth_configured() {
+        return Vec::new();
     }
+    let now = http::now_ms();
+    let misconfigured = match HEALTH_MEMO.with(Cell::get) {
+        Some((at, m)) if now - at < HEALTH_MEMO_MS && !ORIGIN_FLAGGED.with(Cell::get) => m,
+        _ => {
+            let m = origin_state(env).await.map(|s| s.misconfigured).unwrap_or(false);
+            HEALTH_MEMO.with(|c| c.set(Some((now, m))));
+            m
+        }
+    };
+    if !misconfigured {
+        return Vec::new();
+    }
+    vec![ConfigProblem {
+        name: "ORIGIN_API_TOKEN",
+        problem: "the origin refuses it (401/403): every login is denied (origin_misconfigured)".into(),
+    }]
 }
 
 /// The round's look at a down or misconfigured origin: one probe a minute.

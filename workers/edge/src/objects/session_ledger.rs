@@ -166,6 +166,14 @@ struct Count {
     n: f64,
 }
 
+/// What one re-verification run works with.
+struct Run<'a> {
+    cfg: &'a Config,
+    /// The cache epoch, when readable (valid sessions refresh the cache only then).
+    epoch: Option<u64>,
+    now_ms: i64,
+}
+
 #[durable_object]
 pub struct SessionLedger {
     state: State,
@@ -333,14 +341,13 @@ impl SessionLedger {
     /// a verdict is in.
     async fn apply(
         &self,
-        cfg: &Config,
+        run: &Run<'_>,
         row: &SealedRow,
         verdict: Verdict,
         password: Option<&str>,
-        epoch: Option<u64>,
-        now_ms: i64,
         report: &mut ReverifyReport,
     ) -> std::result::Result<(), ApiError> {
+        let (cfg, epoch, now_ms) = (run.cfg, run.epoch, run.now_ms);
         match verdict {
             Verdict::Retry { attempts, next_at } => {
                 report.retrying += 1;
@@ -446,6 +453,7 @@ impl SessionLedger {
         let key = session_key(&cfg)?;
         // Without the epoch, valid sessions are still confirmed, only the cache is not refreshed.
         let epoch = credential_cache::epoch(&self.env, now).await.ok();
+        let run = Run { cfg: &cfg, epoch, now_ms: now };
         let attempts =
             |row: &SealedRow| Attempts { count: row.attempts as u32, first_at: row.first_attempt_at.map(|t| t as i64) };
         let mut judged_all = Vec::with_capacity(rows.len());
@@ -458,7 +466,7 @@ impl SessionLedger {
                     // Could not judge: decided once the whole run shows whether the origin
                     // judged anyone else.
                     Verdict::Retry { .. } => undecided.push((row, judged)),
-                    verdict => self.apply(&cfg, row, verdict, password.as_deref(), epoch, now, report).await?,
+                    verdict => self.apply(&run, row, verdict, password.as_deref(), report).await?,
                 }
             }
         }
@@ -474,7 +482,7 @@ impl SessionLedger {
         let judging = origin_judging(&judged_all, probe);
         for (row, judged) in undecided {
             let verdict = reverify_verdict(attempts(row), judged, judging, now, r.max_attempts);
-            self.apply(&cfg, row, verdict, None, epoch, now, report).await?;
+            self.apply(&run, row, verdict, None, report).await?;
         }
         Ok(())
     }
