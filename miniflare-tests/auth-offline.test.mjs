@@ -19,6 +19,7 @@ const item = (username, password, extra = {}) => ({
 test("attack: one poisoned item no longer blocks the report; each bad item is named by index", async () => {
   const t = await setup();
   try {
+    t.origin.mode = "down"; // kept pending until the round below
     const r = await t.edge.signed("se-2", "POST", "/v1/sessions/offline", {
       sessions: [
         item("carol", USERS.carol),
@@ -44,7 +45,8 @@ test("attack: one poisoned item no longer blocks the report; each bad item is na
     ]);
     assert.deepEqual(pending.map((p) => p.session_id).sort(), r.body.recorded.map((x) => x.session_id).sort());
 
-    await t.edge.round(minute(0));
+    t.origin.mode = "up";
+    await t.edge.round(minute(1));
     assert.deepEqual((await t.edge.heartbeat("se-2")).body.disconnect.map((d) => [d.username, d.reason]), [["dave", "rejected"]]);
   } finally {
     await t.close();
@@ -70,7 +72,7 @@ test("attack: 100 guesses in one report record 3, reject 97, and lock the guesse
     // Re-verification judges only the 3 recorded: the oracle answers 3 guesses, not 100.
     t.origin.mode = "up";
     const before = t.origin.requests.length;
-    await t.edge.round(minute(0));
+    await t.edge.round(minute(1)); // after the report's own (failed) run
     const asked = t.origin.requests.slice(before).filter((q) => q.json?.username === "alice").length;
     assert.equal(asked, 3, "the origin judged 3 of the 100 guesses");
     // The right one is confirmed (not disconnected) only if it was among the first 3.

@@ -883,6 +883,23 @@ pub fn peppered(pepper: &str, password: &str) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The AES-256-GCM key of one sealed password: HMAC-SHA256(SESSION_KEY, data key), where
+/// the random per-session data key lives in KV and is deleted once the session is judged.
+/// Storage engines keep deleted bytes (SQLite's WAL, point-in-time recovery); without its
+/// data key a sealed password left behind there can no longer be opened, even with
+/// `SESSION_KEY` (crypto-shredding).
+pub fn seal_key(session_key: &[u8; 32], data_key: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(session_key).expect("any key length");
+    mac.update(data_key);
+    mac.finalize().into_bytes().into()
+}
+
+/// KV key (in `CREDENTIALS`) of a session's data key.
+pub fn seal_data_key_name(session_id: &str) -> String {
+    format!("seal:{session_id}")
+}
+
 /// KV key of a username's cached credential.
 pub fn cache_key(username: &str) -> String {
     format!("cred:{}", crate::signature::sha256_hex(username.as_bytes()))

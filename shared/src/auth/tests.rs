@@ -565,3 +565,12 @@ fn constant_time_eq() {
     assert!(!ct_eq(b"abc", b"ab"));
     assert!(!ct_eq(b"ab", b"ba"));
 }
+
+#[test]
+fn seal_keys_depend_on_both_halves() {
+    let k = [7u8; 32];
+    assert_eq!(seal_key(&k, b"dk"), seal_key(&k, b"dk"));
+    assert_ne!(seal_key(&k, b"dk"), seal_key(&k, b"dj"), "a shredded data key cannot be replaced");
+    assert_ne!(seal_key(&k, b"dk"), seal_key(&[8u8; 32], b"dk"));
+    assert_eq!(seal_data_key_name("ab"), "seal:ab");
+}

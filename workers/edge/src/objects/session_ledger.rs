@@ -15,8 +15,8 @@ use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::auth::{
-    needs_probe, offline_fits, origin_judging, reverify_verdict, Admission, Attempts, DisconnectReason, Judged,
-    SessionState, Verdict, ACKED_KEEP_MS,
+    needs_probe, offline_fits, origin_judging, reverify_verdict, seal_data_key_name, seal_key, Admission, Attempts,
+    DisconnectReason, Judged, SessionState, Verdict, ACKED_KEEP_MS,
 };
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
@@ -218,9 +218,26 @@ impl SessionLedger {
         Ok(rows.first().map(|c| c.n as u32).unwrap_or(0))
     }
 
+    fn data_keys(&self) -> std::result::Result<worker::kv::KvStore, ApiError> {
+        self.env.kv("CREDENTIALS").map_err(|_| ApiError::unavailable("credential store"))
+    }
+
     /// Seal and store; a session id already held (a replayed request) is left as it is.
+    /// The seal's data key goes to KV first: a record without one is never written.
     async fn record(&self, cfg: &Config, r: RecordReq) -> std::result::Result<(), ApiError> {
-        let key = session_key(cfg)?;
+        let held = self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+        if held > 0 {
+            return Ok(());
+        }
+        let data_key = webcrypto::random::<32>().map_err(|_| ApiError::internal("random"))?;
+        self.data_keys()?
+            .put(&seal_data_key_name(&r.session_id), hex(&data_key))
+            .map_err(storage_err)?
+            .expiration_ttl(u64::from(cfg.cache_max_age_days) * 86_400)
+            .execute()
+            .await
+            .map_err(storage_err)?;
+        let key = seal_key(&session_key(cfg)?, &data_key);
         let nonce = webcrypto::random::<12>().map_err(|_| ApiError::internal("random"))?;
         let sealed = webcrypto::seal(&key, &nonce, r.session_id.as_bytes(), r.password.as_bytes())
             .await
@@ -325,9 +342,15 @@ impl SessionLedger {
     }
 
     /// Open one sealed password and ask the origin.
-    async fn judge(&self, cfg: &Config, key: &[u8; 32], row: &SealedRow) -> (Judged, Option<String>) {
-        let opened = match (unhex(&row.nonce), unhex(&row.sealed)) {
-            (Some(nonce), Some(sealed)) => webcrypto::open(key, &nonce, row.id.as_bytes(), &sealed).await.ok(),
+    async fn judge(&self, cfg: &Config, session_key: &[u8; 32], row: &SealedRow) -> (Judged, Option<String>) {
+        let data_key = match self.data_keys() {
+            Ok(kv) => kv.get(&seal_data_key_name(&row.id)).text().await.ok().flatten().and_then(|h| unhex(&h)),
+            Err(_) => None,
+        };
+        let opened = match (data_key, unhex(&row.nonce), unhex(&row.sealed)) {
+            (Some(dk), Some(nonce), Some(sealed)) => {
+                webcrypto::open(&seal_key(session_key, &dk), &nonce, row.id.as_bytes(), &sealed).await.ok()
+            }
             _ => None,
         };
         let Some(plain) = opened.and_then(|p| String::from_utf8(p).ok()) else {
@@ -387,14 +410,16 @@ impl SessionLedger {
                 }
             }
         }
-        self.forget(&row.id)?;
+        self.forget(&row.id).await?;
         Ok(())
     }
 
     /// Delete a session and its sealed password. SQLite leaves a deleted row's bytes in
     /// free space, so the sealed value and nonce are first overwritten in place with zeros
     /// of the same length (a same-size update rewrites the cell where it is).
-    fn forget(&self, id: &str) -> std::result::Result<(), ApiError> {
+    async fn forget(&self, id: &str) -> std::result::Result<(), ApiError> {
+        // The data key first: without it the sealed bytes left in storage history are noise.
+        self.data_keys()?.delete(&seal_data_key_name(id)).await.map_err(storage_err)?;
         self.sql()
             .exec(
                 "UPDATE sessions SET sealed = substr(hex(zeroblob(length(sealed))), 1, length(sealed)),                  nonce = substr(hex(zeroblob(length(nonce))), 1, length(nonce)) WHERE id = ?",
@@ -516,7 +541,7 @@ impl SessionLedger {
                     vec![r.session_id.clone().into(), r.server_id.clone().into()],
                 )?;
                 if mine > 0 {
-                    self.forget(&r.session_id)?;
+                    self.forget(&r.session_id).await?;
                 }
                 let b = self
                     .sql()
