@@ -5,7 +5,6 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import crypto from "node:crypto";
-import { edgeMiniflare } from "../scripts/edge-miniflare.mjs";
 import { Edge, ADMIN_TOKEN, FLEET_SECRET } from "./harness.mjs";
 import { startOrigin, waitFor } from "./fakes.mjs";
 
@@ -14,18 +13,22 @@ export const USERS = { alice: "alice-secret-pw", bob: "bob-secret-pw", carol: "c
 export const userKey = (u) => "cred:" + crypto.createHash("sha256").update(u).digest("hex");
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-/** A Miniflare edge whose console output lands in `logs` (one string per chunk). */
+/**
+ * The harness's `Edge` (so `edge.restart()` is the harness's redeploy), with the Worker's
+ * console output landing in `logs` (one string per chunk), across restarts too.
+ */
 async function startMf(bindings, persist, logs) {
-  const mf = edgeMiniflare({
+  const options = {
     ...(persist ? { kvPersist: `${persist}/kv`, durableObjectsPersist: `${persist}/do` } : {}),
     bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (c) => logs.push(c.toString("utf8")));
       stderr.on("data", (c) => logs.push(c.toString("utf8")));
     },
-  });
-  await mf.ready;
-  return new Edge(mf);
+  };
+  const edge = new Edge(null, { options, persist, ownedPersist: null, listen: false });
+  await edge._start();
+  return edge;
 }
 
 /**
@@ -50,9 +53,8 @@ export async function setup(extra = {}, opts = {}) {
     persist,
     logs,
     edge: await startMf(bindings, persist, logs),
-    async restart() {
-      await t.edge.close();
-      t.edge = await startMf(bindings, persist, logs);
+    restart() {
+      return t.edge.restart();
     },
     login(username, password, { server = "se-1", ip = "203.0.113.50", port = 40000 + Math.floor(Math.random() * 20000) } = {}) {
       return t.edge.auth(server, { username, password, client_ip: ip, client_port: port });
