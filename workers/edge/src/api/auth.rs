@@ -141,10 +141,12 @@ async fn read_cache(env: &Env, username: &str, now: i64) -> Read<(u64, Option<Ca
 }
 
 pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
-    let signature = req.headers().get("x-edge-signature").ok().flatten().unwrap_or_default();
+    // Replays of /v1/auth are made harmless here (effects keyed by the signature), not
+    // refused: no Durable Object call on the hot path.
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, None, caller::Replay::Handled, now).await?;
+    let signature = signed.replay_key.clone();
     let a = AuthRequest::parse(&http::parse_fields(&body)?)?;
     // Derived from the signature: a replayed request names the same session, and its
     // degraded-path effects are written once (README "Auth when the origin fails").
@@ -296,8 +298,8 @@ async fn perform(
 }
 
 pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, http::now_ms()).await?;
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, None, caller::Replay::Once, http::now_ms()).await?;
     let f = http::parse_fields(&body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
     let r: serde_json::Value = call(
@@ -330,10 +332,10 @@ struct OfflineAnswer {
 /// Admissions a server made by itself while the edge was unreachable, judged item by
 /// item: valid ones are recorded, each bad one is reported back by index.
 pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
-    let signature = req.headers().get("x-edge-signature").ok().flatten().unwrap_or_default();
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, None, caller::Replay::Once, now).await?;
+    let signature = signed.replay_key.clone();
     let items = parse_offline(&http::parse_fields(&body)?, now, cfg.offline_max_age_h)?;
     let server = signed.server.to_string();
     let mut rejected = Vec::new();
@@ -404,9 +406,9 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
 }
 
 pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), now).await?;
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, Some(id), caller::Replay::Once, now).await?;
     let session_ids = parse_acks(&http::parse_fields(&body)?)?.into_iter().map(|id| id.to_string()).collect();
     let r: serde_json::Value =
         call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids, now_ms: now }).await?;

@@ -22,7 +22,7 @@ pub async fn ask(cfg: &Config, username: &str, password: &str) -> OriginAnswer {
         return OriginAnswer::Unavailable;
     };
     let body = serde_json::json!({ "username": username, "password": password }).to_string();
-    let auth = format!("Bearer {token}");
+    let auth = format!("Bearer {}", token.expose());
     let headers =
         [("content-type", "application/json"), ("accept", "application/json"), ("authorization", auth.as_str())];
     match outbound::send_with(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms, RequestRedirect::Manual)
