@@ -13,7 +13,8 @@ export async function startEdge(bindings = {}, opts = {}) {
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     // opts.persist: a folder for KV and Durable Object data, so a test can scan the bytes.
     ...(opts.persist ? { kvPersist: `${opts.persist}/kv`, durableObjectsPersist: `${opts.persist}/do` } : {}),
-    bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
+    // The fixtures use documentation addresses (198.51.100.0/24, 192.0.2.0/24, 2001:db8::/32).
+    bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true", ...bindings },
   });
   const url = await mf.ready;
   const edge = new Edge(mf);

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::request::{check_body_envelope, Fields, MAX_BODY};
+use vpn_edge_core::request::{check_body_envelope_as, Fields, MAX_BODY};
 use vpn_edge_core::signature::sha256_hex;
 use worker::{Headers, Request, Response};
 
@@ -70,13 +70,18 @@ pub fn cacheable_json<T: Serialize>(req: &Request, value: &T) -> Result<Response
 
 /// Raw body bytes, refusing oversized bodies and non-JSON content types before parsing.
 pub async fn body_bytes(req: &mut Request) -> Result<Vec<u8>> {
+    body_bytes_as(req, &["application/json"]).await
+}
+
+/// As `body_bytes`, accepting the given JSON media types.
+pub async fn body_bytes_as(req: &mut Request, accepted: &[&str]) -> Result<Vec<u8>> {
     let declared =
         req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
     let content_type = req.headers().get("content-type").ok().flatten();
-    check_body_envelope(content_type.as_deref(), declared)?;
+    check_body_envelope_as(content_type.as_deref(), declared, accepted)?;
     let bytes = req.bytes().await.map_err(|_| ApiError::new(400, "bad_body", "could not read the body"))?;
     // A chunked body has no Content-Length: check again on what arrived.
-    check_body_envelope(content_type.as_deref(), bytes.len())?;
+    check_body_envelope_as(content_type.as_deref(), bytes.len(), accepted)?;
     debug_assert!(bytes.len() <= MAX_BODY);
     Ok(bytes)
 }
