@@ -104,14 +104,14 @@ test("the ETag changes when the content changes, and an old one no longer gets a
 test("recommendations: only up servers with spare capacity, filters, limit", async () => {
   const seen = new Set();
   for (let i = 0; i < 200; i++) {
-    const r = await edge.json("/v1/recommendations?limit=10", { cf: {} });
+    const r = await edge.json("/v1/recommendations?limit=10", { cf: { latitude: null, longitude: null } });
     assert.equal(r.status, 200);
     for (const s of r.body.servers) seen.add(s.id);
   }
   // de-2 is full (100/100), us-1 is down: never recommended.
   assert.deepEqual([...seen].sort(), ["de-1", "se-1", "se-2", "se-3"]);
-  assert.deepEqual((await edge.json("/v1/recommendations?feature=streaming&limit=5", { cf: {} })).body.servers.map((s) => s.id).sort(), ["de-1", "se-2"]);
-  assert.deepEqual((await edge.json("/v1/recommendations?country=us", { cf: {} })).body.servers, []);
+  assert.deepEqual((await edge.json("/v1/recommendations?feature=streaming&limit=5", { cf: { latitude: null, longitude: null } })).body.servers.map((s) => s.id).sort(), ["de-1", "se-2"]);
+  assert.deepEqual((await edge.json("/v1/recommendations?country=us", { cf: { latitude: null, longitude: null } })).body.servers, []);
   for (const q of ["limit=0", "limit=51", "limit=abc"]) {
     const r = await edge.json(`/v1/recommendations?${q}`);
     assert.equal(r.status, 400);

@@ -5,8 +5,9 @@
 // expectation (sqrt(n·p·(1−p))); a correct implementation fails one such bound with
 // probability below 1e-5, and every wrong one named next to a check misses it by far more.
 //
-// Miniflare fills request.cf with Austin, Texas when a request sets none, so every request
-// here states its cf explicitly: `{}` for "no metadata".
+// Miniflare fills request.cf with Austin, Texas when a request sets none, and merges a
+// partial cf over those defaults, so every request here states its cf explicitly and
+// "no position in the metadata" is NO_CF (latitude and longitude null).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -14,6 +15,7 @@ import { startEdge } from "./harness.mjs";
 
 const OSLO = { lat: 59.9139, lon: 10.7522 };
 const AUSTIN_CF = { latitude: "30.27130", longitude: "-97.74260" };
+const NO_CF = { latitude: null, longitude: null };
 const PLACES = {
   stockholm: [59.3293, 18.0686],
   tokyo: [35.6762, 139.6503],
@@ -68,7 +70,7 @@ after(async () => {
   probeTarget.close();
 });
 
-function rec(query, cf = {}) {
+function rec(query, cf = NO_CF) {
   return edge.json(`/v1/recommendations?${query}`, { cf });
 }
 
@@ -135,7 +137,7 @@ test("the position comes from request.cf when the query has none, and the query 
   // Without any position there is no distance, and far servers are drawn by spare capacity.
   const seen = new Set();
   for (let i = 0; i < 200; i++) {
-    const r = await rec("limit=1", {});
+    const r = await rec("limit=1", NO_CF);
     assert.ok(!("distance_km" in r.body.servers[0]));
     seen.add(r.body.servers[0].id);
   }
