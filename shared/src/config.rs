@@ -125,7 +125,18 @@ pub struct Config {
     pub credit_api_token: Option<Secret>,
     /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
     pub credit_retry_base_s: u32,
+    /// `ALLOW_PRIVATE_ADDRESSES`: accept private and documentation server addresses (test
+    /// rigs, local demos); loopback, multicast and the like are refused regardless.
+    pub allow_private_addresses: bool,
     pub problems: Vec<ConfigProblem>,
+}
+
+/// The DNS provider's settings when DNS changes are on: the one answer `/healthz`, the round
+/// and the DNS admin routes all use (README "DNS pools").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsSettings<'a> {
+    Cloudflare { api_url: &'a str, zone_id: &'a str, api_token: &'a str },
+    Powerdns { api_url: &'a str, server_id: &'a str, api_key: &'a str },
 }
 
 /// What `/healthz` says about one feature.
@@ -165,6 +176,17 @@ impl Reader<'_> {
                     default
                 }
             },
+        }
+    }
+
+    fn flag(&mut self, name: &'static str) -> bool {
+        match self.opt(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(_) => {
+                self.problems.push(ConfigProblem { name, problem: "must be true or false; using false".into() });
+                false
+            }
         }
     }
 
@@ -280,6 +302,7 @@ impl Config {
             credit_api_url: r.url("CREDIT_API_URL"),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
             credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
+            allow_private_addresses: r.flag("ALLOW_PRIVATE_ADDRESSES"),
             problems: Vec::new(),
         };
         let mut problems = r.problems;
@@ -316,18 +339,10 @@ impl Config {
             let missing: Vec<&'static str> = needs.iter().filter(|(_, present)| !present).map(|(n, _)| *n).collect();
             FeatureState { feature, enabled: missing.is_empty(), missing }
         }
-        let mut dns_needs = vec![];
-        match self.dns_provider {
-            DnsProvider::None => {}
-            DnsProvider::Cloudflare => {
-                dns_needs.push(("CLOUDFLARE_ZONE_ID", self.cloudflare_zone_id.is_some()));
-                dns_needs.push(("CLOUDFLARE_API_TOKEN", self.cloudflare_api_token.is_some()));
-            }
-            DnsProvider::Powerdns => {
-                dns_needs.push(("POWERDNS_API_URL", self.powerdns_api_url.is_some()));
-                dns_needs.push(("POWERDNS_API_KEY", self.powerdns_api_key.is_some()));
-            }
-        }
+        let dns = match self.dns() {
+            Ok(_) => FeatureState { feature: "dns", enabled: true, missing: vec![] },
+            Err(missing) => FeatureState { feature: "dns", enabled: false, missing },
+        };
         vec![
             state("admin_api", &[("ADMIN_TOKEN", self.admin_token.is_some())]),
             state("server_api", &[("FLEET_SECRET", self.fleet_secret.is_some())]),
@@ -343,7 +358,7 @@ impl Config {
                 "credential_cache",
                 &[("CRED_PEPPER", self.cred_pepper.is_some()), ("SESSION_KEY", self.session_key.is_some())],
             ),
-            state("dns", &dns_needs),
+            dns,
             state("alerts", &[("ALERT_WEBHOOK_URL", self.alert_webhook_url.is_some())]),
             state(
                 "sla_credits",
@@ -354,6 +369,40 @@ impl Config {
             ),
             state("librenms", &[("LIBRENMS_TOKEN", self.librenms_token.is_some())]),
         ]
+    }
+
+    /// DNS changes are on exactly when this is `Ok`; otherwise the variables that would turn
+    /// them on (`DNS_PROVIDER` itself when it is `none`).
+    pub fn dns(&self) -> Result<DnsSettings<'_>, Vec<&'static str>> {
+        match self.dns_provider {
+            DnsProvider::None => Err(vec!["DNS_PROVIDER"]),
+            DnsProvider::Cloudflare => match (&self.cloudflare_zone_id, &self.cloudflare_api_token) {
+                (Some(zone_id), Some(api_token)) => Ok(DnsSettings::Cloudflare {
+                    api_url: &self.cloudflare_api_url,
+                    zone_id,
+                    api_token: api_token.expose(),
+                }),
+                (z, t) => Err([("CLOUDFLARE_ZONE_ID", z.is_none()), ("CLOUDFLARE_API_TOKEN", t.is_none())]
+                    .into_iter()
+                    .filter_map(|(n, missing)| missing.then_some(n))
+                    .collect()),
+            },
+            DnsProvider::Powerdns => match (&self.powerdns_api_url, &self.powerdns_api_key) {
+                (Some(api_url), Some(api_key)) => Ok(DnsSettings::Powerdns {
+                    api_url,
+                    server_id: &self.powerdns_server_id,
+                    api_key: api_key.expose(),
+                }),
+                (u, k) => Err([("POWERDNS_API_URL", u.is_none()), ("POWERDNS_API_KEY", k.is_none())]
+                    .into_iter()
+                    .filter_map(|(n, missing)| missing.then_some(n))
+                    .collect()),
+            },
+        }
+    }
+
+    pub fn address_policy(&self) -> crate::types::AddressPolicy {
+        crate::types::AddressPolicy { allow_private: self.allow_private_addresses }
     }
 
     pub fn sla_policy(&self) -> crate::sla::SlaPolicy {
@@ -387,7 +436,8 @@ mod tests {
         assert!(!c.auth_configured());
         assert_eq!((c.lockout_user_max, c.reverify_max_attempts, c.offline_max_age_h), (20, 5, 24));
         assert!(!c.fault("guard"));
-        assert!(c.features().iter().all(|f| f.feature == "dns" || !f.enabled));
+        assert!(c.features().iter().all(|f| !f.enabled), "nothing is on without its settings, DNS included");
+        assert!(!c.allow_private_addresses);
     }
 
     #[test]
@@ -444,5 +494,28 @@ mod tests {
     fn a_good_session_key() {
         let c = cfg(&[("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")]);
         assert_eq!(c.session_key.unwrap()[31], 31);
+    }
+
+    #[test]
+    fn healthz_and_dns_routes_share_one_answer() {
+        let dns = |c: &Config| c.features().into_iter().find(|f| f.feature == "dns").unwrap();
+        let none = cfg(&[("DNS_PROVIDER", "none")]);
+        assert_eq!(none.dns(), Err(vec!["DNS_PROVIDER"]));
+        assert_eq!((dns(&none).enabled, dns(&none).missing), (false, vec!["DNS_PROVIDER"]));
+        let half = cfg(&[("DNS_PROVIDER", "cloudflare"), ("CLOUDFLARE_ZONE_ID", "z")]);
+        assert_eq!(half.dns(), Err(vec!["CLOUDFLARE_API_TOKEN"]));
+        assert!(!dns(&half).enabled);
+        let on = cfg(&[("DNS_PROVIDER", "powerdns"), ("POWERDNS_API_URL", "http://p"), ("POWERDNS_API_KEY", "k")]);
+        assert_eq!(on.dns(), Ok(DnsSettings::Powerdns { api_url: "http://p", server_id: "localhost", api_key: "k" }));
+        assert!(dns(&on).enabled);
+    }
+
+    #[test]
+    fn allow_private_addresses_flag() {
+        assert!(cfg(&[("ALLOW_PRIVATE_ADDRESSES", "true")]).allow_private_addresses);
+        assert!(!cfg(&[("ALLOW_PRIVATE_ADDRESSES", "false")]).allow_private_addresses);
+        let c = cfg(&[("ALLOW_PRIVATE_ADDRESSES", "maybe")]);
+        assert!(!c.allow_private_addresses);
+        assert_eq!(c.problems[0].name, "ALLOW_PRIVATE_ADDRESSES");
     }
 }

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use vpn_edge_core::api_error::{ApiError, LookupError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView, Snapshot};
-use vpn_edge_core::recommend::{parse_limit, recommend};
+use vpn_edge_core::recommend::{client_position, parse_limit, recommend};
 use worker::{Env, Request, Response};
 
 #[derive(Serialize)]
@@ -24,7 +24,7 @@ struct Countries {
 
 #[derive(Serialize)]
 struct Recommended<'a> {
-    servers: Vec<&'a ServerView>,
+    servers: Vec<vpn_edge_core::recommend::Recommended<'a>>,
 }
 
 #[derive(Serialize)]
@@ -97,12 +97,26 @@ pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
     let q = http::query(req);
     let filter = ServerFilter::parse(&q)?;
     let limit = parse_limit(&q)?;
+    let cf = cf_coordinates(req);
+    let client = client_position(&q, cf.as_ref().map(|(a, b)| (a.as_str(), b.as_str())))?;
     let snap = fleet_store::snapshot(env, http::now_ms()).await?;
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|_| ApiError::internal("random"))?;
-    let servers = recommend(&snap.servers, &filter, limit, u64::from_le_bytes(random));
+    let servers = recommend(&snap.servers, &filter, limit, client, u64::from_le_bytes(random));
     // Each answer is a fresh draw: shared caches must not pin every client to one pick.
     http::json(200, &Recommended { servers })
+}
+
+/// `request.cf.latitude` / `longitude` as Cloudflare sends them (strings), read without the
+/// `worker` crate's accessor, which panics on a value it cannot parse.
+fn cf_coordinates(req: &Request) -> Option<(String, String)> {
+    use wasm_bindgen::JsValue;
+    let cf = js_sys::Reflect::get(req.inner(), &JsValue::from_str("cf")).ok().filter(|v| v.is_object())?;
+    let field = |name: &str| {
+        let v = js_sys::Reflect::get(&cf, &JsValue::from_str(name)).ok()?;
+        v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()))
+    };
+    Some((field("latitude")?, field("longitude")?))
 }
 
 pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
