@@ -61,8 +61,10 @@ pub struct Config {
     pub sla_credit_multiplier: u32,
     pub credit_api_url: Option<String>,
     pub credit_api_token: Option<String>,
-    /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
+    /// First retry delay of a failed credit call; doubles per attempt, at most
+    /// `credit_retry_max_s` (6 h).
     pub credit_retry_base_s: u32,
+    pub credit_retry_max_s: u32,
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -211,6 +213,7 @@ impl Config {
             credit_api_url: r.url("CREDIT_API_URL"),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
             credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
+            credit_retry_max_s: r.num("CREDIT_RETRY_MAX_S", crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400),
             problems: Vec::new(),
         };
         Config { problems: r.problems, ..cfg }
@@ -263,6 +266,10 @@ impl Config {
 
     pub fn sla_policy(&self) -> crate::sla::SlaPolicy {
         crate::sla::SlaPolicy::new(self.sla_target_pct, self.sla_credit_multiplier)
+    }
+
+    pub fn credit_retry(&self) -> crate::sla::RetryPolicy {
+        crate::sla::RetryPolicy { base_s: self.credit_retry_base_s, max_s: self.credit_retry_max_s }
     }
 
     pub fn thresholds(&self) -> crate::health::Thresholds {
