@@ -452,7 +452,10 @@ pub enum SendOutcome {
     Acknowledged,
     /// 5xx, 408, 425, 429, timeout, network: worth retrying, not before `retry_after_s`
     /// when the billing API said so.
-    Retryable { error: String, retry_after_s: Option<u32> },
+    Retryable {
+        error: String,
+        retry_after_s: Option<u32>,
+    },
     /// Other 4xx: retrying the same request cannot succeed.
     Rejected(String),
 }
@@ -605,12 +608,24 @@ mod tests {
     fn coverage_is_observed_over_elapsed() {
         // The reviewer's month: 13 recorded minutes of 35,545 elapsed.
         let month = m("2026-11");
-        let r = report(month, MinuteCounts { up: 13, ..Default::default() }, month.start_minute() + 35_545, SlaPolicy::default(), None);
+        let r = report(
+            month,
+            MinuteCounts { up: 13, ..Default::default() },
+            month.start_minute() + 35_545,
+            SlaPolicy::default(),
+            None,
+        );
         assert_eq!((r.observed_minutes, r.elapsed_minutes), (13, 35_545));
         assert_eq!(r.coverage_pct, 0.037);
         assert_eq!(r.availability_pct, Some(100.0));
         // Rounds recorded for minutes still ahead (a skewed clock) never push it past 100.
-        let r = report(month, MinuteCounts { up: 20, ..Default::default() }, month.start_minute() + 10, SlaPolicy::default(), None);
+        let r = report(
+            month,
+            MinuteCounts { up: 20, ..Default::default() },
+            month.start_minute() + 10,
+            SlaPolicy::default(),
+            None,
+        );
         assert_eq!(r.coverage_pct, 100.0);
     }
 
@@ -664,7 +679,13 @@ mod tests {
             credit_minutes: Some(2),
             ..Default::default()
         };
-        let r = report(month, MinuteCounts { down: 300, ..Default::default() }, closed, SlaPolicy::default(), Some(&failed));
+        let r = report(
+            month,
+            MinuteCounts { down: 300, ..Default::default() },
+            closed,
+            SlaPolicy::default(),
+            Some(&failed),
+        );
         assert!(serde_json::to_string(&r).unwrap().contains("sk_live_abc"), "the operator's view has it");
         let public = serde_json::to_string(&r.public()).unwrap();
         assert!(!public.contains("sk_live") && !public.contains("last_error") && !public.contains("request_body"));
@@ -711,7 +732,10 @@ mod tests {
         let req = send(plan_credit(&r, &s, closed, month, now_ms, false));
         assert_eq!(req.idempotency_key, "sla-2026-10");
         assert_eq!(req.credit_minutes, 2 * (300 - 223));
-        assert_eq!(req.body, r#"{"month":"2026-10","credit_minutes":154,"downtime_minutes":300,"availability_pct":99.328}"#);
+        assert_eq!(
+            req.body,
+            r#"{"month":"2026-10","credit_minutes":154,"downtime_minutes":300,"availability_pct":99.328}"#
+        );
         let s = after_attempt(s, &req, SendOutcome::retryable("HTTP 500"), now_ms, "t".into(), RETRY);
         assert_eq!((s.status, s.attempts, s.next_attempt_ms), (CreditStatus::Pending, 1, Some(now_ms + 60_000)));
         assert_eq!(plan_credit(&r, &s, closed, month, now_ms + 59_999, false), CreditAction::Nothing, "backoff");
@@ -739,7 +763,11 @@ mod tests {
         assert_eq!(failed.status, CreditStatus::Failed);
         assert_eq!(plan_credit(&r, &failed, closed, month, now_ms, false), CreditAction::Nothing);
         let again = send(plan_credit(&r, &failed, closed, month, now_ms, true));
-        assert_eq!((again.credit_minutes, again.body.as_str()), (5, "{\"x\":5}"), "a retry repeats what was first sent");
+        assert_eq!(
+            (again.credit_minutes, again.body.as_str()),
+            (5, "{\"x\":5}"),
+            "a retry repeats what was first sent"
+        );
     }
 
     #[test]
@@ -751,7 +779,10 @@ mod tests {
             report(month, MinuteCounts { up: 1000, down, ..Default::default() }, closed, SlaPolicy::default(), None)
         };
         let first = send(plan_credit(&at(220), &CreditState::default(), closed, month, now_ms, false));
-        assert_eq!(first.body, r#"{"month":"2026-09","credit_minutes":8,"downtime_minutes":220,"availability_pct":99.491}"#);
+        assert_eq!(
+            first.body,
+            r#"{"month":"2026-09","credit_minutes":8,"downtime_minutes":220,"availability_pct":99.491}"#
+        );
         // Frozen before the call goes out.
         let frozen = freeze(&CreditState::default(), &first).expect("first attempt freezes");
         assert_eq!(freeze(&frozen, &first), None, "frozen once");
@@ -801,7 +832,14 @@ mod tests {
         assert_eq!(s.next_attempt_ms, Some(3_000));
         let s = after_attempt(CreditState::default(), &req, classify_status(429, Some("99999")), 0, "t".into(), retry);
         assert_eq!(s.next_attempt_ms, Some(10_000));
-        let s = after_attempt(CreditState::default(), &req, classify_status(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")), 0, "t".into(), retry);
+        let s = after_attempt(
+            CreditState::default(),
+            &req,
+            classify_status(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            0,
+            "t".into(),
+            retry,
+        );
         assert_eq!(s.next_attempt_ms, Some(1_000));
     }
 

@@ -86,12 +86,20 @@ pub fn content_security_policy() -> String {
 pub enum Headline {
     NoServers,
     /// Every server not in maintenance is up; `maintenance` servers are out on purpose.
-    AllUp { maintenance: u32 },
+    AllUp {
+        maintenance: u32,
+    },
     /// Some servers are down (or a whole pool is in maintenance), every pool that should
     /// answer still has a server up.
-    Degraded { down: u32, total: u32, maintenance_pools: Vec<String> },
+    Degraded {
+        down: u32,
+        total: u32,
+        maintenance_pools: Vec<String>,
+    },
     /// At least one pool has servers but none of them up: its clients cannot connect.
-    MajorOutage { pools: Vec<String> },
+    MajorOutage {
+        pools: Vec<String>,
+    },
 }
 
 pub fn headline(snap: &Snapshot) -> Headline {
@@ -124,7 +132,9 @@ pub fn headline(snap: &Snapshot) -> Headline {
 fn headline_html(h: &Headline) -> String {
     let (class, title, detail) = match h {
         Headline::NoServers => ("none", "No servers registered yet".to_owned(), String::new()),
-        Headline::AllUp { maintenance: 0 } => ("all_up", "All systems operational".to_owned(), "Every server is up.".into()),
+        Headline::AllUp { maintenance: 0 } => {
+            ("all_up", "All systems operational".to_owned(), "Every server is up.".into())
+        }
         Headline::AllUp { maintenance } => (
             "all_up",
             "All systems operational".to_owned(),
@@ -137,11 +147,9 @@ fn headline_html(h: &Headline) -> String {
             }
             ("degraded", "Degraded service".to_owned(), d)
         }
-        Headline::MajorOutage { pools } => (
-            "major_outage",
-            "Major outage".to_owned(),
-            format!("No server is up in {}.", escape(&pools.join(", "))),
-        ),
+        Headline::MajorOutage { pools } => {
+            ("major_outage", "Major outage".to_owned(), format!("No server is up in {}.", escape(&pools.join(", "))))
+        }
     };
     format!("<header id=\"headline\" class=\"{class}\"><h1>VPN service status</h1><p><strong>{title}</strong> {detail}</p></header>")
 }
@@ -151,7 +159,7 @@ pub fn thousands(n: u32) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -183,7 +191,10 @@ fn day_class(d: Option<&DayFigures>, target_pct: f64) -> (&'static str, String) 
             } else {
                 "bad"
             };
-            (class, format!("{pct:.2} % available, {down} min down, measured for {} of 1,440 min", thousands(d.recorded)))
+            (
+                class,
+                format!("{pct:.2} % available, {down} min down, measured for {} of 1,440 min", thousands(d.recorded)),
+            )
         }
         _ => ("nodata", "no data: not measured".into()),
     }
@@ -334,10 +345,7 @@ mod tests {
         use Status::*;
         assert_eq!(headline(&snap(&[])), Headline::NoServers);
         assert_eq!(headline(&snap(&[("a", "se", Up), ("b", "de", Up)])), Headline::AllUp { maintenance: 0 });
-        assert_eq!(
-            headline(&snap(&[("a", "se", Up), ("b", "se", Maintenance)])),
-            Headline::AllUp { maintenance: 1 }
-        );
+        assert_eq!(headline(&snap(&[("a", "se", Up), ("b", "se", Maintenance)])), Headline::AllUp { maintenance: 1 });
         assert_eq!(
             headline(&snap(&[("a", "se", Up), ("b", "se", Down), ("c", "de", Up)])),
             Headline::Degraded { down: 1, total: 3, maintenance_pools: vec![] }
@@ -350,13 +358,8 @@ mod tests {
             headline(&snap(&[("a", "se", Up), ("b", "de", Down), ("c", "de", Maintenance), ("d", "nl", Down)])),
             Headline::MajorOutage { pools: vec!["de".into(), "nl".into()] }
         );
-        let html = render(&Page {
-            snapshot: &snap(&[("a", "se", Down)]),
-            countries: &[],
-            sla: None,
-            days: &[],
-            today: 100,
-        });
+        let html =
+            render(&Page { snapshot: &snap(&[("a", "se", Down)]), countries: &[], sla: None, days: &[], today: 100 });
         assert!(html.contains("class=\"major_outage\"") && html.contains("No server is up in se."));
     }
 

@@ -13,7 +13,8 @@ use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::sla::{
     after_attempt, classify_status, freeze, issued_without_call, parse_credit_state, plan_credit, report, CreditAction,
-    CreditDetail, CreditRequest, CreditState, DayFigures, FleetChecks, MinuteCounts, MinuteState, SendOutcome, SlaReport,
+    CreditDetail, CreditRequest, CreditState, DayFigures, FleetChecks, MinuteCounts, MinuteState, SendOutcome,
+    SlaReport,
 };
 use vpn_edge_core::types::Month;
 use worker::*;
