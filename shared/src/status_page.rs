@@ -204,25 +204,40 @@ fn sla_html(r: Option<&SlaReport>) -> String {
     let Some(r) = r else {
         return "<p id=\"sla\" class=\"muted\">Availability figures are unavailable right now.</p>".into();
     };
-    let coverage = format!(
-        "measured for {} of {} minutes so far ({:.1} %)",
-        thousands(r.observed_minutes),
-        thousands(r.elapsed_minutes),
-        r.coverage_pct
-    );
-    match (r.measurement, r.availability_pct) {
+    let unmeasured = r.elapsed_minutes.saturating_sub(r.observed_minutes);
+    let figure = match (r.measurement, r.availability_pct) {
+        (Measurement::Measured, Some(a)) if unmeasured == 0 => format!(
+            "This month so far: <strong>{a:.3} %</strong> available (target {} %), \
+             <span id=\"coverage\">measured for all {} minutes so far</span>.",
+            r.target_pct,
+            thousands(r.elapsed_minutes)
+        ),
+        // Partly measured: the coverage leads, and the percentage says what it assumes,
+        // so a mostly unmeasured month never reads as a measured 100 %.
         (Measurement::Measured, Some(a)) => format!(
-            "<p id=\"sla\">This month so far: <strong>{a:.3} %</strong> available (target {} %), \
-             <span id=\"coverage\">{coverage}</span>; minutes not measured count as available.</p>\
-             <p class=\"muted\">Downtime {} min of an allowance of {} min; credit so far: {} min added to every subscription.</p>",
-            r.target_pct, r.downtime_minutes, r.allowance_minutes, r.credit_minutes
+            "This month so far: <span id=\"coverage\">measured for <strong>{} of {} minutes</strong> so far \
+             ({} %)</span>. Availability {a:.3} % (target {} %) counts the {} minutes not measured as available.",
+            thousands(r.observed_minutes),
+            thousands(r.elapsed_minutes),
+            r.coverage_pct,
+            r.target_pct,
+            thousands(unmeasured)
         ),
         _ => format!(
-            "<p id=\"sla\">This month so far: <strong>not measured yet</strong> (target {} %): \
-             <span id=\"coverage\">{coverage}</span>.</p>",
-            r.target_pct
+            "This month so far: <strong>not measured yet</strong> (target {} %): \
+             <span id=\"coverage\">measured for 0 of {} minutes so far</span>.",
+            r.target_pct,
+            thousands(r.elapsed_minutes)
         ),
+    };
+    let mut h = format!("<p id=\"sla\">{figure}</p>");
+    if r.measurement == Measurement::Measured {
+        h.push_str(&format!(
+            "<p class=\"muted\">Downtime {} min of an allowance of {} min; credit so far: {} min added to every subscription.</p>",
+            r.downtime_minutes, r.allowance_minutes, r.credit_minutes
+        ));
     }
+    h
 }
 
 pub fn render(page: &Page<'_>) -> String {
@@ -369,8 +384,13 @@ mod tests {
         let now = month.start_minute() + 35_545;
         let r = report(month, MinuteCounts { up: 13, ..Default::default() }, now, SlaPolicy::default(), None).public();
         let html = sla_html(Some(&r));
-        assert!(html.contains("<strong>100.000 %</strong> available"), "{html}");
-        assert!(html.contains("measured for 13 of 35,545 minutes so far (0.0 %)"), "{html}");
+        assert!(!html.contains("<strong>100"), "{html}");
+        assert!(html.contains("measured for <strong>13 of 35,545 minutes</strong> so far (0.037 %)"), "{html}");
+        assert!(html.contains("Availability 100.000 % (target 99.5 %) counts the 35,532 minutes not measured as available"));
+        let full = report(month, MinuteCounts { up: 35_540, down: 5, ..Default::default() }, now, SlaPolicy::default(), None);
+        let html = sla_html(Some(&full.public()));
+        assert!(html.contains("<strong>99.986 %</strong> available (target 99.5 %)"), "{html}");
+        assert!(html.contains("measured for all 35,545 minutes so far"), "{html}");
         let none = report(month, MinuteCounts::default(), now, SlaPolicy::default(), None).public();
         let html = sla_html(Some(&none));
         assert!(html.contains("not measured yet") && !html.contains("100"), "{html}");
