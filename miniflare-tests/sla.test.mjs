@@ -251,9 +251,8 @@ test("a credit API that hangs past the timeout is retried, with the same key, un
 test("late rounds between attempts, and a restart: every retry sends the first attempt's bytes", async () => {
   const billing = await startFake("billing");
   billing.answer({ status: 503, raw: "busy" });
-  const persist = fs.mkdtempSync(path.join(os.tmpdir(), "vpn-edge-sla-"));
   const bindings = { CREDIT_API_URL: billing.url, CREDIT_API_TOKEN: "t", CREDIT_RETRY_BASE_S: "8" };
-  let edge = await startEdge(bindings, { persist });
+  const edge = await startEdge(bindings, { restartable: true });
   try {
     await edge.registerServer("se-1");
     await downMinutes(edge, "2026-09-10T00:00:00Z", 220);
@@ -263,8 +262,7 @@ test("late rounds between attempts, and a restart: every retry sends the first a
     assert.equal(first, '{"month":"2026-09","credit_minutes":8,"downtime_minutes":220,"availability_pct":99.491}');
 
     // The runtime restarts (an eviction, a deploy): memory is gone, storage is not.
-    await edge.close();
-    edge = await startEdge(bindings, { persist });
+    await edge.restart();
     // Late rounds for the closed month arrive before the retry.
     await downMinutes(edge, "2026-09-20T00:00:00Z", 10);
     const now = (await edge.json("/v1/sla/2026-09")).body;
@@ -282,7 +280,6 @@ test("late rounds between attempts, and a restart: every retry sends the first a
   } finally {
     await edge.close();
     await billing.close();
-    fs.rmSync(persist, { recursive: true, force: true });
   }
 });
 

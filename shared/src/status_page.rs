@@ -386,8 +386,11 @@ mod tests {
         let html = sla_html(Some(&r));
         assert!(!html.contains("<strong>100"), "{html}");
         assert!(html.contains("measured for <strong>13 of 35,545 minutes</strong> so far (0.037 %)"), "{html}");
-        assert!(html.contains("Availability 100.000 % (target 99.5 %) counts the 35,532 minutes not measured as available"));
-        let full = report(month, MinuteCounts { up: 35_540, down: 5, ..Default::default() }, now, SlaPolicy::default(), None);
+        assert!(
+            html.contains("Availability 100.000 % (target 99.5 %) counts the 35,532 minutes not measured as available")
+        );
+        let full =
+            report(month, MinuteCounts { up: 35_540, down: 5, ..Default::default() }, now, SlaPolicy::default(), None);
         let html = sla_html(Some(&full.public()));
         assert!(html.contains("<strong>99.986 %</strong> available (target 99.5 %)"), "{html}");
         assert!(html.contains("measured for all 35,545 minutes so far"), "{html}");
