@@ -67,7 +67,7 @@ async fn send_credit(cfg: &Config, req: &CreditRequest) -> SendOutcome {
         // Not configured yet: keep it pending and retry, so setting the secret later is enough.
         return SendOutcome::retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured");
     };
-    let auth = format!("Bearer {token}");
+    let auth = format!("Bearer {}", token.expose());
     let headers = [
         ("content-type", "application/json"),
         ("authorization", auth.as_str()),
