@@ -65,16 +65,20 @@ export class Edge {
    */
   async restart() {
     if (!this.persist) throw new Error("edge.restart() needs startEdge(bindings, { persist: dir }) or { restartable: true }");
-    await this.mf.dispose();
-    this.mf = null;
+    await this.stop();
     await this._start();
     this.restarts += 1;
     return this;
   }
 
-  async close() {
+  /** Stop the runtime and keep its data (to read the persisted files); `restart()` resumes. */
+  async stop() {
     await this.mf?.dispose();
     this.mf = null;
+  }
+
+  async close() {
+    await this.stop();
     if (this._setup?.ownedPersist) fs.rmSync(this._setup.ownedPersist, { recursive: true, force: true });
   }
 

@@ -95,6 +95,15 @@ pub struct Config {
     pub cache_refresh_s: u32,
     pub cache_max_age_days: u32,
     pub provisional_per_minute: u32,
+    /// Failures across all addresses that lock a username everywhere (per 15 min).
+    pub lockout_user_max: u32,
+    /// Attempts before a session the origin cannot judge is disconnected (`unverifiable`).
+    pub reverify_max_attempts: u32,
+    /// How old an offline admission may be when reported.
+    pub offline_max_age_h: u32,
+    /// Test-only fault injection (`TEST_FAULTS`); never set in production, and reported
+    /// as a problem by `/healthz` when it is.
+    pub test_faults: Vec<String>,
     pub heartbeat_stale_s: u32,
     pub down_after: u32,
     pub up_after: u32,
@@ -244,6 +253,13 @@ impl Config {
             cache_refresh_s: r.num("CACHE_REFRESH_S", 3600, 60, 30 * 86_400),
             cache_max_age_days: r.num("CACHE_MAX_AGE_DAYS", 30, 1, 365),
             provisional_per_minute: r.num("PROVISIONAL_PER_MINUTE", 600, 0, 1_000_000),
+            lockout_user_max: r.num("LOCKOUT_USER_MAX", 20, 5, 10_000),
+            reverify_max_attempts: r.num("REVERIFY_MAX_ATTEMPTS", 5, 1, 100),
+            offline_max_age_h: r.num("OFFLINE_MAX_AGE_H", 24, 1, 168),
+            test_faults: r
+                .opt("TEST_FAULTS")
+                .map(|v| v.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect())
+                .unwrap_or_default(),
             heartbeat_stale_s: r.num("HEARTBEAT_STALE_S", 90, 30, 3600),
             down_after: r.num("DOWN_AFTER", 3, 1, 60),
             up_after: r.num("UP_AFTER", 2, 1, 60),
@@ -269,7 +285,33 @@ impl Config {
             credit_retry_max_s: r.num("CREDIT_RETRY_MAX_S", crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400),
             problems: Vec::new(),
         };
-        Config { problems: r.problems, ..cfg }
+        let mut problems = r.problems;
+        // Without a usable origin, auth is closed (README "Auth when the origin fails").
+        for (name, present) in
+            [("ORIGIN_AUTH_URL", cfg.origin_auth_url.is_some()), ("ORIGIN_API_TOKEN", cfg.origin_api_token.is_some())]
+        {
+            if !present && !problems.iter().any(|p| p.name == name) {
+                problems.push(ConfigProblem {
+                    name,
+                    problem: "missing: every login is denied (auth_not_configured)".into(),
+                });
+            }
+        }
+        if !cfg.test_faults.is_empty() {
+            problems
+                .push(ConfigProblem { name: "TEST_FAULTS", problem: "set: test-only fault injection is on".into() });
+        }
+        Config { problems, ..cfg }
+    }
+
+    /// Whether a usable origin URL and token are configured.
+    pub fn auth_configured(&self) -> bool {
+        self.origin_auth_url.is_some() && self.origin_api_token.is_some()
+    }
+
+    /// A test-only fault switch (see `TEST_FAULTS` in the README); always off in production.
+    pub fn fault(&self, name: &str) -> bool {
+        self.test_faults.iter().any(|f| f == name)
     }
 
     pub fn features(&self) -> Vec<FeatureState> {
@@ -347,7 +389,11 @@ mod tests {
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Open);
         assert_eq!((c.down_after, c.up_after, c.dns_ttl, c.max_delete_pct), (3, 2, 60, 30));
         assert_eq!(c.sla_target_pct, 99.5);
-        assert!(c.problems.is_empty());
+        let names: Vec<&str> = c.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["ORIGIN_AUTH_URL", "ORIGIN_API_TOKEN"], "no origin: auth is closed, and said so");
+        assert!(!c.auth_configured());
+        assert_eq!((c.lockout_user_max, c.reverify_max_attempts, c.offline_max_age_h), (20, 5, 24));
+        assert!(!c.fault("guard"));
         assert!(c.features().iter().all(|f| f.feature == "dns" || !f.enabled));
     }
 
@@ -355,10 +401,22 @@ mod tests {
     fn malformed_values_are_named_never_echoed() {
         let c = cfg(&[("SESSION_KEY", "c2hvcnQ="), ("DOWN_AFTER", "zero"), ("FAIL_OPEN_POLICY", "yes")]);
         let names: Vec<&str> = c.problems.iter().map(|p| p.name).collect();
-        assert_eq!(names, ["SESSION_KEY", "FAIL_OPEN_POLICY", "DOWN_AFTER"]);
+        assert_eq!(names, ["SESSION_KEY", "FAIL_OPEN_POLICY", "DOWN_AFTER", "ORIGIN_AUTH_URL", "ORIGIN_API_TOKEN"]);
         assert!(c.problems.iter().all(|p| !p.problem.contains("c2hvcnQ")));
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Closed);
         assert!(c.session_key.is_none());
+    }
+
+    #[test]
+    fn origin_configured_and_faults() {
+        let c = cfg(&[("ORIGIN_AUTH_URL", "https://o.example/auth"), ("ORIGIN_API_TOKEN", "t")]);
+        assert!(c.auth_configured());
+        assert!(c.problems.is_empty());
+        let bad = cfg(&[("ORIGIN_AUTH_URL", "ftp://x"), ("ORIGIN_API_TOKEN", "t"), ("TEST_FAULTS", "guard, kv")]);
+        assert!(!bad.auth_configured());
+        let names: Vec<&str> = bad.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["ORIGIN_AUTH_URL", "TEST_FAULTS"]);
+        assert!(bad.fault("guard") && bad.fault("kv") && !bad.fault("ledger"));
     }
 
     #[test]

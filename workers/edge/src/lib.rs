@@ -47,7 +47,7 @@ async fn dispatch(
     let cfg = env_config::load(env);
     match r {
         Route::StatusPage => public::status_page(req, env, &cfg).await,
-        Route::Healthz => public::healthz(&cfg),
+        Route::Healthz => public::healthz(&cfg, auth_api::origin_problems(env, &cfg).await),
         Route::ListServers => public::list_servers(req, env).await,
         Route::GetServer(id) => public::get_server(req, env, id).await,
         Route::Countries => public::countries(req, env, &cfg).await,

@@ -34,10 +34,12 @@ struct Health<'a> {
     features: Vec<vpn_edge_core::config::FeatureState>,
 }
 
-pub fn healthz(cfg: &Config) -> Result<Response> {
+/// `runtime`: problems found while running (an origin that refuses the edge's token).
+pub fn healthz(cfg: &Config, runtime: Vec<vpn_edge_core::config::ConfigProblem>) -> Result<Response> {
+    let problems: Vec<_> = cfg.problems.iter().cloned().chain(runtime).collect();
     let body = Health {
-        status: if cfg.problems.is_empty() { "ok" } else { "misconfigured" },
-        problems: &cfg.problems,
+        status: if problems.is_empty() { "ok" } else { "misconfigured" },
+        problems: &problems,
         features: cfg.features(),
     };
     http::json(200, &body)

@@ -6,3 +6,4 @@ pub mod pool;
 pub mod replay_guard;
 pub mod session_ledger;
 pub mod sla_ledger;
+pub mod storage;

@@ -1,6 +1,7 @@
 //! `PoolRegistry`: one Durable Object per country pool. Keeps each server's registration,
 //! telemetry and hysteresis state; the core decides, this stores.
 
+use crate::objects::storage;
 use crate::outbound;
 use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
@@ -137,16 +138,20 @@ impl PoolRegistry {
         if self.servers.borrow().is_some() {
             return Ok(());
         }
-        let listed =
-            self.state.storage().list_with_options(ListOptions::new().prefix(PREFIX)).await.map_err(storage_err)?;
-        let mut map = BTreeMap::new();
-        for entry in listed.entries() {
-            let pair: js_sys::Array = entry.map_err(storage_err)?.into();
-            let record: ServerRecord = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
-            map.insert(record.reg.id.to_string(), record);
-        }
+        let listed: Vec<(String, ServerRecord)> =
+            storage::list(&self.state.storage(), PREFIX).await.map_err(storage_err)?;
+        let map = listed.into_iter().map(|(_, record)| (record.reg.id.to_string(), record)).collect();
         self.servers.borrow_mut().get_or_insert(map);
         Ok(())
+    }
+
+    /// A write failed: memory may now hold what storage does not, so drop it and let the
+    /// next request rebuild it from storage (memory is only a cache of storage).
+    fn forget<T>(&self, r: Result<T>) -> std::result::Result<T, ApiError> {
+        r.map_err(|e| {
+            *self.servers.borrow_mut() = None;
+            storage_err(e)
+        })
     }
 
     fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, ServerRecord>) -> T) -> T {
@@ -155,7 +160,8 @@ impl PoolRegistry {
     }
 
     async fn store(&self, record: &ServerRecord) -> std::result::Result<(), ApiError> {
-        self.state.storage().put(&format!("{PREFIX}{}", record.reg.id), record).await.map_err(storage_err)
+        let r = storage::put(&self.state.storage(), &format!("{PREFIX}{}", record.reg.id), record).await;
+        self.forget(r)
     }
 
     async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
@@ -178,7 +184,8 @@ impl PoolRegistry {
             "delete" => {
                 let r: DeleteReq = read(req).await?;
                 let existed = self.with(|m| m.remove(&r.id).is_some());
-                self.state.storage().delete(&format!("{PREFIX}{}", r.id)).await.map_err(storage_err)?;
+                let deleted = self.state.storage().delete(&format!("{PREFIX}{}", r.id)).await;
+                self.forget(deleted)?;
                 serde_json::to_value(existed)
             }
             "heartbeat" => {
@@ -203,6 +210,8 @@ impl PoolRegistry {
                         .collect()
                 });
                 let probes = run_probes(targets).await;
+                // Other requests ran while the probes were out; a failed write there drops the cache.
+                self.load().await?;
                 let (changed, views, round) = self.with(|m| {
                     let round = judge_pool(m.values_mut(), r.minute, r.now_ms, &probes, r.stale_s, t);
                     let changed: Vec<ServerRecord> =
@@ -213,12 +222,12 @@ impl PoolRegistry {
                 let transitions =
                     round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
                 let checks = round.checks;
-                // The storage API takes at most 128 keys per call.
-                for chunk in changed.chunks(128) {
-                    let batch: HashMap<String, &ServerRecord> =
-                        chunk.iter().map(|rec| (format!("{PREFIX}{}", rec.reg.id), rec)).collect();
-                    self.state.storage().put_multiple(batch).await.map_err(storage_err)?;
-                }
+                let stored = storage::put_all(
+                    &self.state.storage(),
+                    changed.iter().map(|rec| (format!("{PREFIX}{}", rec.reg.id), rec)),
+                )
+                .await;
+                self.forget(stored)?;
                 serde_json::to_value(RoundResp { views, transitions, checks })
             }
             "external" => {
