@@ -123,11 +123,13 @@ pub struct Config {
     pub sla_credit_multiplier: u32,
     pub credit_api_url: Option<String>,
     pub credit_api_token: Option<Secret>,
-    /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
+    /// First retry delay of a failed credit call; doubles per attempt, at most
+    /// `credit_retry_max_s` (6 h).
     pub credit_retry_base_s: u32,
     /// `ALLOW_PRIVATE_ADDRESSES`: accept private and documentation server addresses (test
     /// rigs, local demos); loopback, multicast and the like are refused regardless.
     pub allow_private_addresses: bool,
+    pub credit_retry_max_s: u32,
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -303,6 +305,7 @@ impl Config {
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
             credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
             allow_private_addresses: r.flag("ALLOW_PRIVATE_ADDRESSES"),
+            credit_retry_max_s: r.num("CREDIT_RETRY_MAX_S", crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400),
             problems: Vec::new(),
         };
         let mut problems = r.problems;
@@ -407,6 +410,10 @@ impl Config {
 
     pub fn sla_policy(&self) -> crate::sla::SlaPolicy {
         crate::sla::SlaPolicy::new(self.sla_target_pct, self.sla_credit_multiplier)
+    }
+
+    pub fn credit_retry(&self) -> crate::sla::RetryPolicy {
+        crate::sla::RetryPolicy { base_s: self.credit_retry_base_s, max_s: self.credit_retry_max_s }
     }
 
     pub fn thresholds(&self) -> crate::health::Thresholds {

@@ -27,6 +27,7 @@ pub enum Route<'a> {
     AdminSessions,
     AdminCacheFlush,
     AdminSlaCredit(&'a str),
+    AdminSla(&'a str),
     LibreNms,
 }
 
@@ -67,6 +68,7 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, RouteError> {
         ["v1", "admin", "dns", "apply"] => pick(post, Route::AdminDnsApply, "POST"),
         ["v1", "admin", "sessions"] => pick(get, Route::AdminSessions, "GET, HEAD"),
         ["v1", "admin", "cache", "flush"] => pick(post, Route::AdminCacheFlush, "POST"),
+        ["v1", "admin", "sla", month] if !month.is_empty() => pick(get, Route::AdminSla(month), "GET, HEAD"),
         ["v1", "admin", "sla", month, "credit"] => pick(post, Route::AdminSlaCredit(month), "POST"),
         ["v1", "integrations", "librenms"] => pick(post, Route::LibreNms, "POST"),
         _ => Err(RouteError::NotFound),
@@ -93,6 +95,8 @@ mod tests {
         assert_eq!(route("POST", "/v1/servers"), Err(RouteError::MethodNotAllowed { allow: "GET, HEAD" }));
         assert_eq!(route("GET", "/v1/auth"), Err(RouteError::MethodNotAllowed { allow: "POST" }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
+        assert_eq!(route("GET", "/v1/admin/sla/2026-10"), Ok(Route::AdminSla("2026-10")));
+        assert_eq!(route("POST", "/v1/admin/sla/2026-10/credit"), Ok(Route::AdminSlaCredit("2026-10")));
         assert_eq!(route("GET", "/v1/servers/"), Err(RouteError::NotFound));
     }
 }

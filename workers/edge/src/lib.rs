@@ -29,10 +29,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         Err(e) => Err(ApiError::from(e)),
         Ok(r) => dispatch(r, &mut req, &env, &ctx).await,
     };
-    Ok(match result {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(e) => http::error_response(&e),
-    })
+    };
+    // Every answer is exactly the type it declares (README "API"): no MIME sniffing.
+    let _ = resp.headers_mut().set("x-content-type-options", "nosniff");
+    Ok(resp)
 }
 
 async fn dispatch(
@@ -56,6 +59,7 @@ async fn dispatch(
         Route::AdminPatchServer(id) => admin::patch_server(req, env, &cfg, id).await,
         Route::AdminDeleteServer(id) => admin::delete_server(req, env, &cfg, id).await,
         Route::Sla(month) => sla_api::report(req, env, month).await,
+        Route::AdminSla(month) => sla_api::admin_report(req, env, &cfg, month).await,
         Route::AdminSlaCredit(month) => sla_api::credit_by_hand(req, env, &cfg, month).await,
         Route::Auth => auth_api::auth(req, env, ctx, &cfg).await,
         Route::SessionsEnd => auth_api::end_session(req, env, &cfg).await,

@@ -138,5 +138,8 @@ pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Respo
         today: now.div_euclid(86_400_000),
     };
     let html = vpn_edge_core::status_page::render(&page);
-    http::cacheable(req, "text/html; charset=utf-8", html.into_bytes())
+    let mut resp = http::cacheable(req, "text/html; charset=utf-8", html.into_bytes())?;
+    // Only the page's own inline style and script (by hash) and fetches of itself.
+    let _ = resp.headers_mut().set("content-security-policy", &vpn_edge_core::status_page::content_security_policy());
+    Ok(resp)
 }
