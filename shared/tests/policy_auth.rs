@@ -97,7 +97,8 @@ fn provisional_budget_counts_per_minute_up_to_the_cap() {
 
 #[test]
 fn cache_view_is_stale_from_the_max_age_on_and_on_another_epoch() {
-    let e = CacheEntry { hash: "h".into(), salt: "s".into(), iterations: PBKDF2_ITERATIONS, epoch: 4, verified_at: NOW };
+    let e =
+        CacheEntry { hash: "h".into(), salt: "s".into(), iterations: PBKDF2_ITERATIONS, epoch: 4, verified_at: NOW };
     let day = 86_400_000;
     assert!(matches!(CacheView::of(Some(&e), 4, NOW + 30 * day - 1, 30), CacheView::Fresh { verified_at: NOW, .. }));
     assert_eq!(CacheView::of(Some(&e), 4, NOW + 30 * day, 30), CacheView::Stale);

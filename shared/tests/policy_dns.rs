@@ -173,7 +173,8 @@ fn a_plan_with_only_ttl_fixes_is_not_a_noop() {
     assert!(!p.is_noop());
     let p = plan_pool(POOL, "se", &ips(&["192.0.2.1", "192.0.2.2"]), &[rec("192.0.2.1", true)], 60, 100, false);
     assert!(!p.is_noop(), "creates only");
-    let p = plan_pool(POOL, "se", &ips(&["192.0.2.1"]), &[rec("192.0.2.1", true), rec("192.0.2.2", true)], 60, 100, false);
+    let p =
+        plan_pool(POOL, "se", &ips(&["192.0.2.1"]), &[rec("192.0.2.1", true), rec("192.0.2.2", true)], 60, 100, false);
     assert!(!p.is_noop(), "deletes only");
     let p = plan_pool(POOL, "se", &ips(&["192.0.2.1"]), &[rec("192.0.2.1", true)], 60, 100, false);
     assert!(p.is_noop());

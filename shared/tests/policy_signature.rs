@@ -38,7 +38,10 @@ fn each_missing_header_is_named() {
     assert_eq!(v(h(None, Some(&ts), Some(&sig))), Err(CallerError::MissingHeader("X-Edge-Server")));
     assert_eq!(v(h(Some("se-1"), None, Some(&sig))), Err(CallerError::MissingHeader("X-Edge-Timestamp")));
     assert_eq!(v(h(Some("se-1"), Some(&ts), None)), Err(CallerError::MissingHeader("X-Edge-Signature")));
-    assert_eq!(v(h(Some("not a server id!"), Some(&ts), Some(&sig))), Err(CallerError::MalformedHeader("X-Edge-Server")));
+    assert_eq!(
+        v(h(Some("not a server id!"), Some(&ts), Some(&sig))),
+        Err(CallerError::MalformedHeader("X-Edge-Server"))
+    );
 }
 
 #[test]

@@ -67,7 +67,13 @@ fn report_availability_is_up_over_elapsed_to_three_decimals() {
     let counts = MinuteCounts { up: 2, down: 1, ..Default::default() };
     let r = report(month, counts, month.start_minute() + 3, SlaPolicy::default(), None);
     assert_eq!(r.availability_pct, 66.667);
-    let r = report(month, MinuteCounts { down: 1, ..Default::default() }, month.start_minute() + 7, SlaPolicy::default(), None);
+    let r = report(
+        month,
+        MinuteCounts { down: 1, ..Default::default() },
+        month.start_minute() + 7,
+        SlaPolicy::default(),
+        None,
+    );
     assert_eq!(r.availability_pct, 85.714);
     assert_eq!(r.target_pct, 99.5);
     assert_eq!(r.month, "2026-11");
