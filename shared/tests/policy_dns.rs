@@ -158,6 +158,15 @@ fn deleting_a_duplicate_keeps_the_address() {
 }
 
 #[test]
+fn deleting_a_duplicate_and_another_address_keeps_the_duplicated_one() {
+    // Two deletions of the same type: only the one matching an address counts against its copies.
+    let current = [rec("192.0.2.1", true), rec("192.0.2.1", true), rec("192.0.2.2", true)];
+    let p = plan_pool(POOL, "se", &ips(&["192.0.2.1"]), &current, 60, 100, false);
+    assert_eq!(p.deletes.len(), 2);
+    assert_eq!(p.result().into_iter().collect::<Vec<_>>(), vec![(RecordType::A, "192.0.2.1".to_string())]);
+}
+
+#[test]
 fn deleting_every_copy_removes_the_address() {
     let current = [rec("192.0.2.1", true), rec("192.0.2.2", true), rec("192.0.2.2", true)];
     let p = plan_pool(POOL, "se", &ips(&["192.0.2.1"]), &current, 60, 100, false);
