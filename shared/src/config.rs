@@ -63,6 +63,13 @@ pub struct Config {
     pub credit_api_token: Option<String>,
     /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
     pub credit_retry_base_s: u32,
+    /// Prober vantage points (`PROBE_REGIONS`, README "Probers").
+    pub probe_regions: Vec<crate::probe::Region>,
+    /// Seconds between check cycles (`PROBE_INTERVAL_S`, 1..60).
+    pub probe_interval_s: u32,
+    /// `alarms` (default): prober objects judge every cycle; `cron`: the minute round judges
+    /// from wherever it runs, as before the probers (tests that drive checks by hand).
+    pub probe_mode: crate::probe::ProbeMode,
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -173,6 +180,26 @@ impl Config {
                 }
             },
         };
+        let probe_regions = match r.opt("PROBE_REGIONS") {
+            None => crate::probe::Region::DEFAULT.to_vec(),
+            Some(v) => match crate::probe::parse_regions(&v) {
+                Ok(list) => list,
+                Err(e) => {
+                    r.problems
+                        .push(ConfigProblem { name: "PROBE_REGIONS", problem: format!("{e}; using weur,enam,apac") });
+                    crate::probe::Region::DEFAULT.to_vec()
+                }
+            },
+        };
+        let probe_mode = match r.opt("PROBE_MODE").as_deref() {
+            None | Some("alarms") => crate::probe::ProbeMode::Alarms,
+            Some("cron") => crate::probe::ProbeMode::Cron,
+            Some(_) => {
+                r.problems
+                    .push(ConfigProblem { name: "PROBE_MODE", problem: "must be alarms or cron; using alarms".into() });
+                crate::probe::ProbeMode::Alarms
+            }
+        };
         let dns_zone = r.opt("DNS_ZONE").unwrap_or_else(|| "example.com".into());
         let dns_zone = dns_zone.trim_end_matches('.').to_ascii_lowercase();
         let pool_prefix = r.opt("POOL_PREFIX").unwrap_or_else(|| "pool.prd".into());
@@ -211,6 +238,9 @@ impl Config {
             credit_api_url: r.url("CREDIT_API_URL"),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
             credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
+            probe_regions,
+            probe_interval_s: r.num("PROBE_INTERVAL_S", 15, 1, 60),
+            probe_mode,
             problems: Vec::new(),
         };
         Config { problems: r.problems, ..cfg }
@@ -265,6 +295,10 @@ impl Config {
         crate::sla::SlaPolicy::new(self.sla_target_pct, self.sla_credit_multiplier)
     }
 
+    pub fn schedule(&self) -> crate::probe::Schedule {
+        crate::probe::Schedule::new(self.probe_interval_s)
+    }
+
     pub fn thresholds(&self) -> crate::health::Thresholds {
         crate::health::Thresholds { down_after: self.down_after, up_after: self.up_after }
     }
@@ -287,6 +321,10 @@ mod tests {
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Open);
         assert_eq!((c.down_after, c.up_after, c.dns_ttl, c.max_delete_pct), (3, 2, 60, 30));
         assert_eq!(c.sla_target_pct, 99.5);
+        assert_eq!(c.probe_interval_s, 15);
+        let names: Vec<&str> = c.probe_regions.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["weur", "enam", "apac"]);
+        assert_eq!(c.probe_mode, crate::probe::ProbeMode::Alarms);
         assert!(c.problems.is_empty());
         assert!(c.features().iter().all(|f| f.feature == "dns" || !f.enabled));
     }
@@ -299,6 +337,19 @@ mod tests {
         assert!(c.problems.iter().all(|p| !p.problem.contains("c2hvcnQ")));
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Closed);
         assert!(c.session_key.is_none());
+    }
+
+    #[test]
+    fn probe_settings() {
+        let c = cfg(&[("PROBE_REGIONS", "wnam, oc"), ("PROBE_INTERVAL_S", "5"), ("PROBE_MODE", "cron")]);
+        assert_eq!(c.probe_regions.len(), 2);
+        assert_eq!((c.probe_interval_s, c.probe_mode), (5, crate::probe::ProbeMode::Cron));
+        for bad in
+            [("PROBE_REGIONS", "sam"), ("PROBE_INTERVAL_S", "61"), ("PROBE_INTERVAL_S", "0"), ("PROBE_MODE", "x")]
+        {
+            let c = cfg(&[bad]);
+            assert_eq!(c.problems.iter().map(|p| p.name).collect::<Vec<_>>(), [bad.0]);
+        }
     }
 
     #[test]

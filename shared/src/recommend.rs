@@ -77,6 +77,8 @@ mod tests {
             capacity,
             features: vec![],
             last_seen: None,
+            checks: None,
+            checked_at: None,
         }
     }
 
