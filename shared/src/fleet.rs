@@ -540,7 +540,9 @@ mod tests {
         ServerRecord::new(r)
     }
 
-    fn cycle(c: i64, regions: &[(Region, Option<&[(&str, bool)]>)]) -> CycleVotes {
+    type Spec<'a> = &'a [(Region, Option<&'a [(&'a str, bool)]>)];
+
+    fn cycle(c: i64, regions: Spec<'_>) -> CycleVotes {
         CycleVotes {
             cycle: c,
             len_ms: 1_000,

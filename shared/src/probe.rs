@@ -257,7 +257,9 @@ mod tests {
         assert_eq!(verdict([false, false, true, true, true, false]), Some(true));
     }
 
-    fn votes(cycle: i64, regions: &[(Region, Option<&[(&str, bool)]>)]) -> CycleVotes {
+    type Spec<'a> = &'a [(Region, Option<&'a [(&'a str, bool)]>)];
+
+    fn votes(cycle: i64, regions: Spec<'_>) -> CycleVotes {
         CycleVotes {
             cycle,
             len_ms: 15_000,
