@@ -13,7 +13,9 @@ export async function startEdge(bindings = {}, opts = {}) {
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     // opts.persist: a folder for KV and Durable Object data, so a test can scan the bytes.
     ...(opts.persist ? { kvPersist: `${opts.persist}/kv`, durableObjectsPersist: `${opts.persist}/do` } : {}),
-    bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
+    // PROBE_MODE=cron: checks only when a test fires a round, unless it asks for the
+    // probers' alarm loop (probers.test.mjs) with PROBE_MODE=alarms.
+    bindings: { ADMIN_TOKEN, FLEET_SECRET, PROBE_MODE: "cron", ...bindings },
   });
   const url = await mf.ready;
   const edge = new Edge(mf);

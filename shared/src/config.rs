@@ -299,6 +299,15 @@ impl Config {
         crate::probe::Schedule::new(self.probe_interval_s)
     }
 
+    /// The check an event at `now_ms` belongs to: its cycle (alarms mode) or its minute
+    /// (cron mode), in ms.
+    pub fn check_key(&self, now_ms: i64) -> i64 {
+        match self.probe_mode {
+            crate::probe::ProbeMode::Alarms => self.schedule().cycle_of(now_ms),
+            crate::probe::ProbeMode::Cron => now_ms.div_euclid(60_000) * 60_000,
+        }
+    }
+
     pub fn thresholds(&self) -> crate::health::Thresholds {
         crate::health::Thresholds { down_after: self.down_after, up_after: self.up_after }
     }
