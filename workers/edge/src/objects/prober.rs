@@ -125,12 +125,16 @@ impl Prober {
         let pools: Vec<String> = call(&fleet_store::index(&self.env)?, "countries", &()).await?;
         let mut targets: BTreeMap<String, Vec<Target>> = self.get(TARGETS).await?.unwrap_or_default();
         targets.retain(|p, _| pools.contains(p));
-        let results = if w.action == WakeAction::Probe && !self.fault_abstain(region) {
-            let all: Vec<Target> = targets.values().flatten().cloned().collect();
-            Some(probe::run(all, region.as_str(), s.probe_timeout_ms()).await)
-        } else {
-            worker::console_warn!("prober {}: alarm late by more than one interval; abstaining", region.as_str());
-            None
+        let results = match w.action {
+            WakeAction::Probe if !self.fault_abstain(region) => {
+                let all: Vec<Target> = targets.values().flatten().cloned().collect();
+                Some(probe::run(all, region.as_str(), s.probe_timeout_ms()).await)
+            }
+            WakeAction::Probe => None,
+            _ => {
+                worker::console_warn!("prober {}: alarm late by more than one interval; abstaining", region.as_str());
+                None
+            }
         };
         let reports = pools.iter().map(|pool| {
             let results = results.as_ref().map(|all| {
