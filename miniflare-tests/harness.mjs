@@ -2,24 +2,35 @@
 // Objects, plus helpers to sign requests as a VPN server and to fire cron rounds.
 import { edgeMiniflare } from "../scripts/edge-miniflare.mjs";
 import { serverKey as deriveKey, signature } from "../scripts/edge-client.mjs";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 
 export const ADMIN_TOKEN = "test-admin-token-0123456789";
 export const FLEET_SECRET = "test-fleet-secret-0123456789";
 export const BASE = "http://edge.test";
 
-/** `opts.listen`: also serve on a loopback port (for a real browser); `edge.url` is it. */
+/**
+ * `opts.listen`: also serve on a loopback port (for a real browser); `edge.url` is it.
+ * `opts.persist`: a folder for KV and Durable Object data (a test can scan the bytes, and
+ * `edge.restart()` comes back on it). `opts.restartable: true`: the same with a temp folder
+ * made here and removed by `edge.close()`.
+ */
 export async function startEdge(bindings = {}, opts = {}) {
-  const mf = edgeMiniflare({
+  let persist = opts.persist ?? null;
+  let ownedPersist = null;
+  if (!persist && opts.restartable) {
+    persist = ownedPersist = fs.mkdtempSync(path.join(os.tmpdir(), "vpn-edge-restart-"));
+  }
+  const options = {
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
-    // opts.persist: a folder for KV and Durable Object data, so a test can scan the bytes.
-    ...(opts.persist ? { kvPersist: `${opts.persist}/kv`, durableObjectsPersist: `${opts.persist}/do` } : {}),
+    ...(persist ? { kvPersist: `${persist}/kv`, durableObjectsPersist: `${persist}/do` } : {}),
     // PROBE_MODE=cron: checks only when a test fires a round, unless it asks for the
     // probers' alarm loop (probers.test.mjs) with PROBE_MODE=alarms.
     bindings: { ADMIN_TOKEN, FLEET_SECRET, PROBE_MODE: "cron", ...bindings },
-  });
-  const url = await mf.ready;
-  const edge = new Edge(mf);
-  edge.url = opts.listen ? url.toString().replace(/\/$/, "") : null;
+  };
+  const edge = new Edge(null, { options, persist, ownedPersist, listen: !!opts.listen });
+  await edge._start();
   return edge;
 }
 
@@ -32,13 +43,41 @@ export function sign(serverId, method, target, body, ts, secret = FLEET_SECRET) 
 }
 
 export class Edge {
-  constructor(mf) {
+  constructor(mf, setup = null) {
     this.mf = mf;
     this.clockSkew = 0;
+    this._setup = setup;
+    this.persist = setup?.persist ?? null;
+    this.restarts = 0;
+  }
+
+  async _start() {
+    const { options, listen } = this._setup;
+    this.mf = edgeMiniflare(options);
+    const url = await this.mf.ready;
+    this.url = listen ? url.toString().replace(/\/$/, "") : null;
+    // Keep the same port across restarts, so a browser or client holding `edge.url` goes on working.
+    if (listen) options.port = Number(url.port);
+  }
+
+  /**
+   * A redeploy (or an eviction of every object at once): dispose the runtime and start a fresh
+   * one with identical options on the same persisted KV and Durable Object storage. Nothing in
+   * memory survives; only what the Worker stored does. Needs `opts.persist` or `opts.restartable`.
+   */
+  async restart() {
+    if (!this.persist) throw new Error("edge.restart() needs startEdge(bindings, { persist: dir }) or { restartable: true }");
+    await this.mf.dispose();
+    this.mf = null;
+    await this._start();
+    this.restarts += 1;
+    return this;
   }
 
   async close() {
-    await this.mf.dispose();
+    await this.mf?.dispose();
+    this.mf = null;
+    if (this._setup?.ownedPersist) fs.rmSync(this._setup.ownedPersist, { recursive: true, force: true });
   }
 
   fetch(pathname, init = {}) {
