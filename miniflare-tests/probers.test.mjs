@@ -29,7 +29,7 @@ async function vpnServer() {
   return s;
 }
 
-async function setup(extra = {}) {
+async function setup(extra = {}, opts = {}) {
   const cf = await startCloudflare();
   const edge = await startEdge({
     PROBE_MODE: "alarms",
@@ -39,7 +39,7 @@ async function setup(extra = {}) {
     CLOUDFLARE_API_TOKEN: "cf-token",
     CLOUDFLARE_API_URL: cf.apiUrl,
     ...extra,
-  });
+  }, opts);
   const servers = {};
   for (const [id, ip] of [["se-1", "198.51.100.1"], ["se-2", "198.51.100.2"], ["se-3", "198.51.100.3"]]) {
     servers[id] = await vpnServer();
@@ -142,6 +142,31 @@ test("the cron watchdog arms probers that are not running", async () => {
     // From here on, no cron: the alarms judge the heartbeat server every cycle.
     await waitFor(async () => (await edge.json("/v1/servers/hb-1")).body.status === "up", { timeoutMs: 15_000, what: "hb-1 up" });
     await waitFor(() => inDns(cf).includes("198.51.100.9"), { timeoutMs: 15_000, what: "hb-1 in DNS" });
+  } finally {
+    await close();
+  }
+});
+
+test("prober and pool state survive a runtime restart: judged state, votes and the alarm loop", async () => {
+  const { cf, edge, servers, close } = await setup({}, { restartable: true });
+  try {
+    await register(edge, servers);
+    await waitFor(() => inDns(cf).length === 3, { timeoutMs: 20_000, what: "three servers in DNS" });
+    const allUp = async () => (await edge.json("/v1/servers")).body.servers.every((s) => s.status === "up");
+    await waitFor(allUp, { what: "public reads show them up" });
+    await edge.restart();
+    // Nothing in memory survived: the state comes from storage.
+    const view = (await edge.json("/v1/servers/se-1")).body;
+    assert.equal(view.status, "up");
+    assert.deepEqual(view.checks, { apac: "pass", enam: "pass", weur: "pass" });
+    // The alarm loop and its targets were stored: without any cron call, a failure from two
+    // regions still takes se-1 out, and counts from where the stored hysteresis was.
+    servers["se-1"].failFrom = new Set(["weur", "apac"]);
+    await waitFor(() => !inDns(cf).includes("198.51.100.1"), { timeoutMs: 15_000, what: "se-1 out of DNS after restart" });
+    const down = (await edge.json("/v1/servers/se-1")).body;
+    assert.equal(down.status, "down");
+    assert.deepEqual(down.checks, { apac: "fail", enam: "pass", weur: "fail" });
+    assert.equal(edge.restarts, 1);
   } finally {
     await close();
   }

@@ -47,7 +47,14 @@ pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> 
 
 pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<(), ApiError> {
     let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
-    kv.put(SNAPSHOT_KEY, &snap).map_err(unavailable("fleet KV"))?.execute().await.map_err(unavailable("fleet KV"))?;
+    // As JSON text: `put` of a struct goes through serde_wasm_bindgen, which turns maps (a
+    // server's per-region checks) into JavaScript `Map`s that KV stores as `{}`.
+    let json = serde_json::to_string(&snap).map_err(|_| ApiError::internal("serialize snapshot"))?;
+    kv.put(SNAPSHOT_KEY, json.as_str())
+        .map_err(unavailable("fleet KV"))?
+        .execute()
+        .await
+        .map_err(unavailable("fleet KV"))?;
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, Rc::new(snap))));
     Ok(())
 }
