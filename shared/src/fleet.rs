@@ -1,7 +1,7 @@
 //! Servers as the pool Durable Objects keep them, and as public reads show them.
 
 use crate::api_error::{CallerError, RequestError};
-use crate::health::{heartbeat_fresh, Health, HealthState, Judged, Thresholds};
+use crate::health::{heartbeat_fresh, heartbeat_fresh_for, CheckTime, Health, HealthState, Judged, Thresholds};
 use crate::probe::{verdict, CycleVotes, Region};
 use crate::registration::{Probe, Registration};
 use crate::request::Fields;
@@ -148,41 +148,34 @@ impl ServerRecord {
         Ok(())
     }
 
-    /// Heartbeats at `check_ms`: the last one, or the one before it when the last arrived
-    /// after the check (a late check for an older cycle).
-    pub fn fresh_at(&self, check_ms: i64, stale_s: u32) -> bool {
-        heartbeat_fresh(self.last_seen_ms, check_ms, stale_s) || heartbeat_fresh(self.prev_seen_ms, check_ms, stale_s)
+    /// Heartbeats for the check `c`: the last one, or the one before it when the last
+    /// arrived after the check (a late check for an older cycle).
+    pub fn fresh_at(&self, c: CheckTime, stale_s: u32) -> bool {
+        heartbeat_fresh_for(self.last_seen_ms, c, stale_s) || heartbeat_fresh_for(self.prev_seen_ms, c, stale_s)
     }
 
-    /// The agent says OpenVPN is down, in a heartbeat that is fresh at `check_ms`.
-    fn openvpn_down_at(&self, check_ms: i64, stale_s: u32) -> bool {
-        self.telemetry.openvpn == Some(OpenVpnState::Down) && heartbeat_fresh(self.last_seen_ms, check_ms, stale_s)
+    /// The agent says OpenVPN is down, in a heartbeat that is fresh for `c`.
+    fn openvpn_down_at(&self, c: CheckTime, stale_s: u32) -> bool {
+        self.telemetry.openvpn == Some(OpenVpnState::Down) && heartbeat_fresh_for(self.last_seen_ms, c, stale_s)
     }
 
-    /// This server's observation for a check at `check_ms`. `probe_passed` is the http/tcp
+    /// This server's observation for the check `c`. `probe_passed` is the http/tcp
     /// verdict, `None` when no one could probe it; heartbeat-kind servers are judged by
     /// freshness. `None` = no observation.
-    pub fn observe(&self, check_ms: i64, probe_passed: Option<bool>, stale_s: u32) -> Option<bool> {
+    pub fn observe(&self, c: CheckTime, probe_passed: Option<bool>, stale_s: u32) -> Option<bool> {
         let passed = match self.reg.probe {
-            Probe::Heartbeat => Some(self.fresh_at(check_ms, stale_s)),
+            Probe::Heartbeat => Some(self.fresh_at(c, stale_s)),
             _ => probe_passed,
         }?;
-        Some(passed && !self.openvpn_down_at(check_ms, stale_s))
+        Some(passed && !self.openvpn_down_at(c, stale_s))
     }
 
-    /// Judge the check `key` at `check_ms`. In cron mode (`probe_passed` `None` for an
-    /// http/tcp server) freshness stands in for the probe, as before the probers.
-    pub fn judge(
-        &mut self,
-        key: i64,
-        check_ms: i64,
-        probe_passed: Option<bool>,
-        stale_s: u32,
-        t: Thresholds,
-    ) -> Judged {
+    /// Judge the check `key`, looking at heartbeats as of `c`. In cron mode (`probe_passed`
+    /// `None` for an http/tcp server) freshness stands in for the probe, as before.
+    pub fn judge(&mut self, key: i64, c: CheckTime, probe_passed: Option<bool>, stale_s: u32, t: Thresholds) -> Judged {
         let passed = self
-            .observe(check_ms, probe_passed, stale_s)
-            .unwrap_or_else(|| self.fresh_at(check_ms, stale_s) && !self.openvpn_down_at(check_ms, stale_s));
+            .observe(c, probe_passed, stale_s)
+            .unwrap_or_else(|| self.fresh_at(c, stale_s) && !self.openvpn_down_at(c, stale_s));
         self.apply(key, passed, t)
     }
 
@@ -350,7 +343,9 @@ pub fn judge_pool<'a>(
     let mut round = PoolRound::default();
     for rec in records {
         let before = rec.clone();
-        let judged = rec.judge(key, now_ms, probes.get(rec.reg.id.as_str()).copied(), stale_s, t);
+        // The round's minute: heartbeats aged at its start, none from after it.
+        let c = CheckTime { at_ms: now_ms, ends_ms: key + 60_000 };
+        let judged = rec.judge(key, c, probes.get(rec.reg.id.as_str()).copied(), stale_s, t);
         round.checks.total += 1;
         if rec.reg.maintenance {
             round.checks.maintenance += 1;
@@ -376,12 +371,12 @@ pub fn judge_cycle<'a>(
     stale_s: u32,
     t: Thresholds,
 ) -> PoolRound {
-    let check_ms = votes.cycle + votes.len_ms;
+    let check = CheckTime::instant(votes.cycle + votes.len_ms);
     let mut round = PoolRound::default();
     for rec in records {
         let before = rec.clone();
         let by_region = votes.votes_for(rec.reg.id.as_str());
-        let Some(passed) = rec.observe(check_ms, verdict(by_region.values().copied()), stale_s) else { continue };
+        let Some(passed) = rec.observe(check, verdict(by_region.values().copied()), stale_s) else { continue };
         if rec.reg.probe != Probe::Heartbeat {
             rec.region_checks = by_region;
             rec.checked_at_ms = Some(votes.cycle);
@@ -614,10 +609,11 @@ mod tests {
         let hb = || Heartbeat(Telemetry::default());
         r.heartbeat(hb(), 1, 100_000).unwrap();
         r.heartbeat(hb(), 2, 130_000).unwrap();
-        assert!(r.fresh_at(110_000, 90), "the heartbeat before the last one");
-        assert!(!r.fresh_at(50_000, 90), "both arrived after this check");
-        assert!(r.fresh_at(200_000, 90));
-        assert!(!r.fresh_at(220_000, 90));
+        let at = CheckTime::instant;
+        assert!(r.fresh_at(at(110_000), 90), "the heartbeat before the last one");
+        assert!(!r.fresh_at(at(50_000), 90), "both arrived after this check");
+        assert!(r.fresh_at(at(200_000), 90));
+        assert!(!r.fresh_at(at(220_000), 90));
     }
 
     #[test]
@@ -647,7 +643,7 @@ mod tests {
             let mut r = ServerRecord::new(reg(id, c));
             r.heartbeat(Heartbeat(Telemetry { clients: 40, ..Default::default() }), 1, 0).unwrap();
             if up {
-                r.judge(0, 0, None, 90, Thresholds { down_after: 1, up_after: 1 });
+                r.judge(0, CheckTime::instant(0), None, 90, Thresholds { down_after: 1, up_after: 1 });
             }
             snap.upsert(r.view(0, 90));
         }

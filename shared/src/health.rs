@@ -133,14 +133,30 @@ impl HealthState {
 /// machines' clocks differ a little, nothing more.
 pub const CLOCK_SKEW_MS: i64 = 5_000;
 
-/// The heartbeat check at `check_ms`: a heartbeat younger than `stale_s` then. One that
-/// arrived after the check (by more than the clock skew) says nothing about it: a late
-/// check for an older cycle must not count a newer heartbeat.
-pub fn heartbeat_fresh(last_seen_ms: Option<i64>, check_ms: i64, stale_s: u32) -> bool {
-    match last_seen_ms {
-        Some(seen) => (-CLOCK_SKEW_MS..i64::from(stale_s) * 1000).contains(&(check_ms - seen)),
-        None => false,
+/// When a check looks at heartbeats: they are aged at `at_ms`, and one that arrived after
+/// the check's period ended (`ends_ms`, by more than the clock skew) says nothing about it,
+/// so a late check for an older cycle or minute never counts a newer heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckTime {
+    pub at_ms: i64,
+    pub ends_ms: i64,
+}
+
+impl CheckTime {
+    pub fn instant(t_ms: i64) -> Self {
+        Self { at_ms: t_ms, ends_ms: t_ms }
     }
+}
+
+/// The heartbeat check: a heartbeat younger than `stale_s` at the check, and not from
+/// after it.
+pub fn heartbeat_fresh_for(last_seen_ms: Option<i64>, c: CheckTime, stale_s: u32) -> bool {
+    last_seen_ms.is_some_and(|seen| seen <= c.ends_ms + CLOCK_SKEW_MS && c.at_ms - seen < i64::from(stale_s) * 1000)
+}
+
+/// `heartbeat_fresh_for` at one instant `check_ms`.
+pub fn heartbeat_fresh(last_seen_ms: Option<i64>, check_ms: i64, stale_s: u32) -> bool {
+    heartbeat_fresh_for(last_seen_ms, CheckTime::instant(check_ms), stale_s)
 }
 
 #[cfg(test)]
@@ -229,6 +245,12 @@ mod tests {
         assert!(heartbeat_fresh(Some(105_000), 100_000, 90));
         assert!(!heartbeat_fresh(Some(105_001), 100_000, 90));
         assert!(!heartbeat_fresh(Some(400_000), 100_000, 90), "a late check for an older cycle");
+        // A minute's round (cron mode) counts heartbeats from within its minute.
+        let minute = CheckTime { at_ms: 60_000, ends_ms: 120_000 };
+        assert!(heartbeat_fresh_for(Some(119_000), minute, 90));
+        assert!(heartbeat_fresh_for(Some(125_000), minute, 90), "clock skew");
+        assert!(!heartbeat_fresh_for(Some(125_001), minute, 90), "from the next minute");
+        assert!(!heartbeat_fresh_for(Some(-30_000), minute, 90), "stale at the minute's start");
     }
 
     #[test]
