@@ -143,3 +143,32 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
   cf.pool = (name) => cf.records.filter((r) => r.name === name);
   return cf;
 }
+
+/**
+ * A VPN server's http health endpoint, as the probers see it: answers 200, or 503 to the
+ * regions in `failFrom` (by `X-Edge-Probe-Region`); `hang` leaves every probe unanswered.
+ * Records each probe (region, user agent, when it arrived and when it was answered).
+ */
+export async function startVpnHealth() {
+  const s = { failFrom: new Set(), hang: false, seen: [], inFlight: 0, maxInFlight: 0 };
+  s.server = http.createServer((req, res) => {
+    const region = req.headers["x-edge-probe-region"];
+    const probe = { region, ua: req.headers["user-agent"], at: Date.now(), closedAt: null };
+    s.seen.push(probe);
+    s.inFlight += 1;
+    s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
+    res.on("close", () => {
+      s.inFlight -= 1;
+      probe.closedAt = Date.now();
+    });
+    if (s.hang) return;
+    res.writeHead(s.failFrom.has(region) ? 503 : 200).end();
+  });
+  await new Promise((r) => s.server.listen(0, "127.0.0.1", r));
+  s.url = `http://127.0.0.1:${s.server.address().port}/health`;
+  s.close = async () => {
+    s.server.closeAllConnections();
+    await new Promise((r) => s.server.close(r));
+  };
+  return s;
+}

@@ -3,31 +3,10 @@
 // region (X-Edge-Probe-Region), so a test can fail a server from some regions only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import { startEdge } from "./harness.mjs";
-import { startCloudflare, waitFor } from "./fakes.mjs";
+import { startCloudflare, startVpnHealth, waitFor } from "./fakes.mjs";
 
 const POOL = "pool.prd.se.example.com";
-
-/** A VPN server's health endpoint: `failFrom` lists the regions it answers 503 to. */
-async function vpnServer() {
-  const s = {
-    failFrom: new Set(),
-    seen: [],
-    server: http.createServer((req, res) => {
-      const region = req.headers["x-edge-probe-region"];
-      s.seen.push({ region, ua: req.headers["user-agent"], at: Date.now() });
-      res.writeHead(s.failFrom.has(region) ? 503 : 200).end();
-    }),
-  };
-  await new Promise((r) => s.server.listen(0, "127.0.0.1", r));
-  s.url = `http://127.0.0.1:${s.server.address().port}/health`;
-  s.close = async () => {
-    s.server.closeAllConnections();
-    await new Promise((r) => s.server.close(r));
-  };
-  return s;
-}
 
 async function setup(extra = {}, opts = {}) {
   const cf = await startCloudflare();
@@ -42,7 +21,7 @@ async function setup(extra = {}, opts = {}) {
   }, opts);
   const servers = {};
   for (const [id, ip] of [["se-1", "198.51.100.1"], ["se-2", "198.51.100.2"], ["se-3", "198.51.100.3"]]) {
-    servers[id] = await vpnServer();
+    servers[id] = await startVpnHealth();
     servers[id].ip = ip;
   }
   const close = async () => {

@@ -62,12 +62,15 @@ pub struct HealthState {
     /// The check an external monitor (LibreNMS) decided: its own probes cannot override it.
     #[serde(default)]
     pub external: Option<i64>,
+    /// Whether that event was an alert (else a recovery).
+    #[serde(default)]
+    pub external_down: bool,
 }
 
 impl Default for HealthState {
     /// A new server starts down.
     fn default() -> Self {
-        Self { check: None, before: Counters::NEW, now: Counters::NEW, external: None }
+        Self { check: None, before: Counters::NEW, now: Counters::NEW, external: None, external_down: false }
     }
 }
 
@@ -97,15 +100,31 @@ impl HealthState {
         };
         let now = base.step(passed, t);
         let transition = (now.health != self.now.health).then_some(now.health);
-        Judged { state: HealthState { check: Some(key), before: base, now, external: None }, transition }
+        Judged {
+            state: HealthState { check: Some(key), before: base, now, external: None, external_down: false },
+            transition,
+        }
     }
 
-    /// The counters an external event builds on: the check `key` (or the last judged one,
-    /// when a test clock runs ahead) is replaced, a newer one added.
-    fn external_base(self, key: i64) -> (i64, Counters) {
+    /// Where an external event lands: the check `key` (or the last judged one, when a test
+    /// clock runs ahead), replacing its own result; `None` when an event of the same kind
+    /// already decided that check (LibreNMS repeats itself). Returns the check, the
+    /// counters before it, and the counters the event builds on: an alert followed by a
+    /// recovery in one check is a failed check, then a good one.
+    fn external_base(self, key: i64, down: bool) -> Option<(i64, Counters, Counters)> {
         match self.check {
-            Some(m) if key <= m => (m, self.before),
-            _ => (key, self.now),
+            Some(m) if key <= m && self.external == Some(m) && self.external_down == down => None,
+            Some(m) if key <= m && self.external == Some(m) && !down => Some((m, self.before, self.now)),
+            Some(m) if key <= m => Some((m, self.before, self.before)),
+            _ => Some((key, self.now, self.now)),
+        }
+    }
+
+    fn decided(self, k: i64, before: Counters, now: Counters, down: bool) -> Judged {
+        let transition = (now.health != self.now.health).then_some(now.health);
+        Judged {
+            state: HealthState { check: Some(k), before, now, external: Some(k), external_down: down },
+            transition,
         }
     }
 
@@ -113,19 +132,20 @@ impl HealthState {
     /// hysteresis), counted as `down_after` failed checks, and that check fails whatever
     /// its own probes say; `up_after` good checks after it bring the server back.
     pub fn force_down(self, key: i64, t: Thresholds) -> Judged {
-        let (k, before) = self.external_base(key);
-        let now = Counters { health: Health::Down, good: 0, bad: t.down_after.max(before.bad) };
-        let transition = (self.now.health != Health::Down).then_some(Health::Down);
-        Judged { state: HealthState { check: Some(k), before, now, external: Some(k) }, transition }
+        let Some((k, before, base)) = self.external_base(key, true) else {
+            return Judged { state: self, transition: None };
+        };
+        let now = Counters { health: Health::Down, good: 0, bad: t.down_after.max(base.bad) };
+        self.decided(k, before, now, true)
     }
 
     /// A LibreNMS recovery (state 0) arriving during check `key`: that check is good
     /// whatever its own probes say, one good check like any other.
     pub fn recover(self, key: i64, t: Thresholds) -> Judged {
-        let (k, before) = self.external_base(key);
-        let now = before.step(true, t);
-        let transition = (now.health != self.now.health).then_some(now.health);
-        Judged { state: HealthState { check: Some(k), before, now, external: Some(k) }, transition }
+        let Some((k, before, base)) = self.external_base(key, false) else {
+            return Judged { state: self, transition: None };
+        };
+        self.decided(k, before, base.step(true, t), false)
     }
 }
 
@@ -283,6 +303,11 @@ mod tests {
         assert_eq!(down.recover(3, one).transition, Some(Health::Up));
         // Two recoveries during one check count once.
         assert_eq!(r.state.recover(3, T).state.now.good, 1);
+        // An alert and its recovery in one check: a failed check, then one good one.
+        let same = down.recover(2, T);
+        assert_eq!((same.transition, same.state.now.health, same.state.now.good), (None, Health::Down, 1));
+        assert_eq!(same.state.recover(2, T).state, same.state);
+        assert_eq!(same.state.judge(3, true, T).transition, Some(Health::Up));
     }
 
     proptest! {

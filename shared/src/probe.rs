@@ -172,9 +172,11 @@ pub fn cycle_ready(c: &CycleVotes, expected: &[Region], latest_reported: i64, no
     expected.iter().all(|r| c.regions.contains_key(r)) || latest_reported > c.cycle || now_ms >= c.cycle + 2 * c.len_ms
 }
 
-/// A transition reconciles the pool's DNS in the same cycle, at most once per cycle.
-pub fn reconcile_now(transitions: usize, last_reconciled: Option<i64>, cycle: i64) -> bool {
-    transitions > 0 && last_reconciled.is_none_or(|l| l < cycle)
+/// A transition reconciles the pool's DNS in the same cycle, at most once per cycle; a
+/// transition that found its cycle already reconciled leaves the pool `dirty`, and the
+/// next cycle reconciles it (the cron round reconciles every pool anyway).
+pub fn reconcile_now(transitions: usize, dirty: bool, last_reconciled: Option<i64>, cycle: i64) -> bool {
+    (transitions > 0 || dirty) && last_reconciled.is_none_or(|l| l < cycle)
 }
 
 /// Durable Object requests per 30-day month at these settings: per region and cycle one
@@ -289,10 +291,11 @@ mod tests {
 
     #[test]
     fn reconcile_once_per_cycle() {
-        assert!(!reconcile_now(0, None, 10));
-        assert!(reconcile_now(1, None, 10));
-        assert!(reconcile_now(2, Some(9), 10));
-        assert!(!reconcile_now(1, Some(10), 10), "already reconciled in this cycle");
+        assert!(!reconcile_now(0, false, None, 10));
+        assert!(reconcile_now(1, false, None, 10));
+        assert!(reconcile_now(2, false, Some(9), 10));
+        assert!(!reconcile_now(1, false, Some(10), 10), "already reconciled in this cycle");
+        assert!(reconcile_now(0, true, Some(10), 11), "a transition left over from cycle 10");
     }
 
     #[test]

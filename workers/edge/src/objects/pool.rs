@@ -25,6 +25,8 @@ const CHECKS: &str = "c:";
 /// The latest cycle any region reported, and the last cycle this pool reconciled DNS in.
 const LATEST: &str = "latest_cycle";
 const DNS_LAST: &str = "dns_cycle";
+/// A transition whose cycle was already reconciled: the next cycle reconciles.
+const DNS_DIRTY: &str = "dns_dirty";
 /// How long judged cycles' checks wait for the cron to record them.
 const CHECKS_KEEP_MS: i64 = 5 * 60_000;
 
@@ -244,13 +246,26 @@ impl PoolRegistry {
         let records: Vec<ServerRecord> = self.with(|m| changed.iter().filter_map(|id| m.get(id).cloned()).collect());
         self.store_all(&records).await?;
         if let Some(cycle) = newest {
-            let last: Option<i64> = storage.get(DNS_LAST).await.map_err(storage_err)?;
-            if reconcile_now(transitions.len(), last, cycle) {
-                storage.put(DNS_LAST, cycle).await.map_err(storage_err)?;
-                self.follow(now_ms).await;
-            }
+            self.maybe_follow(transitions.len(), cycle, now_ms).await?;
         }
         Ok(transitions)
+    }
+
+    /// Reconcile now if a server changed state in `cycle` (at most once per cycle).
+    async fn maybe_follow(&self, transitions: usize, cycle: i64, now_ms: i64) -> std::result::Result<(), ApiError> {
+        let storage = self.state.storage();
+        let last: Option<i64> = storage.get(DNS_LAST).await.map_err(storage_err)?;
+        let dirty: bool = storage.get(DNS_DIRTY).await.map_err(storage_err)?.unwrap_or(false);
+        if reconcile_now(transitions, dirty, last, cycle) {
+            storage.put(DNS_LAST, cycle).await.map_err(storage_err)?;
+            if dirty {
+                storage.put(DNS_DIRTY, false).await.map_err(storage_err)?;
+            }
+            self.follow(now_ms).await;
+        } else if transitions > 0 {
+            storage.put(DNS_DIRTY, true).await.map_err(storage_err)?;
+        }
+        Ok(())
     }
 
     /// DNS follows at once: reconcile this pool, and show the change in public reads.
@@ -391,6 +406,12 @@ impl PoolRegistry {
                     }
                 })?;
                 self.store(&record).await?;
+                // An alert leaves DNS at once, even in a cycle the probers already reconciled
+                // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
+                if transition.is_some() {
+                    self.state.storage().put(DNS_LAST, r.key).await.map_err(storage_err)?;
+                    self.follow(r.now_ms).await;
+                }
                 serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
             }
             "list" => {
