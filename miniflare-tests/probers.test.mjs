@@ -150,3 +150,26 @@ test("prober and pool state survive a runtime restart: judged state, votes and t
     await close();
   }
 });
+
+test("six probes at a time per prober, each cut off by the probe timeout (3/4 of the interval)", async () => {
+  // One region, so one prober's window is seen alone; every server's endpoint never answers.
+  const { edge, servers, close } = await setup({ PROBE_REGIONS: "weur", PROBE_INTERVAL_S: "2" });
+  const extra = [];
+  try {
+    const hung = servers["se-1"];
+    hung.hang = true;
+    for (let i = 0; i < 12; i++) {
+      await edge.registerServer(`hang-${i}`, { ipv4: `198.51.100.${100 + i}`, probe: { kind: "http", url: hung.url } });
+    }
+    await waitFor(() => hung.seen.filter((p) => p.closedAt).length >= 12, { timeoutMs: 20_000, what: "twelve probes cut off" });
+    assert.equal(hung.maxInFlight, 6, "never more than six connections at once");
+    const durations = hung.seen.filter((p) => p.closedAt).map((p) => p.closedAt - p.at);
+    // Timeout 1,500 ms at a 2 s interval; generous bounds for a loaded machine.
+    for (const d of durations) assert.ok(d >= 1_300 && d < 4_000, `probe cut off after ${d} ms`);
+    const view = (await edge.json("/v1/servers/hang-0")).body;
+    assert.equal(view.status, "down");
+  } finally {
+    for (const s of extra) await s.close();
+    await close();
+  }
+});
