@@ -137,7 +137,9 @@ test("Cloudflare: a wrong token is reported, never applied; DNS off answers 409"
   try {
     const r = await edge.admin("POST", "/v1/admin/dns/apply");
     assert.equal(r.status, 502);
-    assert.match(r.body.error, /HTTP 403/);
+    assert.equal(r.body.error.code, "dns_provider_failed");
+    assert.match(r.body.error.message, /HTTP 403/);
+    assert.equal(r.body.report.provider, "cloudflare");
     assert.equal(cf.batches.length, 0);
   } finally {
     await close();

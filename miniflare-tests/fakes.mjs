@@ -127,6 +127,8 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
       if (!b || typeof b !== "object") return fail(400, 9207, "Request body is invalid");
       // All or nothing: validate everything first.
       for (const d of b.deletes ?? []) if (!cf.records.some((r) => r.id === d.id)) return fail(404, 81044, "Record does not exist.");
+      // A PATCH (or PUT) of an id the zone does not have fails the whole batch, as the real API does.
+      for (const p of [...(b.patches ?? []), ...(b.puts ?? [])]) if (!cf.records.some((r) => r.id === p.id)) return fail(404, 81044, "Record does not exist.");
       for (const p of b.posts ?? []) {
         if (!["A", "AAAA"].includes(p.type) || !p.name || !p.content || typeof p.ttl !== "number") return fail(400, 9000, "invalid record");
         if (cf.records.some((r) => r.type === p.type && r.name === p.name && r.content === p.content)) return fail(400, 81058, "An identical record already exists.");
