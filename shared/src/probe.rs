@@ -172,6 +172,12 @@ pub fn cycle_ready(c: &CycleVotes, expected: &[Region], latest_reported: i64, no
     expected.iter().all(|r| c.regions.contains_key(r)) || latest_reported > c.cycle || now_ms >= c.cycle + 2 * c.len_ms
 }
 
+/// A region's report counts only for a cycle the pool has not judged yet: a late report
+/// must not replace the majority's verdict with its own.
+pub fn report_counts(judged: Option<i64>, cycle: i64) -> bool {
+    judged.is_none_or(|j| cycle > j)
+}
+
 /// A transition reconciles the pool's DNS in the same cycle, at most once per cycle; a
 /// transition that found its cycle already reconciled leaves the pool `dirty`, and the
 /// next cycle reconciles it (the cron round reconciles every pool anyway).
@@ -287,6 +293,14 @@ mod tests {
         assert!(!cycle_ready(&partial, &Region::DEFAULT, 30_000, 40_000));
         assert!(cycle_ready(&partial, &Region::DEFAULT, 45_000, 40_000), "a later cycle arrived");
         assert!(cycle_ready(&partial, &Region::DEFAULT, 30_000, 60_000), "flushed after one interval more");
+    }
+
+    #[test]
+    fn late_reports_do_not_vote() {
+        assert!(report_counts(None, 0));
+        assert!(report_counts(Some(15_000), 30_000));
+        assert!(!report_counts(Some(15_000), 15_000));
+        assert!(!report_counts(Some(15_000), 0));
     }
 
     #[test]

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{judge_cycle, judge_pool, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
-use vpn_edge_core::probe::{cycle_ready, reconcile_now, CycleVotes, ProbeMode, Region, RegionResults};
+use vpn_edge_core::probe::{cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Region, RegionResults};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
 use worker::*;
@@ -25,6 +25,8 @@ const CHECKS: &str = "c:";
 /// The latest cycle any region reported, and the last cycle this pool reconciled DNS in.
 const LATEST: &str = "latest_cycle";
 const DNS_LAST: &str = "dns_cycle";
+/// The newest cycle judged: a report for it or an older one comes too late to vote.
+const JUDGED: &str = "judged_cycle";
 /// A transition whose cycle was already reconciled: the next cycle reconciles.
 const DNS_DIRTY: &str = "dns_dirty";
 /// How long judged cycles' checks wait for the cron to record them.
@@ -246,6 +248,7 @@ impl PoolRegistry {
         let records: Vec<ServerRecord> = self.with(|m| changed.iter().filter_map(|id| m.get(id).cloned()).collect());
         self.store_all(&records).await?;
         if let Some(cycle) = newest {
+            storage.put(JUDGED, cycle).await.map_err(storage_err)?;
             self.maybe_follow(transitions.len(), cycle, now_ms).await?;
         }
         Ok(transitions)
@@ -361,7 +364,14 @@ impl PoolRegistry {
                     len_ms: r.len_ms,
                     regions: BTreeMap::new(),
                 });
-                // A region's first report for a cycle counts; a repeated one does not.
+                // A region's first report for a cycle counts; a repeated one does not, nor one
+                // for a cycle already judged (it must not replace the majority's verdict).
+                let judged: Option<i64> = storage.get(JUDGED).await.map_err(storage_err)?;
+                if !report_counts(judged, r.cycle) {
+                    let targets = self.targets();
+                    return serde_json::to_value(ReportResp { targets, transitions: Vec::new() })
+                        .map_err(|_| ApiError::internal("serialize"));
+                }
                 if let std::collections::btree_map::Entry::Vacant(e) = votes.regions.entry(r.region) {
                     e.insert(r.results);
                     storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
