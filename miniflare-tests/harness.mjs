@@ -110,10 +110,19 @@ export class Edge {
     return this.admin("PUT", `/v1/admin/servers/${id}`, server(id, overrides));
   }
 
-  /** A request signed as `serverId`; `opts.ts` overrides the timestamp (seconds). */
+  /**
+   * A request signed as `serverId`; `opts.ts` overrides the timestamp (seconds). Without
+   * it, the same request sent twice in one second gets the next second's timestamp, as a
+   * real agent retrying a second later would: a signature is accepted once.
+   */
   signed(serverId, method, target, body, opts = {}) {
     const raw = body === undefined ? "" : typeof body === "string" ? body : JSON.stringify(body);
-    const ts = opts.ts ?? Math.floor(Date.now() / 1000);
+    let ts = opts.ts ?? Math.floor(Date.now() / 1000);
+    if (opts.ts === undefined && opts.signature === undefined) {
+      this._used ??= new Set();
+      while (this._used.has(`${serverId} ${ts} ${method} ${target} ${raw}`)) ts += 1;
+      this._used.add(`${serverId} ${ts} ${method} ${target} ${raw}`);
+    }
     const headers = {
       "content-type": "application/json",
       "x-edge-server": serverId,

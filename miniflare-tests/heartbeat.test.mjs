@@ -108,3 +108,32 @@ test("a deleted server's signature no longer works", async () => {
   const r = await edge.heartbeat("se-3");
   assert.equal(r.status, 401);
 });
+
+test("a heartbeat's capacity cannot outbid the registered one in the recommendation draw", async () => {
+  // Its own edge: UP_AFTER 1, so one round at the real current minute brings both up.
+  const e = await startEdge({ UP_AFTER: "1" });
+  try {
+    await e.registerServer("se-a", { capacity: 100 });
+    await e.registerServer("se-b", { capacity: 100 });
+    // The attack: claim a million slots. se-a has 10 spare of its registered 100, se-b 90.
+    assert.equal((await e.heartbeat("se-a", { clients: 90, capacity: 1000000 })).status, 200);
+    assert.equal((await e.heartbeat("se-b", { clients: 10 })).status, 200);
+    await e.round(new Date());
+    const a = (await e.json("/v1/servers/se-a")).body;
+    assert.deepEqual([a.status, a.capacity, a.load], ["up", 100, 90], "the public view shows the effective capacity");
+    assert.equal((await e.json("/v1/servers/se-b")).body.status, "up");
+
+    // First pick weighted by spare capacity: se-a with p = 10/100. Over 200 draws that is
+    // 20 expected (sd 4.2); at most 50 allows seven sd. Before, se-a was first in 200 of 200.
+    let first = 0;
+    for (let i = 0; i < 200; i++) {
+      const r = await e.json("/v1/recommendations?country=se&limit=2");
+      assert.equal(r.status, 200);
+      if (r.body.servers[0].id === "se-a") first += 1;
+    }
+    assert.ok(first <= 50, `se-a was first in ${first} of 200 draws`);
+    assert.ok(first >= 3, `se-a, with spare capacity, is still drawn (${first} of 200)`);
+  } finally {
+    await e.close();
+  }
+});

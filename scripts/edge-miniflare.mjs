@@ -24,6 +24,7 @@ export function edgeMiniflare(extra = {}) {
       SLA: { className: "SlaLedger", useSQLite: true },
       SESSIONS: { className: "SessionLedger", useSQLite: true },
       AUTH_GUARD: { className: "AuthGuard", useSQLite: true },
+      REPLAY: { className: "ReplayGuard", useSQLite: true },
       PROBERS: { className: "Prober", useSQLite: true },
     },
     ...extra,

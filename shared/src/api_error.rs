@@ -110,6 +110,8 @@ pub enum CallerError {
     ClockSkew,
     /// Heartbeat timestamp not newer than the last accepted one.
     Replayed,
+    /// A state-changing request whose signature was already accepted once.
+    SignatureReused,
     /// A server acting on another server's path.
     WrongServer,
 }
@@ -132,6 +134,9 @@ impl From<CallerError> for ApiError {
             }
             CallerError::Replayed => {
                 ApiError::new(401, "replayed", "X-Edge-Timestamp is not newer than the last accepted heartbeat")
+            }
+            CallerError::SignatureReused => {
+                ApiError::new(401, "replayed", "this signature was already accepted: every request is signed afresh")
             }
             CallerError::WrongServer => ApiError::new(403, "forbidden", "a server may only act on its own path"),
         }

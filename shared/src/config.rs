@@ -21,6 +21,59 @@ pub enum DnsProvider {
     Powerdns,
 }
 
+/// A secret's value. `Debug` prints `[redacted]`, and there is no `Display`, `Serialize`
+/// or `PartialEq` (compare with `signature::tokens_equal`, in constant time), so a secret
+/// reaches a log, an error or a response only by a deliberate `expose()`. It derefs to
+/// `str` so `cfg.admin_token.as_deref()` hands it to the one place that uses it.
+#[derive(Clone)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: String) -> Self {
+        Self(value)
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for Secret {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `SESSION_KEY`: 32 bytes, redacted in `Debug` like `Secret`.
+#[derive(Clone, Copy)]
+pub struct SessionKey([u8; 32]);
+
+impl SessionKey {
+    pub fn expose(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::ops::Deref for SessionKey {
+    type Target = [u8; 32];
+    fn deref(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
 /// One thing wrong with the configuration, by variable name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ConfigProblem {
@@ -30,13 +83,13 @@ pub struct ConfigProblem {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub fleet_secret: Option<String>,
-    pub admin_token: Option<String>,
-    pub librenms_token: Option<String>,
-    pub cred_pepper: Option<String>,
-    pub session_key: Option<[u8; 32]>,
+    pub fleet_secret: Option<Secret>,
+    pub admin_token: Option<Secret>,
+    pub librenms_token: Option<Secret>,
+    pub cred_pepper: Option<Secret>,
+    pub session_key: Option<SessionKey>,
     pub origin_auth_url: Option<String>,
-    pub origin_api_token: Option<String>,
+    pub origin_api_token: Option<Secret>,
     pub origin_timeout_ms: u32,
     pub fail_open_policy: FailOpenPolicy,
     pub cache_refresh_s: u32,
@@ -51,16 +104,16 @@ pub struct Config {
     pub dns_ttl: u32,
     pub max_delete_pct: u32,
     pub cloudflare_zone_id: Option<String>,
-    pub cloudflare_api_token: Option<String>,
+    pub cloudflare_api_token: Option<Secret>,
     pub cloudflare_api_url: String,
     pub powerdns_api_url: Option<String>,
     pub powerdns_server_id: String,
-    pub powerdns_api_key: Option<String>,
+    pub powerdns_api_key: Option<Secret>,
     pub alert_webhook_url: Option<String>,
     pub sla_target_pct: f64,
     pub sla_credit_multiplier: u32,
     pub credit_api_url: Option<String>,
-    pub credit_api_token: Option<String>,
+    pub credit_api_token: Option<Secret>,
     /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
     pub credit_retry_base_s: u32,
     /// Prober vantage points (`PROBE_REGIONS`, README "Probers").
@@ -92,9 +145,9 @@ impl Reader<'_> {
         (self.get)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
     }
 
-    fn secret(&self, name: &str) -> Option<String> {
+    fn secret(&self, name: &str) -> Option<Secret> {
         // Secrets are used byte for byte; only an empty one counts as missing.
-        (self.get)(name).filter(|v| !v.is_empty())
+        (self.get)(name).filter(|v| !v.is_empty()).map(Secret)
     }
 
     fn num(&mut self, name: &'static str, default: u32, min: u32, max: u32) -> u32 {
@@ -132,7 +185,7 @@ impl Config {
                 Ok(bytes) if bytes.len() == 32 => {
                     let mut k = [0u8; 32];
                     k.copy_from_slice(&bytes);
-                    Some(k)
+                    Some(SessionKey(k))
                 }
                 _ => {
                     r.problems.push(ConfigProblem {
@@ -359,6 +412,34 @@ mod tests {
             let c = cfg(&[bad]);
             assert_eq!(c.problems.iter().map(|p| p.name).collect::<Vec<_>>(), [bad.0]);
         }
+    }
+
+    #[test]
+    fn debug_output_carries_no_secret() {
+        let secrets = [
+            ("FLEET_SECRET", "fleet-value-1"),
+            ("ADMIN_TOKEN", "admin-value-2"),
+            ("LIBRENMS_TOKEN", "librenms-value-3"),
+            ("CRED_PEPPER", "pepper-value-4"),
+            ("ORIGIN_API_TOKEN", "origin-value-5"),
+            ("CLOUDFLARE_API_TOKEN", "cloudflare-value-6"),
+            ("POWERDNS_API_KEY", "powerdns-value-7"),
+            ("CREDIT_API_TOKEN", "credit-value-8"),
+            ("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="),
+        ];
+        let c = cfg(&secrets);
+        assert!(c.features().iter().any(|f| f.feature == "admin_api" && f.enabled));
+        let printed = format!("{c:?} {c:#?}");
+        for (name, value) in secrets {
+            assert!(!printed.contains(value), "{name} leaks through Debug");
+        }
+        // The session key's bytes, as Debug would print an array.
+        let key_bytes: [u8; 32] = std::array::from_fn(|i| i as u8);
+        assert!(!printed.contains(&format!("{key_bytes:?}")), "SESSION_KEY leaks");
+        assert_eq!(printed.matches("[redacted]").count(), 2 * secrets.len());
+        // The values themselves are intact for the one place that uses each.
+        assert_eq!(c.admin_token.as_deref(), Some("admin-value-2"));
+        assert_eq!(c.session_key.unwrap().expose()[31], 31);
     }
 
     #[test]

@@ -132,8 +132,11 @@ impl ServerRecord {
         }
     }
 
+    /// The effective capacity: a heartbeat may report less than the registered capacity
+    /// (a server shedding load), never more, so telemetry cannot outbid registration in
+    /// the weighted draw (README "Public").
     pub fn capacity(&self) -> u32 {
-        self.telemetry.capacity.unwrap_or(self.reg.capacity)
+        self.telemetry.capacity.map_or(self.reg.capacity, |c| c.min(self.reg.capacity))
     }
 
     /// Accept a heartbeat signed at `signed_ts` (s) and received at `now_ms`.
@@ -498,6 +501,19 @@ mod tests {
         assert_eq!(r.heartbeat(hb(), 100, 101_000), Err(CallerError::Replayed));
         assert_eq!(r.heartbeat(hb(), 99, 101_000), Err(CallerError::Replayed));
         r.heartbeat(hb(), 101, 101_000).unwrap();
+    }
+
+    #[test]
+    fn a_heartbeat_capacity_is_capped_at_the_registered_one() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        let hb = |capacity| Heartbeat(Telemetry { clients: 50, capacity, ..Default::default() });
+        r.heartbeat(hb(Some(1_000_000)), 1, 0).unwrap();
+        let v = r.view(1_000, 90);
+        assert_eq!((v.capacity, v.load, v.spare()), (100, Some(50), 50));
+        r.heartbeat(hb(Some(80)), 2, 0).unwrap();
+        assert_eq!(r.view(1_000, 90).capacity, 80);
+        r.heartbeat(hb(None), 3, 0).unwrap();
+        assert_eq!(r.view(1_000, 90).capacity, 100);
     }
 
     #[test]

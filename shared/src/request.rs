@@ -19,6 +19,28 @@ pub fn check_body_envelope(content_type: Option<&str>, len: usize) -> Result<(),
     Ok(())
 }
 
+/// A body read as it streams in: each chunk is added only while the total stays within
+/// `MAX_BODY`, so a chunked upload of any size costs at most that much memory (the reader
+/// abandons the stream at the first `TooLarge`).
+#[derive(Debug, Default)]
+pub struct BoundedBody {
+    bytes: Vec<u8>,
+}
+
+impl BoundedBody {
+    pub fn push(&mut self, chunk: &[u8]) -> Result<(), RequestError> {
+        if chunk.len() > MAX_BODY - self.bytes.len() {
+            return Err(RequestError::TooLarge { limit: MAX_BODY });
+        }
+        self.bytes.extend_from_slice(chunk);
+        Ok(())
+    }
+
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
 /// A JSON object body.
 pub struct Fields(Map<String, Value>);
 
@@ -155,6 +177,22 @@ mod tests {
             check_body_envelope(Some("application/json"), MAX_BODY + 1),
             Err(RequestError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_streamed_body_stops_at_the_limit() {
+        let mut b = BoundedBody::default();
+        let chunk = [b'x'; 4096];
+        for _ in 0..4 {
+            b.push(&chunk).unwrap();
+        }
+        // Exactly MAX_BODY fits; one byte more does not, and nothing is kept of it.
+        assert_eq!(b.push(b"y"), Err(RequestError::TooLarge { limit: MAX_BODY }));
+        assert!(b.push(&[]).is_ok());
+        assert_eq!(b.into_bytes().len(), MAX_BODY);
+        let mut one = BoundedBody::default();
+        assert!(one.push(&vec![0; MAX_BODY + 1]).is_err());
+        assert!(one.into_bytes().is_empty());
     }
 
     #[test]

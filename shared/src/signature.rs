@@ -46,6 +46,43 @@ pub struct SignatureHeaders<'a> {
 pub struct SignedBy {
     pub server: ServerId,
     pub timestamp: i64,
+    /// The signature in one spelling (lowercase hex of its 32 bytes), so an upper-case or
+    /// padded copy of a used signature is the same key: what a replay is recognised by.
+    pub replay_key: String,
+}
+
+/// The signature headers, checked before the body is read (README "Signed by a server"):
+/// a well-formed server id, a timestamp inside the window, a signature of 32 bytes of hex.
+/// Whether the server is registered is the caller's lookup; the MAC needs the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Presented {
+    pub server: ServerId,
+    pub timestamp: i64,
+    signature: [u8; 32],
+}
+
+pub fn check_headers(h: SignatureHeaders<'_>, now_s: i64) -> Result<Presented, CallerError> {
+    let server = h.server.ok_or(CallerError::MissingHeader("X-Edge-Server"))?;
+    let ts = h.timestamp.ok_or(CallerError::MissingHeader("X-Edge-Timestamp"))?;
+    let sig = h.signature.ok_or(CallerError::MissingHeader("X-Edge-Signature"))?;
+    let server = ServerId::parse(server).map_err(|_| CallerError::MalformedHeader("X-Edge-Server"))?;
+    let timestamp: i64 = ts.trim().parse().map_err(|_| CallerError::MalformedHeader("X-Edge-Timestamp"))?;
+    if (timestamp - now_s).abs() > MAX_SKEW_S {
+        return Err(CallerError::ClockSkew);
+    }
+    let signature: [u8; 32] = unhex(sig.trim()).and_then(|b| b.try_into().ok()).ok_or(CallerError::BadSignature)?;
+    Ok(Presented { server, timestamp, signature })
+}
+
+impl Presented {
+    /// The HMAC over the request (constant-time).
+    pub fn verify(self, fleet_secret: &str, method: &str, target: &str, body: &[u8]) -> Result<SignedBy, CallerError> {
+        let key = server_key(fleet_secret, self.server.as_str());
+        let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
+        mac.update(canonical_string(self.timestamp, method, target, body).as_bytes());
+        mac.verify_slice(&self.signature).map_err(|_| CallerError::BadSignature)?;
+        Ok(SignedBy { server: self.server, timestamp: self.timestamp, replay_key: hex(&self.signature) })
+    }
 }
 
 /// Checks headers, clock window and HMAC (constant-time). Whether the server is
@@ -58,20 +95,22 @@ pub fn verify(
     body: &[u8],
     now_s: i64,
 ) -> Result<SignedBy, CallerError> {
-    let server = h.server.ok_or(CallerError::MissingHeader("X-Edge-Server"))?;
-    let ts = h.timestamp.ok_or(CallerError::MissingHeader("X-Edge-Timestamp"))?;
-    let sig = h.signature.ok_or(CallerError::MissingHeader("X-Edge-Signature"))?;
-    let server = ServerId::parse(server).map_err(|_| CallerError::MalformedHeader("X-Edge-Server"))?;
-    let timestamp: i64 = ts.trim().parse().map_err(|_| CallerError::MalformedHeader("X-Edge-Timestamp"))?;
-    if (timestamp - now_s).abs() > MAX_SKEW_S {
-        return Err(CallerError::ClockSkew);
-    }
-    let sig = unhex(sig.trim()).ok_or(CallerError::BadSignature)?;
-    let key = server_key(fleet_secret, server.as_str());
-    let mut mac = HmacSha256::new_from_slice(&key).expect("any key length");
-    mac.update(canonical_string(timestamp, method, target, body).as_bytes());
-    mac.verify_slice(&sig).map_err(|_| CallerError::BadSignature)?;
-    Ok(SignedBy { server, timestamp })
+    check_headers(h, now_s)?.verify(fleet_secret, method, target, body)
+}
+
+/// Extra time a used signature is remembered past the window, for clocks of different
+/// edge machines that disagree by a few seconds.
+pub const REPLAY_MARGIN_S: i64 = 10;
+
+/// Until when (ms) a signature made at `timestamp_s` must be remembered: after that every
+/// edge refuses it for its timestamp alone, so the memory can forget it.
+pub fn remember_until_ms(timestamp_s: i64) -> i64 {
+    timestamp_s.saturating_add(MAX_SKEW_S + REPLAY_MARGIN_S).saturating_mul(1000)
+}
+
+/// Whether a remembered signature still has to be refused at `now_ms`.
+pub fn still_remembered(until_ms: i64, now_ms: i64) -> bool {
+    now_ms < until_ms
 }
 
 /// Constant-time equality for bearer tokens: compares MACs of both sides, so neither the
@@ -173,6 +212,54 @@ mod tests {
             verify("fleet", SignatureHeaders::default(), "POST", "/v1/auth", b"{}", now),
             Err(CallerError::MissingHeader("X-Edge-Server"))
         );
+    }
+
+    #[test]
+    fn headers_are_judged_before_the_body() {
+        let now = 1_700_000_000;
+        let sig = "ab".repeat(32);
+        let p = check_headers(headers("se-1", &now.to_string(), &sig), now).unwrap();
+        assert_eq!((p.server.as_str(), p.timestamp), ("se-1", now));
+        // A signature that cannot be an HMAC-SHA256 is refused without the body.
+        for bad in ["zz", "ab", &"ab".repeat(31), &"ab".repeat(33), ""] {
+            assert_eq!(
+                check_headers(headers("se-1", &now.to_string(), bad), now),
+                Err(CallerError::BadSignature),
+                "{bad}"
+            );
+        }
+        assert_eq!(check_headers(headers("se-1", &(now - 121).to_string(), &sig), now), Err(CallerError::ClockSkew));
+        assert_eq!(
+            check_headers(headers("Not An Id", &now.to_string(), &sig), now),
+            Err(CallerError::MalformedHeader("X-Edge-Server"))
+        );
+    }
+
+    #[test]
+    fn one_signature_has_one_replay_key_however_it_is_spelled() {
+        let key = server_key("fleet", "se-1");
+        let now = 1_700_000_000;
+        let sig = sign(&key, &canonical_string(now, "POST", "/v1/sessions/end", b"{}"));
+        let ok = |s: &str| {
+            verify("fleet", headers("se-1", &now.to_string(), s), "POST", "/v1/sessions/end", b"{}", now).unwrap()
+        };
+        let plain = ok(&sig);
+        assert_eq!(plain.replay_key, sig);
+        assert_eq!(ok(&sig.to_ascii_uppercase()).replay_key, sig);
+        assert_eq!(ok(&format!("  {sig} ")).replay_key, sig);
+        assert_eq!(ok(&sig).replay_key, plain.replay_key);
+    }
+
+    #[test]
+    fn a_signature_is_remembered_as_long_as_any_edge_could_accept_it() {
+        let ts = 1_700_000_000;
+        let until = remember_until_ms(ts);
+        // Every moment at which the window still admits `ts` lies inside the memory.
+        for now_s in ts - MAX_SKEW_S..=ts + MAX_SKEW_S + REPLAY_MARGIN_S - 1 {
+            assert!(still_remembered(until, now_s * 1000 + 999), "{now_s}");
+        }
+        assert!(!still_remembered(until, (ts + MAX_SKEW_S + REPLAY_MARGIN_S) * 1000));
+        assert_eq!(remember_until_ms(i64::MAX), i64::MAX);
     }
 
     #[test]

@@ -1,8 +1,12 @@
 //! Who is calling: operators and integrations by bearer token, servers by signature.
 
+use crate::http;
+use crate::objects::replay_guard::{UseReq, UseResp};
+use crate::rpc::{call, stub};
 use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, CallerError};
-use vpn_edge_core::signature::{tokens_equal, verify, SignatureHeaders, SignedBy};
+use vpn_edge_core::config::Config;
+use vpn_edge_core::signature::{check_headers, remember_until_ms, tokens_equal, SignatureHeaders, SignedBy};
 use worker::{Env, Request};
 
 /// `Authorization: Bearer <token>` against a configured secret, in constant time.
@@ -16,30 +20,84 @@ pub fn bearer(req: &Request, expected: Option<&str>, secret_name: &'static str) 
     Ok(())
 }
 
-/// A signed server request: signature, clock window and registration. `path_server` is
-/// the `{id}` of `/v1/servers/{id}/…`, which must be the signer.
-pub async fn server(
-    req: &Request,
+/// What a signed route does about a second use of one signature (README "Signed by a
+/// server").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replay {
+    /// State-changing (`/v1/sessions/*`, disconnect acks): accepted once per signature,
+    /// `401 replayed` after, remembered in the server's `ReplayGuard`.
+    Once,
+    /// The handler makes a second use harmless itself: heartbeats need increasing
+    /// timestamps (`ServerRecord::heartbeat`); `/v1/auth` keys its effects by
+    /// `SignedBy::replay_key` (no Durable Object call on its hot path).
+    Handled,
+}
+
+/// A signed server request that passed every check, with its body.
+pub struct Signed {
+    pub by: SignedBy,
+    /// The pool the server is registered in.
+    pub country: String,
+    pub body: Vec<u8>,
+}
+
+/// A signed server request, checked in the order that costs an attacker the most and the
+/// edge the least: `FLEET_SECRET` configured (else `503 not_configured`); the headers
+/// (server id, timestamp inside the window, a well-formed signature) before a byte of the
+/// body is read; then the body, read as a bounded stream (`413` past 16 KiB); the HMAC
+/// over it; the server's registration (`401`); the path's `{id}` (`path_server`) must be
+/// the signer (`403`); and, for `Replay::Once`, the signature's first use.
+pub async fn signed(
+    req: &mut Request,
     env: &Env,
-    fleet_secret: Option<&str>,
-    body: &[u8],
+    cfg: &Config,
     path_server: Option<&str>,
+    replay: Replay,
     now_ms: i64,
-) -> Result<(SignedBy, String), ApiError> {
-    let secret = fleet_secret.ok_or(CallerError::Disabled("FLEET_SECRET"))?;
+) -> Result<Signed, ApiError> {
+    let secret = cfg.fleet_secret.as_deref().ok_or(CallerError::Disabled("FLEET_SECRET"))?;
     let h = |name: &str| req.headers().get(name).ok().flatten();
     let (server, timestamp, signature) = (h("x-edge-server"), h("x-edge-timestamp"), h("x-edge-signature"));
-    let headers = SignatureHeaders {
-        server: server.as_deref(),
-        timestamp: timestamp.as_deref(),
-        signature: signature.as_deref(),
-    };
+    let presented = check_headers(
+        SignatureHeaders {
+            server: server.as_deref(),
+            timestamp: timestamp.as_deref(),
+            signature: signature.as_deref(),
+        },
+        now_ms.div_euclid(1000),
+    )?;
+    // The snapshot (KV, memoised) knows every registered server but the newest few; an id
+    // it does not know is looked up in the index only once the signature holds, so made-up
+    // ids cannot make every request a Durable Object call.
+    let known = fleet_store::snapshot(env, now_ms).await?.get(presented.server.as_str()).map(|s| s.country.to_string());
+    let body = http::body_bytes(req).await?;
     let method = req.method().to_string();
-    let signed = verify(secret, headers, &method, &crate::http::target(req), body, now_ms.div_euclid(1000))?;
-    let country =
-        fleet_store::country_of(env, signed.server.as_str(), now_ms).await?.ok_or(CallerError::UnknownServer)?;
-    if path_server.is_some_and(|p| p != signed.server.as_str()) {
+    let by = presented.verify(secret, &method, &http::target(req), &body)?;
+    let country = match known {
+        Some(c) => c,
+        None => fleet_store::country_of(env, by.server.as_str(), now_ms).await?.ok_or(CallerError::UnknownServer)?,
+    };
+    if path_server.is_some_and(|p| p != by.server.as_str()) {
         return Err(CallerError::WrongServer.into());
     }
-    Ok((signed, country))
+    if replay == Replay::Once {
+        first_use(env, &by, now_ms).await?;
+    }
+    Ok(Signed { by, country, body })
+}
+
+/// The replay check on its own: `Ok` the first time a signature is presented, `401
+/// replayed` after (for `signature::remember_until_ms`). The signature is spent before the
+/// request's effect, so two copies racing cannot both act; a request that then fails is
+/// retried with a fresh signature (the hook and the agent sign every attempt).
+pub async fn first_use(env: &Env, by: &SignedBy, now_ms: i64) -> Result<(), ApiError> {
+    let guard = stub(env, "REPLAY", by.server.as_str(), "replay guard")?;
+    let r: UseResp =
+        call(&guard, "use", &UseReq { key: by.replay_key.clone(), until_ms: remember_until_ms(by.timestamp), now_ms })
+            .await?;
+    if r.first {
+        Ok(())
+    } else {
+        Err(CallerError::SignatureReused.into())
+    }
 }

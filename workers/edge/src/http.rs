@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::request::{check_body_envelope, Fields, MAX_BODY};
+use vpn_edge_core::request::{check_body_envelope, BoundedBody, Fields};
 use vpn_edge_core::signature::sha256_hex;
 use worker::{Headers, Request, Response};
 
@@ -68,17 +68,29 @@ pub fn cacheable_json<T: Serialize>(req: &Request, value: &T) -> Result<Response
     cacheable(req, "application/json", body)
 }
 
-/// Raw body bytes, refusing oversized bodies and non-JSON content types before parsing.
+/// Raw body bytes, refusing non-JSON content types and a declared length past the limit
+/// before reading, then reading the stream chunk by chunk and abandoning it (the stream is
+/// cancelled) as soon as it passes 16 KiB: a chunked upload of any size costs at most the
+/// limit in memory (README "API").
 pub async fn body_bytes(req: &mut Request) -> Result<Vec<u8>> {
+    use futures_util::StreamExt;
     let declared =
         req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
     let content_type = req.headers().get("content-type").ok().flatten();
     check_body_envelope(content_type.as_deref(), declared)?;
-    let bytes = req.bytes().await.map_err(|_| ApiError::new(400, "bad_body", "could not read the body"))?;
-    // A chunked body has no Content-Length: check again on what arrived.
-    check_body_envelope(content_type.as_deref(), bytes.len())?;
-    debug_assert!(bytes.len() <= MAX_BODY);
-    Ok(bytes)
+    let mut body = BoundedBody::default();
+    if req.inner().body().is_none() {
+        return Ok(body.into_bytes());
+    }
+    let mut stream = req.stream().map_err(|_| unreadable())?;
+    while let Some(chunk) = stream.next().await {
+        body.push(&chunk.map_err(|_| unreadable())?)?;
+    }
+    Ok(body.into_bytes())
+}
+
+fn unreadable() -> ApiError {
+    ApiError::new(400, "bad_body", "could not read the body")
 }
 
 pub fn parse_fields(bytes: &[u8]) -> Result<Fields> {

@@ -86,9 +86,9 @@ pub async fn reverify(env: &Env) -> Result<ReverifyReport> {
 }
 
 pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, None, caller::Replay::Handled, now).await?;
     let a = AuthRequest::parse(&http::parse_fields(&body)?)?;
     let (origin_answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
     if breaker_opened {
@@ -249,8 +249,8 @@ async fn perform(
 }
 
 pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, http::now_ms()).await?;
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, None, caller::Replay::Once, http::now_ms()).await?;
     let f = http::parse_fields(&body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
     let r: serde_json::Value = call(
@@ -270,9 +270,9 @@ struct OfflineAnswer {
 
 /// Admissions a server made by itself while the edge was unreachable.
 pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, None, now).await?;
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, None, caller::Replay::Once, now).await?;
     let admissions = parse_offline(&http::parse_fields(&body)?, now)?;
     let mut records = Vec::with_capacity(admissions.len());
     for a in admissions {
@@ -303,8 +303,8 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
 }
 
 pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
-    let (signed, _) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), http::now_ms()).await?;
+    let caller::Signed { by: signed, body, .. } =
+        caller::signed(req, env, cfg, Some(id), caller::Replay::Once, http::now_ms()).await?;
     let session_ids = parse_acks(&http::parse_fields(&body)?)?.into_iter().map(|id| id.to_string()).collect();
     let r: serde_json::Value =
         call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids }).await?;

@@ -19,9 +19,9 @@ struct HeartbeatAnswer {
 }
 
 pub async fn heartbeat(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    let body = http::body_bytes(req).await?;
     let now = http::now_ms();
-    let (signed, country) = caller::server(req, env, cfg.fleet_secret.as_deref(), &body, Some(id), now).await?;
+    let caller::Signed { by: signed, country, body } =
+        caller::signed(req, env, cfg, Some(id), caller::Replay::Handled, now).await?;
     let hb = Heartbeat::parse(&http::parse_fields(&body)?)?;
     let pool = fleet_store::pool(env, &country)?;
     let hb_req =

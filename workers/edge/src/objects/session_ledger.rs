@@ -131,7 +131,9 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 }
 
 fn session_key(cfg: &Config) -> std::result::Result<[u8; 32], ApiError> {
-    cfg.session_key.ok_or_else(|| ApiError::new(503, "not_configured", "SESSION_KEY is missing or malformed"))
+    cfg.session_key
+        .map(|k| *k.expose())
+        .ok_or_else(|| ApiError::new(503, "not_configured", "SESSION_KEY is missing or malformed"))
 }
 
 impl SessionLedger {

@@ -66,7 +66,7 @@ async fn send_credit(cfg: &Config, req: &CreditRequest) -> SendOutcome {
         return SendOutcome::Retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured".into());
     };
     let Ok(body) = serde_json::to_string(req) else { return SendOutcome::Rejected("unserializable credit".into()) };
-    let auth = format!("Bearer {token}");
+    let auth = format!("Bearer {}", token.expose());
     let headers = [
         ("content-type", "application/json"),
         ("authorization", auth.as_str()),

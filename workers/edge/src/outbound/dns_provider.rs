@@ -160,14 +160,14 @@ pub fn from_config(cfg: &Config) -> Option<Provider> {
         Kind::Cloudflare => Some(Provider::Cloudflare(Cloudflare {
             api: cfg.cloudflare_api_url.clone(),
             zone_id: cfg.cloudflare_zone_id.clone()?,
-            auth: format!("Bearer {}", cfg.cloudflare_api_token.as_ref()?),
+            auth: format!("Bearer {}", cfg.cloudflare_api_token.as_ref()?.expose()),
         })),
         Kind::Powerdns => {
             let base = cfg.powerdns_api_url.as_ref()?;
             let base = base.trim_end_matches("/api/v1");
             Some(Provider::PowerDns(PowerDns {
                 zone_url: format!("{base}/api/v1/servers/{}/zones/{}.", cfg.powerdns_server_id, cfg.dns_zone),
-                key: cfg.powerdns_api_key.clone()?,
+                key: cfg.powerdns_api_key.as_deref()?.to_owned(),
             }))
         }
     }

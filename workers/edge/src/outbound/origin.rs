@@ -24,7 +24,7 @@ pub async fn ask(cfg: &Config, username: &str, password: &str) -> OriginAnswer {
         return OriginAnswer::Unavailable;
     };
     let body = serde_json::json!({ "username": username, "password": password }).to_string();
-    let auth = format!("Bearer {token}");
+    let auth = format!("Bearer {}", token.expose());
     let headers =
         [("content-type", "application/json"), ("accept", "application/json"), ("authorization", auth.as_str())];
     match outbound::send(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms).await {

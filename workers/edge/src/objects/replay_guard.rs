@@ -1,0 +1,160 @@
+//! `ReplayGuard`: one Durable Object per server, remembering the signatures of its
+//! state-changing requests that were accepted, so each is accepted once (README "Signed by
+//! a server"). The memory is SQLite storage, not the object's memory, so an eviction or a
+//! deploy forgets nothing; each entry is kept only as long as the clock window could still
+//! admit its timestamp (`signature::remember_until_ms`), then deleted, so it stays bounded.
+
+use crate::rpc::{answer, create_schema, op, read};
+use serde::{Deserialize, Serialize};
+use std::cell::Cell;
+use vpn_edge_core::api_error::{ApiError, LookupError};
+use vpn_edge_core::signature::still_remembered;
+use worker::*;
+
+#[derive(Serialize, Deserialize)]
+pub struct UseReq {
+    /// `SignedBy::replay_key`.
+    pub key: String,
+    /// `signature::remember_until_ms` of the request's timestamp.
+    pub until_ms: i64,
+    pub now_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct UseResp {
+    /// First use of this signature: the request may proceed.
+    pub first: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SizeResp {
+    pub remembered: u32,
+}
+
+#[derive(Deserialize)]
+struct Until {
+    until_ms: f64,
+}
+
+#[durable_object]
+pub struct ReplayGuard {
+    state: State,
+    /// Whether an alarm is known to be set (a cache: unknown after an eviction).
+    alarm_set: Cell<bool>,
+}
+
+fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
+    worker::console_error!("replay guard storage: {e}");
+    ApiError::unavailable("replay guard")
+}
+
+impl ReplayGuard {
+    fn sql(&self) -> SqlStorage {
+        self.state.storage().sql()
+    }
+
+    fn forget_expired(&self, now_ms: i64) -> std::result::Result<(), ApiError> {
+        self.sql().exec("DELETE FROM seen WHERE until_ms <= ?", vec![now_ms.into()]).map_err(storage_err)?;
+        Ok(())
+    }
+
+    /// Remember `key` unless it is remembered already. No `.await` between the look and
+    /// the write, so two copies of one request arriving together cannot both pass.
+    fn remember(&self, r: &UseReq) -> std::result::Result<bool, ApiError> {
+        self.forget_expired(r.now_ms)?;
+        let seen: Vec<Until> = self
+            .sql()
+            .exec("SELECT until_ms FROM seen WHERE sig = ?", vec![r.key.clone().into()])
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        if seen.iter().any(|s| still_remembered(s.until_ms as i64, r.now_ms)) {
+            return Ok(false);
+        }
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO seen (sig, until_ms) VALUES (?, ?)",
+                vec![r.key.clone().into(), r.until_ms.into()],
+            )
+            .map_err(storage_err)?;
+        Ok(true)
+    }
+
+    /// An alarm at the earliest expiry, so an idle server's entries are deleted too.
+    async fn arm(&self, at_ms: i64) -> std::result::Result<(), ApiError> {
+        if self.alarm_set.get() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if storage.get_alarm().await.map_err(storage_err)?.is_none() {
+            let at = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(at_ms as f64));
+            storage.set_alarm(ScheduledTime::new(at)).await.map_err(storage_err)?;
+        }
+        self.alarm_set.set(true);
+        Ok(())
+    }
+
+    fn size(&self) -> std::result::Result<u32, ApiError> {
+        #[derive(Deserialize)]
+        struct Count {
+            n: f64,
+        }
+        let rows: Vec<Count> =
+            self.sql().exec("SELECT COUNT(*) AS n FROM seen", None).and_then(|c| c.to_array()).map_err(storage_err)?;
+        Ok(rows.first().map_or(0, |c| c.n as u32))
+    }
+
+    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
+        let v = match op {
+            "use" => {
+                let r: UseReq = read(req).await?;
+                let first = self.remember(&r)?;
+                if first {
+                    self.arm(r.until_ms).await?;
+                }
+                serde_json::to_value(UseResp { first })
+            }
+            "size" => serde_json::to_value(SizeResp { remembered: self.size()? }),
+            _ => return Err(LookupError::NotFound("operation").into()),
+        };
+        v.map_err(|_| ApiError::internal("serialize"))
+    }
+
+    async fn sweep(&self) -> std::result::Result<(), ApiError> {
+        self.alarm_set.set(false);
+        self.forget_expired(Date::now().as_millis() as i64)?;
+        let next: Vec<Until> = self
+            .sql()
+            .exec("SELECT until_ms FROM seen ORDER BY until_ms LIMIT 1", None)
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        if let Some(at) = next.first() {
+            self.arm(at.until_ms as i64).await?;
+        }
+        Ok(())
+    }
+}
+
+impl DurableObject for ReplayGuard {
+    fn new(state: State, _env: Env) -> Self {
+        create_schema(
+            &state.storage().sql(),
+            "replay guard",
+            &[
+                "CREATE TABLE IF NOT EXISTS seen (sig TEXT PRIMARY KEY, until_ms INTEGER NOT NULL)",
+                "CREATE INDEX IF NOT EXISTS seen_until ON seen (until_ms)",
+            ],
+        );
+        Self { state, alarm_set: Cell::new(false) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        answer(self.handle(&op(&req), &mut req).await)
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        if let Err(e) = self.sweep().await {
+            worker::console_error!("replay guard sweep: {}", e.message);
+        }
+        Response::empty()
+    }
+}
