@@ -4,12 +4,12 @@
 
 use crate::caller::{self, bearer};
 use crate::http::{self, Result};
-use crate::objects::auth_guard::{self, GuardReq, OriginSet, OriginState};
+use crate::objects::auth_guard::{self, GuardReq, OriginGetReq, OriginSet, OriginState};
 use crate::objects::session_ledger::{
     AckReq, EndReq, OfflineItem, OfflineReq, RecordReq, ReverifyReport, ReverifyReq, ServerReq, SessionView,
 };
 use crate::outbound::{alerts, origin};
-use crate::rpc::{legacy::call, stub};
+use crate::rpc::{self, legacy::call, stub};
 use crate::stores::credential_cache;
 use crate::webcrypto;
 use serde::Serialize;
@@ -58,7 +58,7 @@ struct AuthAnswer {
 }
 
 async fn origin_set(env: &Env, set: OriginSet) -> std::result::Result<auth_guard::Changed, ApiError> {
-    call(&guard(env)?, "origin_set", &set).await
+    rpc::call(&guard(env)?, set).await
 }
 
 /// Record the fleet-wide origin state; the alerts to send for what changed.
@@ -82,7 +82,7 @@ async fn set_origin(env: &Env, down: Option<bool>, misconfigured: Option<bool>) 
 }
 
 async fn origin_state(env: &Env) -> std::result::Result<OriginState, ApiError> {
-    call(&guard(env)?, "origin_get", &()).await
+    rpc::call(&guard(env)?, OriginGetReq {}).await
 }
 
 /// What `/healthz` adds about the origin: a token it refuses.
@@ -203,7 +203,7 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
                     cap: cfg.provisional_per_minute,
                 };
                 let reply: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                    Ok(stub) => call(&stub, "guard", &r).await,
+                    Ok(stub) => rpc::call(&stub, r).await,
                     Err(e) => Err(e),
                 };
                 facts.guard = Some(unreadable("auth guard", reply));
@@ -386,7 +386,7 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
                 cap: cfg.provisional_per_minute,
             };
             let counted: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                Ok(stub) => call(&stub, "guard", &r).await,
+                Ok(stub) => rpc::call(&stub, r).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = counted {

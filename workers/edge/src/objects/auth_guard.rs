@@ -7,16 +7,28 @@
 
 use crate::env_config;
 use crate::objects::storage;
-use crate::rpc::{
-    answer, create_schema,
-    legacy::{op, read},
-};
+use crate::rpc::{self, create_schema, protocol, reply};
 use serde::{Deserialize, Serialize};
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::auth::{
     guard_apply, GuardAction, GuardLimits, GuardReply, GuardState, Lockout, ProvisionalBudget, EFFECT_MEMO_MS,
 };
 use worker::*;
+
+protocol! {
+    /// What the Worker asks of the `AuthGuard`.
+    pub enum GuardOp {
+        /// Apply one degraded-path action (remembered under the signature's tag).
+        Guard(GuardReq) -> GuardReply,
+        /// The fleet-wide view of the origin.
+        OriginGet(OriginGetReq) -> OriginState,
+        /// Set the origin's flags; answers which changed.
+        OriginSet(OriginSet) -> Changed,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct OriginGetReq {}
 
 #[derive(Serialize, Deserialize)]
 pub struct GuardReq {
@@ -84,6 +96,10 @@ impl AuthGuard {
     }
 
     async fn guard(&self, r: GuardReq) -> std::result::Result<GuardReply, ApiError> {
+        // Test-only fault switch (README "Tests"): configured out of production.
+        if env_config::load(&self.env).fault("guard") {
+            return Err(ApiError::unavailable("auth guard"));
+        }
         let sql = self.state.storage().sql();
         sql.exec("DELETE FROM memo WHERE expires < ?", vec![r.now_ms.into()]).map_err(storage_err)?;
         let seen: Vec<MemoRow> = sql
@@ -120,36 +136,21 @@ impl AuthGuard {
         Ok(reply)
     }
 
-    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        let ser = |v: std::result::Result<serde_json::Value, serde_json::Error>| {
-            v.map_err(|_| ApiError::internal("serialize"))
+    async fn origin_get(&self, _: OriginGetReq) -> std::result::Result<OriginState, ApiError> {
+        self.get::<OriginState>("origin").await
+    }
+
+    async fn origin_set(&self, r: OriginSet) -> std::result::Result<Changed, ApiError> {
+        let was: OriginState = self.get("origin").await?;
+        let now = OriginState {
+            down: r.down.unwrap_or(was.down),
+            misconfigured: r.misconfigured.unwrap_or(was.misconfigured),
         };
-        match op {
-            "guard" => {
-                // Test-only fault switch (README "Tests"): configured out of production.
-                if env_config::load(&self.env).fault("guard") {
-                    return Err(ApiError::unavailable("auth guard"));
-                }
-                let r: GuardReq = read(req).await?;
-                ser(serde_json::to_value(self.guard(r).await?))
-            }
-            "origin_get" => ser(serde_json::to_value(self.get::<OriginState>("origin").await?)),
-            "origin_set" => {
-                let r: OriginSet = read(req).await?;
-                let was: OriginState = self.get("origin").await?;
-                let now = OriginState {
-                    down: r.down.unwrap_or(was.down),
-                    misconfigured: r.misconfigured.unwrap_or(was.misconfigured),
-                };
-                let changed =
-                    Changed { down: now.down != was.down, misconfigured: now.misconfigured != was.misconfigured };
-                if changed.down || changed.misconfigured {
-                    storage::put(&self.state.storage(), "origin", &now).await.map_err(storage_err)?;
-                }
-                ser(serde_json::to_value(changed))
-            }
-            _ => Err(ApiError::from(vpn_edge_core::api_error::LookupError::NotFound("operation"))),
+        let changed = Changed { down: now.down != was.down, misconfigured: now.misconfigured != was.misconfigured };
+        if changed.down || changed.misconfigured {
+            storage::put(&self.state.storage(), "origin", &now).await.map_err(storage_err)?;
         }
+        Ok(changed)
     }
 }
 
@@ -167,6 +168,11 @@ impl DurableObject for AuthGuard {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer(self.handle(&op(&req), &mut req).await)
+        match rpc::operation(&mut req).await {
+            Ok(GuardOp::Guard(r)) => reply::<GuardReq>(self.guard(r).await),
+            Ok(GuardOp::OriginGet(r)) => reply::<OriginGetReq>(self.origin_get(r).await),
+            Ok(GuardOp::OriginSet(r)) => reply::<OriginSet>(self.origin_set(r).await),
+            Err(e) => rpc::answer::<()>(Err(e)),
+        }
     }
 }
