@@ -7,9 +7,10 @@ use crate::http::{self, Result};
 use crate::objects::auth_guard::{self, GuardReq, OriginGetReq, OriginSet, OriginState};
 use crate::objects::session_ledger::{
     AckReq, EndReq, OfflineItem, OfflineReq, RecordReq, ReverifyReport, ReverifyReq, ServerReq, SessionView,
+    SessionsReq,
 };
 use crate::outbound::{alerts, origin};
-use crate::rpc::{self, legacy::call, stub};
+use crate::rpc::{self, stub};
 use crate::stores::credential_cache;
 use crate::webcrypto;
 use serde::Serialize;
@@ -23,7 +24,7 @@ use vpn_edge_core::auth::{
 };
 use vpn_edge_core::config::{Config, ConfigProblem};
 use vpn_edge_core::signature::{hex, sha256_hex};
-use vpn_edge_core::types::SessionId;
+use vpn_edge_core::types::{ServerId, SessionId};
 use worker::{Context, Env, Request, Response, Stub};
 
 thread_local! {
@@ -124,7 +125,7 @@ pub async fn check_origin(env: &Env, cfg: &Config) -> Vec<Alert> {
 
 /// Re-verify what the ledger holds; used by the cron round and after an origin answer.
 pub async fn reverify(env: &Env, cfg: &Config, now_ms: i64) -> Result<ReverifyReport> {
-    call(&ledger(env)?, "reverify", &ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await
+    rpc::call(&ledger(env)?, ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await
 }
 
 fn unreadable<T>(what: &str, r: std::result::Result<T, ApiError>) -> Read<T> {
@@ -219,8 +220,8 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
                     source,
                     admitted_at: now,
                 };
-                let r: std::result::Result<serde_json::Value, ApiError> = match ledger(env) {
-                    Ok(stub) => call(&stub, "record", &rec).await,
+                let r = match ledger(env) {
+                    Ok(stub) => rpc::call(&stub, rec).await,
                     Err(e) => Err(e),
                 };
                 let r = unreadable("session ledger", r).map(|_| ());
@@ -304,12 +305,7 @@ pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<R
         caller::signed(req, env, cfg, None, caller::Replay::Once, http::now_ms()).await?;
     let f = http::parse_fields(&body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
-    let r: serde_json::Value = call(
-        &ledger(env)?,
-        "end",
-        &EndReq { session_id: session_id.to_string(), server_id: signed.server.to_string() },
-    )
-    .await?;
+    let r = rpc::call(&ledger(env)?, EndReq { session_id, server_id: signed.server }).await?;
     http::json(200, &r)
 }
 
@@ -362,11 +358,8 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
         })
         .collect();
     let ids: Vec<String> = records.iter().map(|r| r.session_id.clone()).collect();
-    let results: Vec<OfflineItem> = if records.is_empty() {
-        Vec::new()
-    } else {
-        call(&ledger(env)?, "record_offline", &OfflineReq { items: records }).await?
-    };
+    let results: Vec<OfflineItem> =
+        if records.is_empty() { Vec::new() } else { rpc::call(&ledger(env)?, OfflineReq { items: records }).await? };
     let mut recorded = Vec::new();
     for (((index, a), id), result) in valid.iter().zip(ids).zip(results) {
         if result.recorded {
@@ -411,17 +404,16 @@ pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &st
     let now = http::now_ms();
     let caller::Signed { by: signed, body, .. } =
         caller::signed(req, env, cfg, Some(id), caller::Replay::Once, now).await?;
-    let session_ids = parse_acks(&http::parse_fields(&body)?)?.into_iter().map(|id| id.to_string()).collect();
-    let r: serde_json::Value =
-        call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids, now_ms: now }).await?;
+    let session_ids = parse_acks(&http::parse_fields(&body)?)?;
+    let r = rpc::call(&ledger(env)?, AckReq { server_id: signed.server, session_ids, now_ms: now }).await?;
     http::json(200, &r)
 }
 
 /// The server's pending disconnects, for the heartbeat answer. A ledger outage must not
 /// fail the heartbeat: the list is delivered on a later one.
-pub async fn disconnects_for(env: &Env, server_id: &str) -> Vec<crate::objects::session_ledger::Disconnect> {
+pub async fn disconnects_for(env: &Env, server_id: &ServerId) -> Vec<crate::objects::session_ledger::Disconnect> {
     let r = match ledger(env) {
-        Ok(stub) => call(&stub, "disconnects", &ServerReq { server_id: server_id.to_owned() }).await,
+        Ok(stub) => rpc::call(&stub, ServerReq { server_id: server_id.clone() }).await,
         Err(e) => Err(e),
     };
     r.unwrap_or_else(|e: ApiError| {
@@ -438,7 +430,7 @@ struct Sessions {
 /// Every session the ledger holds, in its state, never a password.
 pub async fn admin_sessions(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let sessions: Vec<SessionView> = call(&ledger(env)?, "sessions", &()).await?;
+    let sessions: Vec<SessionView> = rpc::call(&ledger(env)?, SessionsReq {}).await?;
     http::json(200, &Sessions { sessions })
 }
 

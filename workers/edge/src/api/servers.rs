@@ -28,7 +28,7 @@ pub async fn heartbeat(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> 
         HeartbeatReq { id: signed.server.to_string(), telemetry: hb.0, signed_ts: signed.timestamp, now_ms: now };
     let (r, disconnect) = futures_util::join!(
         call::<_, HeartbeatResp>(&pool, "heartbeat", &hb_req),
-        disconnects_for(env, signed.server.as_str())
+        disconnects_for(env, &signed.server)
     );
     http::json(200, &HeartbeatAnswer { status: r?.status, disconnect })
 }

@@ -7,10 +7,7 @@
 //! (stored, so it survives eviction). README "Auth when the origin fails".
 
 use crate::outbound::origin;
-use crate::rpc::{
-    answer, create_schema,
-    legacy::{op, read},
-};
+use crate::rpc::{self, create_schema, protocol, reply};
 use crate::stores::credential_cache;
 use crate::{env_config, webcrypto};
 use futures_util::future::join_all;
@@ -24,12 +21,51 @@ use vpn_edge_core::auth::{
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::signature::{hex, unhex};
+use vpn_edge_core::types::{ServerId, SessionId};
 use worker::*;
 
 /// Re-verifications in flight at once (each is an origin call).
 const REVERIFY_CONCURRENCY: usize = 4;
 /// Sessions re-verified per run; the next run (a minute later, or the next login) continues.
 const REVERIFY_BATCH: usize = 200;
+
+protocol! {
+    /// What the Worker asks of the `SessionLedger`.
+    pub enum LedgerOp {
+        /// Record one admission made while the origin was down.
+        Record(RecordReq) -> Recorded,
+        /// Record a server's offline admissions, each on its own.
+        RecordOffline(OfflineReq) -> Vec<OfflineItem>,
+        /// A session ended on its server.
+        End(EndReq) -> Ended,
+        /// Every session held, never a password.
+        Sessions(SessionsReq) -> Vec<SessionView>,
+        /// Re-verify the sessions that are due.
+        Reverify(ReverifyReq) -> ReverifyReport,
+        /// A server's pending disconnects.
+        Disconnects(ServerReq) -> Vec<Disconnect>,
+        /// A server acknowledges disconnects it carried out.
+        Ack(AckReq) -> Acked,
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Recorded {
+    pub recorded: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Ended {
+    pub ended: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Acked {
+    pub removed: u32,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SessionsReq {}
 
 #[derive(Serialize, Deserialize)]
 pub struct RecordReq {
@@ -62,19 +98,19 @@ pub struct OfflineItem {
 /// server cannot pull another's sessions out of re-verification.
 #[derive(Serialize, Deserialize)]
 pub struct EndReq {
-    pub session_id: String,
-    pub server_id: String,
+    pub session_id: SessionId,
+    pub server_id: ServerId,
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct ServerReq {
-    pub server_id: String,
+    pub server_id: ServerId,
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct AckReq {
-    pub server_id: String,
-    pub session_ids: Vec<String>,
+    pub server_id: ServerId,
+    pub session_ids: Vec<SessionId>,
     pub now_ms: i64,
 }
 
@@ -515,91 +551,77 @@ impl SessionLedger {
         Ok(())
     }
 
-    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        let ser = |v: std::result::Result<serde_json::Value, serde_json::Error>| {
-            v.map_err(|_| ApiError::internal("serialize"))
-        };
+    async fn record_one(&self, r: RecordReq) -> std::result::Result<Recorded, ApiError> {
         let cfg = env_config::load(&self.env);
-        match op {
-            "record" => {
-                // Test-only fault switch (README "Tests"): configured out of production.
-                if cfg.fault("ledger") {
-                    return Err(ApiError::unavailable("session ledger"));
-                }
-                let r: RecordReq = read(req).await?;
-                self.record(&cfg, r).await?;
-                Ok(serde_json::json!({ "recorded": true }))
-            }
-            "record_offline" => {
-                if cfg.fault("ledger") {
-                    return Err(ApiError::unavailable("session ledger"));
-                }
-                let r: OfflineReq = read(req).await?;
-                ser(serde_json::to_value(self.record_offline(&cfg, r).await?))
-            }
-            "end" => {
-                let r: EndReq = read(req).await?;
-                let mine = self.count(
-                    "SELECT COUNT(*) AS n FROM sessions WHERE id = ? AND server_id = ?",
-                    vec![r.session_id.clone().into(), r.server_id.clone().into()],
-                )?;
-                if mine > 0 {
-                    self.forget(&r.session_id).await?;
-                }
-                let b = self
-                    .sql()
-                    .exec(
-                        "DELETE FROM disconnects WHERE session_id = ? AND server_id = ?",
-                        vec![r.session_id.into(), r.server_id.into()],
-                    )
-                    .map_err(storage_err)?;
-                Ok(serde_json::json!({ "ended": mine > 0 || b.rows_written() > 0 }))
-            }
-            "sessions" => ser(serde_json::to_value(self.sessions()?)),
-            "reverify" => {
-                let r: ReverifyReq = read(req).await?;
-                ser(serde_json::to_value(self.reverify(r).await?))
-            }
-            "disconnects" => {
-                let r: ServerReq = read(req).await?;
-                let rows: Vec<DisconnectRow> = self
-                    .sql()
-                    .exec(
-                        "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
-                         WHERE server_id = ? AND acked_at IS NULL ORDER BY created_at",
-                        vec![r.server_id.into()],
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(storage_err)?;
-                let list: Vec<Disconnect> = rows
-                    .into_iter()
-                    .map(|d| Disconnect {
-                        session_id: d.session_id,
-                        username: d.username,
-                        client_ip: d.client_ip,
-                        client_port: d.client_port as u16,
-                        reason: d.reason,
-                    })
-                    .collect();
-                ser(serde_json::to_value(list))
-            }
-            "ack" => {
-                let r: AckReq = read(req).await?;
-                let mut removed = 0;
-                for id in r.session_ids {
-                    removed += self
-                        .sql()
-                        .exec(
-                            "UPDATE disconnects SET acked_at = ? WHERE server_id = ? AND session_id = ? AND acked_at IS NULL",
-                            vec![r.now_ms.into(), r.server_id.clone().into(), id.into()],
-                        )
-                        .map_err(storage_err)?
-                        .rows_written();
-                }
-                Ok(serde_json::json!({ "removed": removed }))
-            }
-            _ => Err(ApiError::from(vpn_edge_core::api_error::LookupError::NotFound("operation"))),
+        // Test-only fault switch (README "Tests"): configured out of production.
+        if cfg.fault("ledger") {
+            return Err(ApiError::unavailable("session ledger"));
         }
+        self.record(&cfg, r).await?;
+        Ok(Recorded { recorded: true })
+    }
+
+    async fn record_many(&self, r: OfflineReq) -> std::result::Result<Vec<OfflineItem>, ApiError> {
+        let cfg = env_config::load(&self.env);
+        if cfg.fault("ledger") {
+            return Err(ApiError::unavailable("session ledger"));
+        }
+        self.record_offline(&cfg, r).await
+    }
+
+    async fn end(&self, r: EndReq) -> std::result::Result<Ended, ApiError> {
+        let mine = self.count(
+            "SELECT COUNT(*) AS n FROM sessions WHERE id = ? AND server_id = ?",
+            vec![r.session_id.to_string().into(), r.server_id.to_string().into()],
+        )?;
+        if mine > 0 {
+            self.forget(r.session_id.as_str()).await?;
+        }
+        let b = self
+            .sql()
+            .exec(
+                "DELETE FROM disconnects WHERE session_id = ? AND server_id = ?",
+                vec![r.session_id.to_string().into(), r.server_id.to_string().into()],
+            )
+            .map_err(storage_err)?;
+        Ok(Ended { ended: mine > 0 || b.rows_written() > 0 })
+    }
+
+    async fn disconnects(&self, r: ServerReq) -> std::result::Result<Vec<Disconnect>, ApiError> {
+        let rows: Vec<DisconnectRow> = self
+            .sql()
+            .exec(
+                "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
+                 WHERE server_id = ? AND acked_at IS NULL ORDER BY created_at",
+                vec![r.server_id.to_string().into()],
+            )
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|d| Disconnect {
+                session_id: d.session_id,
+                username: d.username,
+                client_ip: d.client_ip,
+                client_port: d.client_port as u16,
+                reason: d.reason,
+            })
+            .collect())
+    }
+
+    async fn ack(&self, r: AckReq) -> std::result::Result<Acked, ApiError> {
+        let mut removed = 0;
+        for id in r.session_ids {
+            removed += self
+                .sql()
+                .exec(
+                    "UPDATE disconnects SET acked_at = ? WHERE server_id = ? AND session_id = ? AND acked_at IS NULL",
+                    vec![r.now_ms.into(), r.server_id.to_string().into(), id.to_string().into()],
+                )
+                .map_err(storage_err)?
+                .rows_written();
+        }
+        Ok(Acked { removed: removed as u32 })
     }
 }
 
@@ -640,6 +662,15 @@ impl DurableObject for SessionLedger {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer(self.handle(&op(&req), &mut req).await)
+        match rpc::operation(&mut req).await {
+            Ok(LedgerOp::Record(r)) => reply::<RecordReq>(self.record_one(r).await),
+            Ok(LedgerOp::RecordOffline(r)) => reply::<OfflineReq>(self.record_many(r).await),
+            Ok(LedgerOp::End(r)) => reply::<EndReq>(self.end(r).await),
+            Ok(LedgerOp::Sessions(_)) => reply::<SessionsReq>(self.sessions()),
+            Ok(LedgerOp::Reverify(r)) => reply::<ReverifyReq>(self.reverify(r).await),
+            Ok(LedgerOp::Disconnects(r)) => reply::<ServerReq>(self.disconnects(r).await),
+            Ok(LedgerOp::Ack(r)) => reply::<AckReq>(self.ack(r).await),
+            Err(e) => rpc::answer::<()>(Err(e)),
+        }
     }
 }
