@@ -12,10 +12,10 @@ const MINUTES = 31 * 1440;
 
 async function record(i) {
   const down = i % 97 === 0;
-  const res = await stub.fetch("https://do/record", {
+  const res = await stub.fetch("https://do/", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ month: "2025-12", minute: start + i, checks: { total: 1000, passed: down ? 0 : 990, maintenance: 0 } }),
+    body: JSON.stringify({ op: "record", month: "2025-12", minute: start + i, checks: { total: 1000, passed: down ? 0 : 990, maintenance: 0 } }),
   });
   await res.arrayBuffer();
 }

@@ -372,8 +372,32 @@ impl fmt::Display for Month {
     }
 }
 
+/// On the wire as `YYYY-MM`, read back through `parse`, so a month that crosses a Durable
+/// Object hop is a valid one.
+impl Serialize for Month {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Month {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Month::parse(&s).map_err(|e| serde::de::Error::custom(e.0))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn month_crosses_the_wire_as_yyyy_mm_and_only_valid() {
+        let m = Month::parse("2025-02").unwrap();
+        assert_eq!(serde_json::to_string(&m).unwrap(), "\"2025-02\"");
+        assert_eq!(serde_json::from_str::<Month>("\"2025-02\"").unwrap(), m);
+        assert!(serde_json::from_str::<Month>("\"2025-13\"").is_err());
+    }
+
     use super::*;
 
     #[test]

@@ -3,8 +3,8 @@
 
 use crate::caller::bearer;
 use crate::http::{self, Result};
-use crate::objects::sla_ledger::{MonthReq, RecordReq};
-use crate::rpc::{legacy::call, stub};
+use crate::objects::sla_ledger::{CreditReq, DaysReq, RecordReq, ReportReq};
+use crate::rpc::{call, stub};
 use vpn_edge_core::api_error::{ApiError, ErrorCode, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::sla::{credit_due, CreditDetail, DayFigures, FleetChecks, SlaReport};
@@ -20,7 +20,7 @@ fn parse_month(s: &str, now_ms: i64) -> Result<Month> {
 }
 
 async fn operator_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport<CreditDetail>> {
-    call(&ledger(env, month)?, "report", &MonthReq { month: month.to_string(), now_ms, by_hand: false }).await
+    call(&ledger(env, month)?, ReportReq { month, now_ms }).await
 }
 
 /// The public report: the credit's status and attempts, never the billing API's words.
@@ -29,7 +29,7 @@ pub async fn month_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaRep
 }
 
 async fn month_days(env: &Env, month: Month) -> Result<Vec<DayFigures>> {
-    call(&ledger(env, month)?, "days", &MonthReq { month: month.to_string(), now_ms: 0, by_hand: false }).await
+    call(&ledger(env, month)?, DaysReq { month }).await
 }
 
 /// Per-day figures of the last `n` days (the months they span, in parallel).
@@ -76,16 +76,14 @@ pub async fn credit_by_hand(req: &Request, env: &Env, cfg: &Config, month: &str)
         return Err(ApiError::new(409, ErrorCode::MonthNotClosed, "a month's credit is due once the month has ended"));
     }
     let r: SlaReport<CreditDetail> =
-        call(&ledger(env, month)?, "credit", &MonthReq { month: month.to_string(), now_ms: now, by_hand: true })
-            .await?;
+        call(&ledger(env, month)?, CreditReq { month, now_ms: now, by_hand: true }).await?;
     http::json(200, &r)
 }
 
 /// The round's raw checks for its minute.
 pub async fn record_minute(env: &Env, minute: i64, checks: FleetChecks) -> Result<()> {
     let month = Month::of_minute(minute);
-    let _: serde_json::Value =
-        call(&ledger(env, month)?, "record", &RecordReq { month: month.to_string(), minute, checks }).await?;
+    call(&ledger(env, month)?, RecordReq { month, minute, checks }).await?;
     Ok(())
 }
 
@@ -98,7 +96,7 @@ pub async fn daily_credits(env: &Env, now_ms: i64) {
     for _ in 0..CREDIT_LOOKBACK_MONTHS {
         month = month.prev();
         let r: Result<SlaReport<CreditDetail>> = match ledger(env, month) {
-            Ok(stub) => call(&stub, "credit", &MonthReq { month: month.to_string(), now_ms, by_hand: false }).await,
+            Ok(stub) => call(&stub, CreditReq { month, now_ms, by_hand: false }).await,
             Err(e) => Err(e),
         };
         if let Err(e) = r {

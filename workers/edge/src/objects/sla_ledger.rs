@@ -5,10 +5,7 @@
 
 use crate::env_config;
 use crate::outbound::{self, OutboundError};
-use crate::rpc::{
-    answer, create_schema,
-    legacy::{op, read},
-};
+use crate::rpc::{self, create_schema, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::{ApiError, ErrorCode};
@@ -22,19 +19,44 @@ use vpn_edge_core::sla::{
 use vpn_edge_core::types::Month;
 use worker::*;
 
+protocol! {
+    /// What the Worker asks of a month's `SlaLedger`.
+    pub enum SlaOp {
+        /// Record one minute's fleet checks.
+        Record(RecordReq) -> (),
+        /// The month's report, operator detail included.
+        Report(ReportReq) -> SlaReport<CreditDetail>,
+        /// Issue (or retry) the month's credit.
+        Credit(CreditReq) -> SlaReport<CreditDetail>,
+        /// Recorded and down minutes per day.
+        Days(DaysReq) -> Vec<DayFigures>,
+    }
+}
+
 #[derive(Serialize, Deserialize)]
 pub struct RecordReq {
-    pub month: String,
+    pub month: Month,
     pub minute: i64,
     pub checks: FleetChecks,
 }
 
 #[derive(Serialize, Deserialize)]
-pub struct MonthReq {
-    pub month: String,
+pub struct ReportReq {
+    pub month: Month,
     pub now_ms: i64,
-    #[serde(default)]
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct CreditReq {
+    pub month: Month,
+    pub now_ms: i64,
+    /// An operator's trigger (`POST /v1/admin/sla/{month}/credit`), not the daily cron.
     pub by_hand: bool,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct DaysReq {
+    pub month: Month,
 }
 
 #[derive(Deserialize)]
@@ -232,55 +254,47 @@ impl SlaLedger {
         self.report(month, now_ms)
     }
 
-    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        let v = match op {
-            "record" => {
-                let r: RecordReq = read(req).await?;
-                self.month(Some(&r.month))?;
-                let c = r.checks;
-                self.sql()
-                    .exec(
-                        "INSERT OR REPLACE INTO minutes (minute, state, total, passed, maintenance) VALUES (?, ?, ?, ?, ?)",
-                        vec![
-                            r.minute.into(),
-                            c.classify().as_str().into(),
-                            i64::from(c.total).into(),
-                            i64::from(c.passed).into(),
-                            i64::from(c.maintenance).into(),
-                        ],
-                    )
-                    .map_err(storage_err)?;
-                serde_json::Value::Null
-            }
-            "report" => {
-                let r: MonthReq = read(req).await?;
-                let month = self.month(Some(&r.month))?;
-                serde_json::to_value(self.report(month, r.now_ms)?).map_err(|_| ApiError::internal("serialize"))?
-            }
-            "credit" => {
-                let r: MonthReq = read(req).await?;
-                let month = self.month(Some(&r.month))?;
-                serde_json::to_value(self.run_credit(month, r.now_ms, r.by_hand).await?)
-                    .map_err(|_| ApiError::internal("serialize"))?
-            }
-            "days" => {
-                let rows: Vec<DayRow> = self
-                    .sql()
-                    .exec(
-                        "SELECT minute / 1440 AS day, COUNT(*) AS recorded, SUM(state = 'down') AS down FROM minutes GROUP BY day ORDER BY day",
-                        None,
-                    )
-                    .and_then(|c| c.to_array())
-                    .map_err(storage_err)?;
-                let days: Vec<DayFigures> = rows
-                    .into_iter()
-                    .map(|r| DayFigures { day: r.day as i64, recorded: r.recorded as u32, down: r.down as u32 })
-                    .collect();
-                serde_json::to_value(days).map_err(|_| ApiError::internal("serialize"))?
-            }
-            _ => return Err(ApiError::new(404, ErrorCode::NotFound, "no such operation")),
-        };
-        Ok(v)
+    fn record(&self, r: RecordReq) -> std::result::Result<(), ApiError> {
+        self.month(Some(&r.month.to_string()))?;
+        let c = r.checks;
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO minutes (minute, state, total, passed, maintenance) VALUES (?, ?, ?, ?, ?)",
+                vec![
+                    r.minute.into(),
+                    c.classify().as_str().into(),
+                    i64::from(c.total).into(),
+                    i64::from(c.passed).into(),
+                    i64::from(c.maintenance).into(),
+                ],
+            )
+            .map_err(storage_err)?;
+        Ok(())
+    }
+
+    fn operator_report(&self, r: ReportReq) -> std::result::Result<SlaReport<CreditDetail>, ApiError> {
+        let month = self.month(Some(&r.month.to_string()))?;
+        self.report(month, r.now_ms)
+    }
+
+    async fn credit(&self, r: CreditReq) -> std::result::Result<SlaReport<CreditDetail>, ApiError> {
+        let month = self.month(Some(&r.month.to_string()))?;
+        self.run_credit(month, r.now_ms, r.by_hand).await
+    }
+
+    fn days(&self, _: DaysReq) -> std::result::Result<Vec<DayFigures>, ApiError> {
+        let rows: Vec<DayRow> = self
+            .sql()
+            .exec(
+                "SELECT minute / 1440 AS day, COUNT(*) AS recorded, SUM(state = 'down') AS down FROM minutes GROUP BY day ORDER BY day",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|r| DayFigures { day: r.day as i64, recorded: r.recorded as u32, down: r.down as u32 })
+            .collect())
     }
 }
 
@@ -298,7 +312,13 @@ impl DurableObject for SlaLedger {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer(self.handle(&op(&req), &mut req).await)
+        match rpc::operation(&mut req).await {
+            Ok(SlaOp::Record(r)) => reply::<RecordReq>(self.record(r)),
+            Ok(SlaOp::Report(r)) => reply::<ReportReq>(self.operator_report(r)),
+            Ok(SlaOp::Credit(r)) => reply::<CreditReq>(self.credit(r).await),
+            Ok(SlaOp::Days(r)) => reply::<DaysReq>(self.days(r)),
+            Err(e) => rpc::answer::<()>(Err(e)),
+        }
     }
 
     async fn alarm(&self) -> Result<Response> {
