@@ -243,7 +243,7 @@ impl ServerRecord {
 /// What `GET /v1/admin/servers[/{id}]` shows: the registration as a `PUT` body states it
 /// (probe, maintenance and coordinates included, so it can be edited and sent back) plus
 /// the live state under `live`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AdminServer {
     pub id: ServerId,
     #[serde(flatten)]
@@ -251,7 +251,7 @@ pub struct AdminServer {
     pub live: LiveState,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveState {
     pub status: Status,
     /// The hysteresis verdict, which `status` shows unless the server is in maintenance.

@@ -4,8 +4,8 @@
 use crate::caller::bearer;
 use crate::http::{self, Result};
 use crate::objects::fleet_index::{CountriesReq, GetReq as IndexGetReq, RemoveReq, SetReq};
-use crate::objects::pool::{DeleteReq, GetReq, ListReq, PutReq, PutResp};
-use crate::rpc::{self, legacy::call};
+use crate::objects::pool::{AdminGetReq, AdminListReq, DeleteReq, PutReq, PutResp, RegistrationReq};
+use crate::rpc::call;
 use crate::stores::fleet_store;
 use futures_util::future::join_all;
 use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
@@ -23,16 +23,16 @@ fn not_found() -> ApiError {
 }
 
 async fn country_of(env: &Env, id: &ServerId) -> Result<String> {
-    let r = rpc::call(&fleet_store::index(env)?, IndexGetReq { id: id.clone() }).await?;
+    let r = call(&fleet_store::index(env)?, IndexGetReq { id: id.clone() }).await?;
     r.country.map(|c| c.to_string()).ok_or_else(not_found)
 }
 
 pub async fn list_servers(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let countries = rpc::call(&fleet_store::index(env)?, CountriesReq {}).await?;
-    let list = ListReq { now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
-    let pools = join_all(countries.iter().map(|c| async {
-        call::<_, Vec<serde_json::Value>>(&fleet_store::pool(env, c.as_str())?, "admin_list", &list).await
+    let countries = call(&fleet_store::index(env)?, CountriesReq {}).await?;
+    let now_ms = http::now_ms();
+    let pools = join_all(countries.iter().map(|c| async move {
+        call(&fleet_store::pool(env, c.as_str())?, AdminListReq { now_ms, stale_s: cfg.heartbeat_stale_s }).await
     }))
     .await;
     let mut servers = Vec::new();
@@ -40,7 +40,7 @@ pub async fn list_servers(req: &Request, env: &Env, cfg: &Config) -> Result<Resp
         // An operator's view must be complete or an error, never silently partial.
         servers.extend(p?);
     }
-    servers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    servers.sort_by(|a, b| a.id.cmp(&b.id));
     http::json(200, &serde_json::json!({ "servers": servers }))
 }
 
@@ -48,27 +48,25 @@ pub async fn get_server(req: &Request, env: &Env, cfg: &Config, id: &str) -> Res
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
     let id = path_id(id)?;
     let country = country_of(env, &id).await?;
-    let get = GetReq { id: id.to_string(), now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
-    let view: serde_json::Value = call(&fleet_store::pool(env, &country)?, "admin_get", &get).await?;
+    let get = AdminGetReq { id, now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
+    let view = call(&fleet_store::pool(env, &country)?, get).await?;
     http::json(200, &view)
 }
 
 /// Store a validated registration (moving pools if the country changed) and publish it in
 /// the snapshot at once. `true` when the server is new.
 async fn save(env: &Env, cfg: &Config, reg: Registration) -> Result<(bool, PutResp)> {
-    let id = reg.id.to_string();
+    let id = reg.id.clone();
     let now = http::now_ms();
     let country = reg.country.to_string();
-    let prev =
-        rpc::call(&fleet_store::index(env)?, SetReq { id: reg.id.clone(), country: reg.country.clone() }).await?;
+    let prev = call(&fleet_store::index(env)?, SetReq { id: reg.id.clone(), country: reg.country.clone() }).await?;
     let created = prev.country.is_none();
     if let Some(old) = prev.country.filter(|c| c.as_str() != country) {
         // Moved to another country: leave the old pool first.
-        let _: bool = call(&fleet_store::pool(env, old.as_str())?, "delete", &DeleteReq { id: id.clone() }).await?;
+        call(&fleet_store::pool(env, old.as_str())?, DeleteReq { id }).await?;
     }
-    let put: PutResp =
-        call(&fleet_store::pool(env, &country)?, "put", &PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s })
-            .await?;
+    let put =
+        call(&fleet_store::pool(env, &country)?, PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s }).await?;
     let view = put.view.clone();
     fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
     Ok((created, put))
@@ -90,21 +88,21 @@ pub async fn patch_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) 
     let patch: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::from(RequestError::MalformedJson(e.to_string())))?;
     let country = country_of(env, &id).await?;
-    let get = GetReq { id: id.to_string(), now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
-    let current: Registration = call(&fleet_store::pool(env, &country)?, "registration", &get).await?;
+    let current = call(&fleet_store::pool(env, &country)?, RegistrationReq { id: id.clone() }).await?;
     let reg = current.merge_patch(&patch, cfg.address_policy())?;
     let now_in = reg.country.to_string();
     save(env, cfg, reg).await?;
-    let view: serde_json::Value = call(&fleet_store::pool(env, &now_in)?, "admin_get", &get).await?;
+    let get = AdminGetReq { id, now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
+    let view = call(&fleet_store::pool(env, &now_in)?, get).await?;
     http::json(200, &view)
 }
 
 pub async fn delete_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
     let id = path_id(id)?;
-    let removed = rpc::call(&fleet_store::index(env)?, RemoveReq { id: id.clone() }).await?;
+    let removed = call(&fleet_store::index(env)?, RemoveReq { id: id.clone() }).await?;
     let country = removed.country.ok_or_else(not_found)?;
-    let _: bool = call(&fleet_store::pool(env, country.as_str())?, "delete", &DeleteReq { id: id.to_string() }).await?;
+    call(&fleet_store::pool(env, country.as_str())?, DeleteReq { id: id.clone() }).await?;
     fleet_store::edit_snapshot(env, http::now_ms(), |s| s.remove(&id)).await?;
     http::no_content()
 }

@@ -5,7 +5,7 @@ use crate::caller::bearer;
 use crate::http::{self, Result};
 use crate::objects::pool::{ExternalReq, ExternalResp};
 use crate::outbound::alerts;
-use crate::rpc::legacy::call;
+use crate::rpc::call;
 use crate::stores::fleet_store;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::config::Config;
@@ -28,9 +28,8 @@ pub async fn alert(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) ->
     };
     let r: ExternalResp = call(
         &fleet_store::pool(env, server.country.as_str())?,
-        "external",
-        &ExternalReq {
-            id: server.id.to_string(),
+        ExternalReq {
+            id: server.id.clone(),
             down,
             key: cfg.check_key(now),
             now_ms: now,

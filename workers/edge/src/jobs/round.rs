@@ -9,7 +9,7 @@ use crate::api::sla as sla_api;
 use crate::jobs::dns_sync;
 use crate::objects::fleet_index::CountriesReq;
 use crate::objects::pool::{FlushReq, FlushResp, RoundReq, RoundResp};
-use crate::rpc::{self, legacy::call};
+use crate::rpc::{self, call};
 use crate::stores::fleet_store;
 use futures_util::future::join_all;
 use vpn_edge_core::alerts::Alert;
@@ -32,11 +32,11 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
                 down_after: cfg.down_after,
                 up_after: cfg.up_after,
             };
-            call(&stub, "round", &req).await
+            call(&stub, req).await
         }
         ProbeMode::Alarms => {
             let req = FlushReq { now_ms: scheduled_ms, expected: cfg.probe_regions.clone() };
-            let r: FlushResp = call(&stub, "flush", &req).await?;
+            let r: FlushResp = call(&stub, req).await?;
             Ok(RoundResp {
                 views: r.views,
                 transitions: r.transitions,

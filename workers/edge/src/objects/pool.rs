@@ -6,10 +6,7 @@
 use crate::env_config;
 use crate::objects::storage;
 use crate::outbound::probe::{self as prober_probe, Target};
-use crate::rpc::{
-    answer,
-    legacy::{op, read},
-};
+use crate::rpc::{self, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +16,7 @@ use vpn_edge_core::health::{Health, Thresholds};
 use vpn_edge_core::probe::{cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Region, RegionResults};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
+use vpn_edge_core::types::ServerId;
 use worker::*;
 
 const PREFIX: &str = "s:";
@@ -35,6 +33,32 @@ const JUDGED: &str = "judged_cycle";
 const DNS_DIRTY: &str = "dns_dirty";
 /// How long judged cycles' checks wait for the cron to record them.
 const CHECKS_KEEP_MS: i64 = 5 * 60_000;
+
+protocol! {
+    /// What the Worker (and the probers) ask of a country's `PoolRegistry`.
+    pub enum PoolOp {
+        /// Register or update a server.
+        Put(PutReq) -> PutResp,
+        /// Forget a server; answers whether it was here.
+        Delete(DeleteReq) -> bool,
+        /// A server's heartbeat.
+        Heartbeat(HeartbeatReq) -> HeartbeatResp,
+        /// Cron mode: probe and judge the pool for a minute.
+        Round(RoundReq) -> RoundResp,
+        /// A region's results for one cycle.
+        Report(ReportReq) -> ReportResp,
+        /// The cron watchdog: judge what is overdue, hand over recent checks.
+        Flush(FlushReq) -> FlushResp,
+        /// A LibreNMS alert or recovery.
+        External(ExternalReq) -> ExternalResp,
+        /// One server's stored registration.
+        Registration(RegistrationReq) -> Registration,
+        /// One server's admin view.
+        AdminGet(AdminGetReq) -> AdminServer,
+        /// Every server's admin view.
+        AdminList(AdminListReq) -> Vec<AdminServer>,
+    }
+}
 
 /// A region's results for one cycle (from its prober).
 #[derive(Serialize, Deserialize)]
@@ -84,12 +108,12 @@ pub struct PutResp {
 
 #[derive(Serialize, Deserialize)]
 pub struct DeleteReq {
-    pub id: String,
+    pub id: ServerId,
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct HeartbeatReq {
-    pub id: String,
+    pub id: ServerId,
     pub telemetry: Telemetry,
     pub signed_ts: i64,
     pub now_ms: i64,
@@ -127,7 +151,7 @@ pub struct RoundResp {
 /// A LibreNMS alert (`down`) or recovery for one server.
 #[derive(Serialize, Deserialize)]
 pub struct ExternalReq {
-    pub id: String,
+    pub id: ServerId,
     pub down: bool,
     /// The check the event arrives in (README "LibreNMS").
     pub key: i64,
@@ -143,16 +167,22 @@ pub struct ExternalResp {
     pub transition: Option<Health>,
 }
 
-/// One server's stored registration (`registration`) or admin view (`admin_get`).
+/// One server's stored registration.
 #[derive(Serialize, Deserialize)]
-pub struct GetReq {
-    pub id: String,
+pub struct RegistrationReq {
+    pub id: ServerId,
+}
+
+/// One server's admin view.
+#[derive(Serialize, Deserialize)]
+pub struct AdminGetReq {
+    pub id: ServerId,
     pub now_ms: i64,
     pub stale_s: u32,
 }
 
 #[derive(Serialize, Deserialize)]
-pub struct ListReq {
+pub struct AdminListReq {
     pub now_ms: i64,
     pub stale_s: u32,
 }
@@ -308,166 +338,149 @@ impl PoolRegistry {
         }
     }
 
-    async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
+    async fn put(&self, r: PutReq) -> std::result::Result<PutResp, ApiError> {
+        let id = r.reg.id.to_string();
+        let record = self.with(|m| {
+            let rec = match m.remove(&id) {
+                Some(old) => old.reregister(r.reg),
+                None => ServerRecord::new(r.reg),
+            };
+            m.insert(id.clone(), rec.clone());
+            rec
+        });
+        self.store(&record).await?;
+        let cfg = env_config::load(&self.env);
+        if cfg.probe_mode == ProbeMode::Alarms && record.reg.probe != Probe::Heartbeat {
+            // A new target: make sure the probers' alarm loops run (no need to wait
+            // for the cron watchdog).
+            for (region, r) in crate::objects::prober::ensure_all(&self.env, &cfg.probe_regions, r.now_ms).await {
+                if let Err(e) = r {
+                    worker::console_warn!("pool: prober {}: {}", region.as_str(), e.message);
+                }
+            }
+        }
+        Ok(PutResp { view: record.view(r.now_ms, r.stale_s) })
+    }
+
+    async fn delete(&self, r: DeleteReq) -> std::result::Result<bool, ApiError> {
+        let existed = self.with(|m| m.remove(r.id.as_str()).is_some());
+        let deleted = self.state.storage().delete(&format!("{PREFIX}{}", r.id)).await;
+        self.forget(deleted)?;
+        Ok(existed)
+    }
+
+    async fn heartbeat(&self, r: HeartbeatReq) -> std::result::Result<HeartbeatResp, ApiError> {
+        let record = self.with(|m| match m.get_mut(r.id.as_str()) {
+            None => Err(ApiError::from(CallerError::UnknownServer)),
+            Some(rec) => {
+                rec.heartbeat(vpn_edge_core::fleet::Heartbeat(r.telemetry), r.signed_ts, r.now_ms)?;
+                Ok(rec.clone())
+            }
+        })?;
+        self.store(&record).await?;
+        Ok(HeartbeatResp { status: record.status() })
+    }
+
+    async fn round(&self, r: RoundReq) -> std::result::Result<RoundResp, ApiError> {
+        let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+        let probes: HashMap<String, bool> =
+            prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
+        // Other requests ran while the probes were out; a failed write there drops the cache.
         self.load().await?;
-        let v = match op {
-            "put" => {
-                let r: PutReq = read(req).await?;
-                let id = r.reg.id.to_string();
-                let record = self.with(|m| {
-                    let rec = match m.remove(&id) {
-                        Some(old) => old.reregister(r.reg),
-                        None => ServerRecord::new(r.reg),
-                    };
-                    m.insert(id.clone(), rec.clone());
-                    rec
-                });
-                self.store(&record).await?;
-                let cfg = env_config::load(&self.env);
-                if cfg.probe_mode == ProbeMode::Alarms && record.reg.probe != Probe::Heartbeat {
-                    // A new target: make sure the probers' alarm loops run (no need to wait
-                    // for the cron watchdog).
-                    for (region, r) in crate::objects::prober::ensure_all(&self.env, &cfg.probe_regions, r.now_ms).await
-                    {
-                        if let Err(e) = r {
-                            worker::console_warn!("pool: prober {}: {}", region.as_str(), e.message);
-                        }
-                    }
-                }
-                serde_json::to_value(PutResp { view: record.view(r.now_ms, r.stale_s) })
+        let (changed, views, round) = self.with(|m| {
+            let round = judge_pool(m.values_mut(), r.minute * 60_000, r.now_ms, &probes, r.stale_s, t);
+            let changed: Vec<ServerRecord> =
+                round.changed.iter().filter_map(|id| m.get(id.as_str()).cloned()).collect();
+            let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
+            (changed, views, round)
+        });
+        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
+        let checks = round.checks;
+        self.store_all(&changed).await?;
+        Ok(RoundResp { views, transitions, checks, cycles: Vec::new() })
+    }
+
+    async fn report(&self, r: ReportReq) -> std::result::Result<ReportResp, ApiError> {
+        let storage = self.state.storage();
+        let mut pending = self.pending().await?;
+        let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
+            cycle: r.cycle,
+            len_ms: r.len_ms,
+            regions: BTreeMap::new(),
+        });
+        // A region's first report for a cycle counts; a repeated one does not, nor one
+        // for a cycle already judged (it must not replace the majority's verdict).
+        let judged: Option<i64> = storage.get(JUDGED).await.map_err(storage_err)?;
+        if !report_counts(judged, r.cycle) {
+            let targets = self.targets();
+            return Ok(ReportResp { targets, transitions: Vec::new() });
+        }
+        if let std::collections::btree_map::Entry::Vacant(e) = votes.regions.entry(r.region) {
+            e.insert(r.results);
+            storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
+        }
+        let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
+        let latest = latest.unwrap_or(r.cycle).max(r.cycle);
+        storage.put(LATEST, latest).await.map_err(storage_err)?;
+        let transitions = self.judge_ready(pending, &r.expected, latest, r.now_ms).await?;
+        Ok(ReportResp { targets: self.targets(), transitions })
+    }
+
+    async fn flush(&self, r: FlushReq) -> std::result::Result<FlushResp, ApiError> {
+        let storage = self.state.storage();
+        let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
+        let pending = self.pending().await?;
+        let transitions = self.judge_ready(pending, &r.expected, latest.unwrap_or(i64::MIN), r.now_ms).await?;
+        let listed = storage.list_with_options(ListOptions::new().prefix(CHECKS)).await.map_err(storage_err)?;
+        let mut cycles = Vec::new();
+        for entry in listed.entries() {
+            let pair: js_sys::Array = entry.map_err(storage_err)?.into();
+            let key = pair.get(0).as_string().unwrap_or_default();
+            let Ok(cycle) = key.trim_start_matches(CHECKS).parse::<i64>() else { continue };
+            if cycle < r.now_ms - CHECKS_KEEP_MS {
+                storage.delete(&key).await.map_err(storage_err)?;
+                continue;
             }
-            "delete" => {
-                let r: DeleteReq = read(req).await?;
-                let existed = self.with(|m| m.remove(&r.id).is_some());
-                let deleted = self.state.storage().delete(&format!("{PREFIX}{}", r.id)).await;
-                self.forget(deleted)?;
-                serde_json::to_value(existed)
+            let checks: FleetChecks = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
+            cycles.push((cycle, checks));
+        }
+        let stale_s = env_config::load(&self.env).heartbeat_stale_s;
+        let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(r.now_ms, stale_s)).collect());
+        Ok(FlushResp { views, transitions, cycles })
+    }
+
+    async fn external(&self, r: ExternalReq) -> std::result::Result<ExternalResp, ApiError> {
+        let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+        let (record, transition) = self.with(|m| match m.get_mut(r.id.as_str()) {
+            None => Err(ApiError::from(LookupError::NotFound("server"))),
+            Some(rec) => {
+                let to = rec.external(r.down, r.key, t);
+                Ok((rec.clone(), to))
             }
-            "heartbeat" => {
-                let r: HeartbeatReq = read(req).await?;
-                let record = self.with(|m| match m.get_mut(&r.id) {
-                    None => Err(ApiError::from(CallerError::UnknownServer)),
-                    Some(rec) => {
-                        rec.heartbeat(vpn_edge_core::fleet::Heartbeat(r.telemetry), r.signed_ts, r.now_ms)?;
-                        Ok(rec.clone())
-                    }
-                })?;
-                self.store(&record).await?;
-                serde_json::to_value(HeartbeatResp { status: record.status() })
-            }
-            "round" => {
-                let r: RoundReq = read(req).await?;
-                let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
-                let probes: HashMap<String, bool> =
-                    prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
-                // Other requests ran while the probes were out; a failed write there drops the cache.
-                self.load().await?;
-                let (changed, views, round) = self.with(|m| {
-                    let round = judge_pool(m.values_mut(), r.minute * 60_000, r.now_ms, &probes, r.stale_s, t);
-                    let changed: Vec<ServerRecord> =
-                        round.changed.iter().filter_map(|id| m.get(id.as_str()).cloned()).collect();
-                    let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
-                    (changed, views, round)
-                });
-                let transitions =
-                    round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
-                let checks = round.checks;
-                self.store_all(&changed).await?;
-                serde_json::to_value(RoundResp { views, transitions, checks, cycles: Vec::new() })
-            }
-            "report" => {
-                let r: ReportReq = read(req).await?;
-                let storage = self.state.storage();
-                let mut pending = self.pending().await?;
-                let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
-                    cycle: r.cycle,
-                    len_ms: r.len_ms,
-                    regions: BTreeMap::new(),
-                });
-                // A region's first report for a cycle counts; a repeated one does not, nor one
-                // for a cycle already judged (it must not replace the majority's verdict).
-                let judged: Option<i64> = storage.get(JUDGED).await.map_err(storage_err)?;
-                if !report_counts(judged, r.cycle) {
-                    let targets = self.targets();
-                    return serde_json::to_value(ReportResp { targets, transitions: Vec::new() })
-                        .map_err(|_| ApiError::internal("serialize"));
-                }
-                if let std::collections::btree_map::Entry::Vacant(e) = votes.regions.entry(r.region) {
-                    e.insert(r.results);
-                    storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
-                }
-                let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
-                let latest = latest.unwrap_or(r.cycle).max(r.cycle);
-                storage.put(LATEST, latest).await.map_err(storage_err)?;
-                let transitions = self.judge_ready(pending, &r.expected, latest, r.now_ms).await?;
-                serde_json::to_value(ReportResp { targets: self.targets(), transitions })
-            }
-            "flush" => {
-                let r: FlushReq = read(req).await?;
-                let storage = self.state.storage();
-                let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
-                let pending = self.pending().await?;
-                let transitions = self.judge_ready(pending, &r.expected, latest.unwrap_or(i64::MIN), r.now_ms).await?;
-                let listed = storage.list_with_options(ListOptions::new().prefix(CHECKS)).await.map_err(storage_err)?;
-                let mut cycles = Vec::new();
-                for entry in listed.entries() {
-                    let pair: js_sys::Array = entry.map_err(storage_err)?.into();
-                    let key = pair.get(0).as_string().unwrap_or_default();
-                    let Ok(cycle) = key.trim_start_matches(CHECKS).parse::<i64>() else { continue };
-                    if cycle < r.now_ms - CHECKS_KEEP_MS {
-                        storage.delete(&key).await.map_err(storage_err)?;
-                        continue;
-                    }
-                    let checks: FleetChecks = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
-                    cycles.push((cycle, checks));
-                }
-                let stale_s = env_config::load(&self.env).heartbeat_stale_s;
-                let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(r.now_ms, stale_s)).collect());
-                serde_json::to_value(FlushResp { views, transitions, cycles })
-            }
-            "external" => {
-                let r: ExternalReq = read(req).await?;
-                let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
-                let (record, transition) = self.with(|m| match m.get_mut(&r.id) {
-                    None => Err(ApiError::from(LookupError::NotFound("server"))),
-                    Some(rec) => {
-                        let to = rec.external(r.down, r.key, t);
-                        Ok((rec.clone(), to))
-                    }
-                })?;
-                self.store(&record).await?;
-                // An alert leaves DNS at once, even in a cycle the probers already reconciled
-                // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
-                if transition.is_some() {
-                    self.state.storage().put(DNS_LAST, r.key).await.map_err(storage_err)?;
-                    self.follow(r.now_ms).await;
-                }
-                serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
-            }
-            "registration" => {
-                let r: GetReq = read(req).await?;
-                let reg = self.with(|m| m.get(&r.id).map(|rec| rec.reg.clone()));
-                serde_json::to_value(reg.ok_or(ApiError::from(LookupError::NotFound("server")))?)
-            }
-            "admin_get" => {
-                let r: GetReq = read(req).await?;
-                let view = self.with(|m| m.get(&r.id).map(|rec| rec.admin_view(r.now_ms, r.stale_s)));
-                serde_json::to_value(view.ok_or(ApiError::from(LookupError::NotFound("server")))?)
-            }
-            "admin_list" => {
-                let r: ListReq = read(req).await?;
-                let views: Vec<AdminServer> =
-                    self.with(|m| m.values().map(|s| s.admin_view(r.now_ms, r.stale_s)).collect());
-                serde_json::to_value(views)
-            }
-            "list" => {
-                let r: ListReq = read(req).await?;
-                let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(r.now_ms, r.stale_s)).collect());
-                serde_json::to_value(views)
-            }
-            _ => return Err(LookupError::NotFound("operation").into()),
-        };
-        v.map_err(|_| ApiError::internal("serialize"))
+        })?;
+        self.store(&record).await?;
+        // An alert leaves DNS at once, even in a cycle the probers already reconciled
+        // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
+        if transition.is_some() {
+            self.state.storage().put(DNS_LAST, r.key).await.map_err(storage_err)?;
+            self.follow(r.now_ms).await;
+        }
+        Ok(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
+    }
+
+    async fn registration(&self, r: RegistrationReq) -> std::result::Result<Registration, ApiError> {
+        let reg = self.with(|m| m.get(r.id.as_str()).map(|rec| rec.reg.clone()));
+        reg.ok_or(ApiError::from(LookupError::NotFound("server")))
+    }
+
+    async fn admin_get(&self, r: AdminGetReq) -> std::result::Result<AdminServer, ApiError> {
+        let view = self.with(|m| m.get(r.id.as_str()).map(|rec| rec.admin_view(r.now_ms, r.stale_s)));
+        view.ok_or(ApiError::from(LookupError::NotFound("server")))
+    }
+
+    async fn admin_list(&self, r: AdminListReq) -> std::result::Result<Vec<AdminServer>, ApiError> {
+        let views: Vec<AdminServer> = self.with(|m| m.values().map(|s| s.admin_view(r.now_ms, r.stale_s)).collect());
+        Ok(views)
     }
 }
 
@@ -477,6 +490,24 @@ impl DurableObject for PoolRegistry {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        answer(self.handle(&op(&req), &mut req).await)
+        let op = match rpc::operation(&mut req).await {
+            Ok(op) => op,
+            Err(e) => return rpc::answer::<()>(Err(e)),
+        };
+        if let Err(e) = self.load().await {
+            return rpc::answer::<()>(Err(e));
+        }
+        match op {
+            PoolOp::Put(r) => reply::<PutReq>(self.put(r).await),
+            PoolOp::Delete(r) => reply::<DeleteReq>(self.delete(r).await),
+            PoolOp::Heartbeat(r) => reply::<HeartbeatReq>(self.heartbeat(r).await),
+            PoolOp::Round(r) => reply::<RoundReq>(self.round(r).await),
+            PoolOp::Report(r) => reply::<ReportReq>(self.report(r).await),
+            PoolOp::Flush(r) => reply::<FlushReq>(self.flush(r).await),
+            PoolOp::External(r) => reply::<ExternalReq>(self.external(r).await),
+            PoolOp::Registration(r) => reply::<RegistrationReq>(self.registration(r).await),
+            PoolOp::AdminGet(r) => reply::<AdminGetReq>(self.admin_get(r).await),
+            PoolOp::AdminList(r) => reply::<AdminListReq>(self.admin_list(r).await),
+        }
     }
 }

@@ -160,7 +160,7 @@ impl Prober {
             };
             async move {
                 let r: std::result::Result<ReportResp, ApiError> = match fleet_store::pool(&self.env, pool) {
-                    Ok(stub) => call(&stub, "report", &req).await,
+                    Ok(stub) => rpc::call(&stub, req).await,
                     Err(e) => Err(e),
                 };
                 (pool.clone(), r)
