@@ -20,6 +20,8 @@ fn server(id: &str, status: Status, clients: u32, capacity: u32, load: Option<u8
         last_seen: None,
         latitude: None,
         longitude: None,
+        checks: None,
+        checked_at: None,
     }
 }
 
