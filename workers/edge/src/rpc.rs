@@ -123,36 +123,15 @@ pub fn create_schema(sql: &SqlStorage, who: &str, ddl: &[&str]) {
     }
 }
 
-/// The DO side: answer with JSON or the error shape.
-pub fn answer<T: Serialize>(r: Result<T, ApiError>) -> worker::Result<Response> {
+fn answer<T: Serialize>(r: Result<T, ApiError>) -> worker::Result<Response> {
     match r {
         Ok(v) => Response::from_json(&v),
         Err(e) => Ok(crate::http::error_response(&e)),
     }
 }
 
-/// Objects not yet on their typed protocol: the operation is the path (`https://do/<op>`).
-/// Goes away as the last object moves to [`protocol!`].
-pub mod legacy {
-    use super::{finish, post};
-    use serde::de::DeserializeOwned;
-    use serde::Serialize;
-    use vpn_edge_core::api_error::ApiError;
-    use worker::{Request, Stub};
-
-    pub async fn call<B: Serialize, R: DeserializeOwned>(stub: &Stub, op: &str, body: &B) -> Result<R, ApiError> {
-        let payload = serde_json::to_string(body).map_err(|_| ApiError::internal("serialize"))?;
-        let mut resp = post(stub, &format!("https://do/{op}"), payload).await?;
-        finish(&mut resp).await
-    }
-
-    /// The DO side: the operation a request names (`https://do/<op>`).
-    pub fn op(req: &Request) -> String {
-        req.path().trim_start_matches('/').to_owned()
-    }
-
-    /// The DO side: read a JSON request body.
-    pub async fn read<T: DeserializeOwned>(req: &mut Request) -> Result<T, ApiError> {
-        req.json::<T>().await.map_err(|_| ApiError::internal("durable object request"))
-    }
+/// The object side: an error before any arm ran (an unreadable request, storage that
+/// cannot load), with its status and code.
+pub fn refuse(e: ApiError) -> worker::Result<Response> {
+    Ok(crate::http::error_response(&e))
 }

@@ -172,7 +172,7 @@ impl DurableObject for AuthGuard {
             Ok(GuardOp::Guard(r)) => reply::<GuardReq>(self.guard(r).await),
             Ok(GuardOp::OriginGet(r)) => reply::<OriginGetReq>(self.origin_get(r).await),
             Ok(GuardOp::OriginSet(r)) => reply::<OriginSet>(self.origin_set(r).await),
-            Err(e) => rpc::answer::<()>(Err(e)),
+            Err(e) => rpc::refuse(e),
         }
     }
 }

@@ -157,7 +157,7 @@ impl DurableObject for FleetIndex {
             Ok(FleetOp::Remove(r)) => reply::<RemoveReq>(self.remove(r).await),
             Ok(FleetOp::Get(r)) => reply::<GetReq>(self.get(r).await),
             Ok(FleetOp::Countries(r)) => reply::<CountriesReq>(self.countries(r).await),
-            Err(e) => rpc::answer::<()>(Err(e)),
+            Err(e) => rpc::refuse(e),
         }
     }
 }

@@ -483,10 +483,10 @@ impl DurableObject for PoolRegistry {
     async fn fetch(&self, mut req: Request) -> Result<Response> {
         let op = match rpc::operation(&mut req).await {
             Ok(op) => op,
-            Err(e) => return rpc::answer::<()>(Err(e)),
+            Err(e) => return rpc::refuse(e),
         };
         if let Err(e) = self.load().await {
-            return rpc::answer::<()>(Err(e));
+            return rpc::refuse(e);
         }
         match op {
             PoolOp::Put(r) => reply::<PutReq>(self.put(r).await),

@@ -12,10 +12,7 @@ use crate::objects::pool::{ReportReq, ReportResp};
 use crate::objects::storage;
 use crate::outbound::alerts;
 use crate::outbound::probe::{self, Target};
-use crate::rpc::{
-    self, answer,
-    legacy::{call, op, read},
-};
+use crate::rpc::{self, call, protocol, reply};
 use crate::stores::fleet_store;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -28,6 +25,14 @@ const REGION: &str = "region";
 const DUE: &str = "due";
 const LAST_CYCLE: &str = "last_cycle";
 const TARGETS: &str = "targets";
+
+protocol! {
+    /// What the Worker (the cron watchdog, a registration) asks of a region's `Prober`.
+    pub enum ProberOp {
+        /// Make sure the region's alarm loop runs.
+        Ensure(EnsureReq) -> EnsureResp,
+    }
+}
 
 #[derive(Serialize, Deserialize)]
 pub struct EnsureReq {
@@ -61,7 +66,7 @@ pub async fn ensure_all(
 ) -> Vec<(Region, std::result::Result<EnsureResp, ApiError>)> {
     let calls = regions.iter().map(|&region| async move {
         let r = match stub(env, region) {
-            Ok(s) => call(&s, "ensure", &EnsureReq { region, now_ms }).await,
+            Ok(s) => call(&s, EnsureReq { region, now_ms }).await,
             Err(e) => Err(e),
         };
         (region, r)
@@ -127,11 +132,8 @@ impl Prober {
         if w.action == WakeAction::Duplicate {
             return Ok(());
         }
-        let pools: Vec<String> = rpc::call(&fleet_store::index(&self.env)?, CountriesReq {})
-            .await?
-            .iter()
-            .map(ToString::to_string)
-            .collect();
+        let pools: Vec<String> =
+            call(&fleet_store::index(&self.env)?, CountriesReq {}).await?.iter().map(ToString::to_string).collect();
         let mut targets: BTreeMap<String, Vec<Target>> = self.get(TARGETS).await?.unwrap_or_default();
         targets.retain(|p, _| pools.contains(p));
         let results = match w.action {
@@ -161,7 +163,7 @@ impl Prober {
             };
             async move {
                 let r: std::result::Result<ReportResp, ApiError> = match fleet_store::pool(&self.env, pool) {
-                    Ok(stub) => rpc::call(&stub, req).await,
+                    Ok(stub) => call(&stub, req).await,
                     Err(e) => Err(e),
                 };
                 (pool.clone(), r)
@@ -208,17 +210,10 @@ impl DurableObject for Prober {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let r = match op(&req).as_str() {
-            "ensure" => match read::<EnsureReq>(&mut req).await {
-                Ok(r) => self
-                    .ensure(r)
-                    .await
-                    .and_then(|v| serde_json::to_value(v).map_err(|_| ApiError::internal("serialize"))),
-                Err(e) => Err(e),
-            },
-            _ => Err(ApiError::from(vpn_edge_core::api_error::LookupError::NotFound("operation"))),
-        };
-        answer(r)
+        match rpc::operation(&mut req).await {
+            Ok(ProberOp::Ensure(r)) => reply::<EnsureReq>(self.ensure(r).await),
+            Err(e) => rpc::refuse(e),
+        }
     }
 
     async fn alarm(&self) -> Result<Response> {

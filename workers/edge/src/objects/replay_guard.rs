@@ -156,7 +156,7 @@ impl DurableObject for ReplayGuard {
         match rpc::operation(&mut req).await {
             Ok(ReplayOp::Use(r)) => reply::<UseReq>(self.spend(r).await),
             Ok(ReplayOp::Size(r)) => reply::<SizeReq>(self.size(r)),
-            Err(e) => rpc::answer::<()>(Err(e)),
+            Err(e) => rpc::refuse(e),
         }
     }
 

@@ -670,7 +670,7 @@ impl DurableObject for SessionLedger {
             Ok(LedgerOp::Reverify(r)) => reply::<ReverifyReq>(self.reverify(r).await),
             Ok(LedgerOp::Disconnects(r)) => reply::<ServerReq>(self.disconnects(r).await),
             Ok(LedgerOp::Ack(r)) => reply::<AckReq>(self.ack(r).await),
-            Err(e) => rpc::answer::<()>(Err(e)),
+            Err(e) => rpc::refuse(e),
         }
     }
 }

@@ -317,7 +317,7 @@ impl DurableObject for SlaLedger {
             Ok(SlaOp::Report(r)) => reply::<ReportReq>(self.operator_report(r)),
             Ok(SlaOp::Credit(r)) => reply::<CreditReq>(self.credit(r).await),
             Ok(SlaOp::Days(r)) => reply::<DaysReq>(self.days(r)),
-            Err(e) => rpc::answer::<()>(Err(e)),
+            Err(e) => rpc::refuse(e),
         }
     }
 
