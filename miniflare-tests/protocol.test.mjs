@@ -38,3 +38,24 @@ test("PoolRegistry: a heartbeat not newer than the last is 401 replayed from ins
     await edge.close();
   }
 });
+
+test("FleetIndex speaks its op enum: {op: countries} answers the sorted countries; an unknown op is an error body", async () => {
+  const edge = await startEdge({});
+  try {
+    assert.equal((await edge.registerServer("se-1")).status, 201);
+    assert.equal((await edge.registerServer("de-1", { country: "de" })).status, 201);
+    const ns = await edge.mf.getDurableObjectNamespace("FLEET_INDEX");
+    const index = ns.get(ns.idFromName("fleet"));
+    const ask = async (body) => {
+      const res = await index.fetch("https://do/", { method: "POST", body: JSON.stringify(body) });
+      return { status: res.status, body: await res.json() };
+    };
+    assert.deepEqual(await ask({ op: "countries" }), { status: 200, body: ["de", "se"] });
+    assert.deepEqual(await ask({ op: "get", id: "de-1" }), { status: 200, body: { country: "de" } });
+    const unknown = await ask({ op: "drop_everything" });
+    assert.equal(unknown.status, 500);
+    assert.equal(unknown.body.error.code, "internal");
+  } finally {
+    await edge.close();
+  }
+});
