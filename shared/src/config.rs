@@ -215,7 +215,9 @@ impl Config {
         };
         let sla_target_pct = match r.opt("SLA_TARGET_PCT") {
             None => 99.5,
-            Some(v) => match v.parse::<f64>() {
+            // serde_json's number parser, already in the wasm: `str::parse::<f64>` would add
+            // core's 10 KB table of powers of five (README "Size").
+            Some(v) => match serde_json::from_str::<f64>(&v) {
                 Ok(p) if p.is_finite() && p > 0.0 && p <= 100.0 => p,
                 _ => {
                     r.problems.push(ConfigProblem {
@@ -380,6 +382,19 @@ mod tests {
         // The values themselves are intact for the one place that uses each.
         assert_eq!(c.admin_token.as_deref(), Some("admin-value-2"));
         assert_eq!(c.session_key.unwrap().expose()[31], 31);
+    }
+
+    #[test]
+    fn sla_target_is_a_percentage_in_0_exclusive_to_100() {
+        for (v, want) in [("99.9", 99.9), ("100", 100.0), ("99.95", 99.95), ("1e2", 100.0)] {
+            let c = cfg(&[("SLA_TARGET_PCT", v)]);
+            assert_eq!((c.sla_target_pct, c.problems.len()), (want, 0), "{v}");
+        }
+        for v in ["0", "100.01", "-5", "abc", "NaN", "inf"] {
+            let c = cfg(&[("SLA_TARGET_PCT", v)]);
+            assert_eq!(c.sla_target_pct, 99.5, "{v}");
+            assert_eq!(c.problems.iter().map(|p| p.name).collect::<Vec<_>>(), ["SLA_TARGET_PCT"], "{v}");
+        }
     }
 
     #[test]

@@ -32,8 +32,8 @@ pub fn recommend<'a>(
     let mut known: Vec<&ServerView> =
         servers.iter().filter(eligible).filter(|s| s.load.is_some() && s.spare() > 0).collect();
     let mut unknown: Vec<&ServerView> = servers.iter().filter(eligible).filter(|s| s.load.is_none()).collect();
-    known.sort_by(|a, b| a.load.cmp(&b.load).then_with(|| a.id.cmp(&b.id)));
-    unknown.sort_by(|a, b| a.id.cmp(&b.id));
+    crate::sort::sort_by(&mut known, |a, b| a.load.cmp(&b.load).then_with(|| a.id.cmp(&b.id)));
+    crate::sort::sort_by(&mut unknown, |a, b| a.id.cmp(&b.id));
 
     let total: u64 = known.iter().map(|s| u64::from(s.spare())).sum();
     if total > 0 {

@@ -38,7 +38,7 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
     let all = futures_util::future::join_all(months.into_iter().map(|m| month_days(env, m))).await;
     let mut days: Vec<DayFigures> =
         all.into_iter().filter_map(|r| r.ok()).flatten().filter(|d| d.day >= first).collect();
-    days.sort_by_key(|d| d.day);
+    vpn_edge_core::sort::sort_by_key(&mut days, |d| d.day);
     Ok(days)
 }
 
