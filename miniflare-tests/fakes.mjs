@@ -66,18 +66,29 @@ export async function waitFor(check, { timeoutMs = 15_000, intervalMs = 100, wha
 }
 
 /**
- * The provider's website as an auth origin: `users` maps username → password. `mode`
- * switches how it fails: "up", "500", "garbage" (200 with HTML), "novalid" (200 without
- * `valid`), "hang" (never answers), "down" (connection reset).
+ * The provider's website as an auth origin, answering everything a real one can:
+ * `200 {"valid"}` for a judged login; `401` for a wrong bearer token; `422` for a request
+ * it refuses to judge (a password over 128 characters, a missing field); `429` with
+ * `Retry-After` once a username has `rateLimit.max` failed logins within
+ * `rateLimit.windowMs`. `users` maps username → password. `mode` switches how it fails as
+ * a whole: "up", "500", "502", "garbage" (200 with HTML), "novalid" (200 without `valid`),
+ * "hang" (never answers), "down" (connection reset), "401"/"403" (token revoked),
+ * "302" (moved). `broken` is a set of usernames it answers 500 for (a bug on one account).
  */
-export async function startOrigin(users, token = "origin-token") {
+export async function startOrigin(users, token = "origin-token", { rateLimit = null } = {}) {
   const origin = await startFake("origin");
   origin.users = users;
   origin.mode = "up";
+  origin.broken = new Set();
+  origin.token = token;
+  origin.rateLimit = rateLimit;
+  const failures = new Map();
   origin.fallback = (req) => {
     switch (origin.mode) {
       case "500":
         return { status: 500, raw: "Internal Server Error", contentType: "text/plain" };
+      case "502":
+        return { status: 502, raw: "<html>Bad Gateway</html>", contentType: "text/html" };
       case "garbage":
         return { status: 200, raw: "<html>maintenance</html>", contentType: "text/html" };
       case "novalid":
@@ -86,10 +97,31 @@ export async function startOrigin(users, token = "origin-token") {
         return { hang: true };
       case "down":
         return { destroy: true };
+      case "401":
+        return { status: 401, body: { error: "invalid api token" } };
+      case "403":
+        return { status: 403, body: { error: "token lacks scope vpn:auth" } };
+      case "302":
+        return { status: 302, headers: { location: "https://example.com/login" }, raw: "" };
     }
-    if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { error: "bad token" } };
+    if (req.headers.authorization !== `Bearer ${origin.token}`) return { status: 401, body: { error: "invalid api token" } };
     const { username, password } = req.json ?? {};
-    return { status: 200, body: { valid: Object.hasOwn(origin.users, username) && origin.users[username] === password } };
+    if (typeof username !== "string" || typeof password !== "string") {
+      return { status: 422, body: { error: "username and password are required" } };
+    }
+    if (password.length > 128) return { status: 422, body: { error: "password: at most 128 characters" } };
+    if (origin.broken.has(username)) return { status: 500, raw: "Internal Server Error", contentType: "text/plain" };
+    const now = Date.now();
+    if (origin.rateLimit) {
+      const recent = (failures.get(username) ?? []).filter((t) => now - t < origin.rateLimit.windowMs);
+      failures.set(username, recent);
+      if (recent.length >= origin.rateLimit.max) {
+        return { status: 429, headers: { "retry-after": "60" }, body: { error: "too many attempts" } };
+      }
+    }
+    const valid = Object.hasOwn(origin.users, username) && origin.users[username] === password;
+    if (!valid && origin.rateLimit) failures.get(username).push(now);
+    return { status: 200, body: { valid } };
   };
   return origin;
 }
@@ -127,6 +159,8 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
       if (!b || typeof b !== "object") return fail(400, 9207, "Request body is invalid");
       // All or nothing: validate everything first.
       for (const d of b.deletes ?? []) if (!cf.records.some((r) => r.id === d.id)) return fail(404, 81044, "Record does not exist.");
+      // A PATCH (or PUT) of an id the zone does not have fails the whole batch, as the real API does.
+      for (const p of [...(b.patches ?? []), ...(b.puts ?? [])]) if (!cf.records.some((r) => r.id === p.id)) return fail(404, 81044, "Record does not exist.");
       for (const p of b.posts ?? []) {
         if (!["A", "AAAA"].includes(p.type) || !p.name || !p.content || typeof p.ttl !== "number") return fail(400, 9000, "invalid record");
         if (cf.records.some((r) => r.type === p.type && r.name === p.name && r.content === p.content)) return fail(400, 81058, "An identical record already exists.");
@@ -142,4 +176,33 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
   cf.apiUrl = `${cf.url}/client/v4`;
   cf.pool = (name) => cf.records.filter((r) => r.name === name);
   return cf;
+}
+
+/**
+ * A VPN server's http health endpoint, as the probers see it: answers 200, or 503 to the
+ * regions in `failFrom` (by `X-Edge-Probe-Region`); `hang` leaves every probe unanswered.
+ * Records each probe (region, user agent, when it arrived and when it was answered).
+ */
+export async function startVpnHealth() {
+  const s = { failFrom: new Set(), hang: false, seen: [], inFlight: 0, maxInFlight: 0 };
+  s.server = http.createServer((req, res) => {
+    const region = req.headers["x-edge-probe-region"];
+    const probe = { region, ua: req.headers["user-agent"], at: Date.now(), closedAt: null };
+    s.seen.push(probe);
+    s.inFlight += 1;
+    s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
+    res.on("close", () => {
+      s.inFlight -= 1;
+      probe.closedAt = Date.now();
+    });
+    if (s.hang) return;
+    res.writeHead(s.failFrom.has(region) ? 503 : 200).end();
+  });
+  await new Promise((r) => s.server.listen(0, "127.0.0.1", r));
+  s.url = `http://127.0.0.1:${s.server.address().port}/health`;
+  s.close = async () => {
+    s.server.closeAllConnections();
+    await new Promise((r) => s.server.close(r));
+  };
+  return s;
 }

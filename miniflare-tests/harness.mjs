@@ -25,7 +25,10 @@ export async function startEdge(bindings = {}, opts = {}) {
   const options = {
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(persist ? { kvPersist: `${persist}/kv`, durableObjectsPersist: `${persist}/do` } : {}),
-    bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
+    // The fixtures use documentation addresses (198.51.100.0/24, 192.0.2.0/24, 2001:db8::/32).
+    // PROBE_MODE=cron: checks only when a test fires a round, unless it asks for the
+    // probers' alarm loop (probers.test.mjs) with PROBE_MODE=alarms.
+    bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true", PROBE_MODE: "cron", ...bindings },
   };
   const edge = new Edge(null, { options, persist, ownedPersist, listen: !!opts.listen });
   await edge._start();
@@ -65,16 +68,20 @@ export class Edge {
    */
   async restart() {
     if (!this.persist) throw new Error("edge.restart() needs startEdge(bindings, { persist: dir }) or { restartable: true }");
-    await this.mf.dispose();
-    this.mf = null;
+    await this.stop();
     await this._start();
     this.restarts += 1;
     return this;
   }
 
-  async close() {
+  /** Stop the runtime and keep its data (to read the persisted files); `restart()` resumes. */
+  async stop() {
     await this.mf?.dispose();
     this.mf = null;
+  }
+
+  async close() {
+    await this.stop();
     if (this._setup?.ownedPersist) fs.rmSync(this._setup.ownedPersist, { recursive: true, force: true });
   }
 

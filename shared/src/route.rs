@@ -17,13 +17,17 @@ pub enum Route<'a> {
     DisconnectsAck(&'a str),
     SessionsEnd,
     SessionsOffline,
+    AdminListServers,
+    AdminGetServer(&'a str),
     AdminPutServer(&'a str),
+    AdminPatchServer(&'a str),
     AdminDeleteServer(&'a str),
     AdminDnsPlan,
     AdminDnsApply,
     AdminSessions,
     AdminCacheFlush,
     AdminSlaCredit(&'a str),
+    AdminSla(&'a str),
     LibreNms,
 }
 
@@ -52,15 +56,19 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, RouteError> {
         ["v1", "servers", id, "disconnects", "ack"] => pick(post, Route::DisconnectsAck(id), "POST"),
         ["v1", "sessions", "end"] => pick(post, Route::SessionsEnd, "POST"),
         ["v1", "sessions", "offline"] => pick(post, Route::SessionsOffline, "POST"),
+        ["v1", "admin", "servers"] => pick(get, Route::AdminListServers, "GET, HEAD"),
         ["v1", "admin", "servers", id] if !id.is_empty() => match m.as_str() {
+            "GET" | "HEAD" => Ok(Route::AdminGetServer(id)),
             "PUT" => Ok(Route::AdminPutServer(id)),
+            "PATCH" => Ok(Route::AdminPatchServer(id)),
             "DELETE" => Ok(Route::AdminDeleteServer(id)),
-            _ => Err(RouteError::MethodNotAllowed { allow: "PUT, DELETE" }),
+            _ => Err(RouteError::MethodNotAllowed { allow: "GET, HEAD, PUT, PATCH, DELETE" }),
         },
         ["v1", "admin", "dns", "plan"] => pick(get, Route::AdminDnsPlan, "GET, HEAD"),
         ["v1", "admin", "dns", "apply"] => pick(post, Route::AdminDnsApply, "POST"),
         ["v1", "admin", "sessions"] => pick(get, Route::AdminSessions, "GET, HEAD"),
         ["v1", "admin", "cache", "flush"] => pick(post, Route::AdminCacheFlush, "POST"),
+        ["v1", "admin", "sla", month] if !month.is_empty() => pick(get, Route::AdminSla(month), "GET, HEAD"),
         ["v1", "admin", "sla", month, "credit"] => pick(post, Route::AdminSlaCredit(month), "POST"),
         ["v1", "integrations", "librenms"] => pick(post, Route::LibreNms, "POST"),
         _ => Err(RouteError::NotFound),
@@ -77,9 +85,18 @@ mod tests {
         assert_eq!(route("GET", "/v1/servers/se-1"), Ok(Route::GetServer("se-1")));
         assert_eq!(route("POST", "/v1/servers/se-1/heartbeat"), Ok(Route::Heartbeat("se-1")));
         assert_eq!(route("DELETE", "/v1/admin/servers/x"), Ok(Route::AdminDeleteServer("x")));
+        assert_eq!(route("PATCH", "/v1/admin/servers/x"), Ok(Route::AdminPatchServer("x")));
+        assert_eq!(route("GET", "/v1/admin/servers/x"), Ok(Route::AdminGetServer("x")));
+        assert_eq!(route("GET", "/v1/admin/servers"), Ok(Route::AdminListServers));
+        assert_eq!(
+            route("POST", "/v1/admin/servers/x"),
+            Err(RouteError::MethodNotAllowed { allow: "GET, HEAD, PUT, PATCH, DELETE" })
+        );
         assert_eq!(route("POST", "/v1/servers"), Err(RouteError::MethodNotAllowed { allow: "GET, HEAD" }));
         assert_eq!(route("GET", "/v1/auth"), Err(RouteError::MethodNotAllowed { allow: "POST" }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
+        assert_eq!(route("GET", "/v1/admin/sla/2026-10"), Ok(Route::AdminSla("2026-10")));
+        assert_eq!(route("POST", "/v1/admin/sla/2026-10/credit"), Ok(Route::AdminSlaCredit("2026-10")));
         assert_eq!(route("GET", "/v1/servers/"), Err(RouteError::NotFound));
     }
 }

@@ -30,10 +30,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         Err(e) => Err(ApiError::from(e)),
         Ok(r) => dispatch(r, &mut req, &env, &ctx).await,
     };
-    Ok(match result {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(e) => http::error_response(&e),
-    })
+    };
+    // Every answer is exactly the type it declares (README "API"): no MIME sniffing.
+    let _ = resp.headers_mut().set("x-content-type-options", "nosniff");
+    Ok(resp)
 }
 
 async fn dispatch(
@@ -45,15 +48,19 @@ async fn dispatch(
     let cfg = env_config::load(env);
     match r {
         Route::StatusPage => public::status_page(req, env, &cfg).await,
-        Route::Healthz => public::healthz(&cfg),
+        Route::Healthz => public::healthz(&cfg, auth_api::origin_problems(env, &cfg).await),
         Route::ListServers => public::list_servers(req, env).await,
         Route::GetServer(id) => public::get_server(req, env, id).await,
         Route::Countries => public::countries(req, env, &cfg).await,
         Route::Recommendations => public::recommendations(req, env).await,
         Route::Heartbeat(id) => server_api::heartbeat(req, env, &cfg, id).await,
+        Route::AdminListServers => admin::list_servers(req, env, &cfg).await,
+        Route::AdminGetServer(id) => admin::get_server(req, env, &cfg, id).await,
         Route::AdminPutServer(id) => admin::put_server(req, env, &cfg, id).await,
+        Route::AdminPatchServer(id) => admin::patch_server(req, env, &cfg, id).await,
         Route::AdminDeleteServer(id) => admin::delete_server(req, env, &cfg, id).await,
         Route::Sla(month) => sla_api::report(req, env, month).await,
+        Route::AdminSla(month) => sla_api::admin_report(req, env, &cfg, month).await,
         Route::AdminSlaCredit(month) => sla_api::credit_by_hand(req, env, &cfg, month).await,
         Route::Auth => auth_api::auth(req, env, ctx, &cfg).await,
         Route::SessionsEnd => auth_api::end_session(req, env, &cfg).await,

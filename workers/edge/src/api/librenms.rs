@@ -32,7 +32,7 @@ pub async fn alert(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) ->
         &ExternalReq {
             id: server.id.to_string(),
             down,
-            minute: now.div_euclid(60_000),
+            key: cfg.check_key(now),
             now_ms: now,
             stale_s: cfg.heartbeat_stale_s,
             down_after: cfg.down_after,

@@ -1,4 +1,5 @@
-//! SLA reports (public) and the credit trigger (operator and daily cron).
+//! SLA reports (public, and the operator's view with the billing API's answers) and the
+//! credit trigger (operator and daily cron).
 
 use crate::caller::bearer;
 use crate::http::{self, Result};
@@ -6,7 +7,7 @@ use crate::objects::sla_ledger::{MonthReq, RecordReq};
 use crate::rpc::{call, stub};
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::config::Config;
-use vpn_edge_core::sla::{credit_due, DayFigures, FleetChecks, SlaReport};
+use vpn_edge_core::sla::{credit_due, CreditDetail, DayFigures, FleetChecks, SlaReport};
 use vpn_edge_core::types::Month;
 use worker::{Env, Request, Response, Stub};
 
@@ -18,8 +19,13 @@ fn parse_month(s: &str, now_ms: i64) -> Result<Month> {
     Month::parse_report(s, now_ms.div_euclid(60_000)).map_err(|e| RequestError::field("month", e.0).into())
 }
 
-pub async fn month_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport> {
+async fn operator_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport<CreditDetail>> {
     call(&ledger(env, month)?, "report", &MonthReq { month: month.to_string(), now_ms, by_hand: false }).await
+}
+
+/// The public report: the credit's status and attempts, never the billing API's words.
+pub async fn month_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport> {
+    Ok(operator_report(env, month, now_ms).await?.public())
 }
 
 async fn month_days(env: &Env, month: Month) -> Result<Vec<DayFigures>> {
@@ -36,8 +42,13 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
         months.push(prev);
     }
     let all = futures_util::future::join_all(months.into_iter().map(|m| month_days(env, m))).await;
-    let mut days: Vec<DayFigures> =
-        all.into_iter().filter_map(|r| r.ok()).flatten().filter(|d| d.day >= first).collect();
+    // A month that cannot be read shows as "no data" on the strip; the cause goes to the log.
+    let mut days: Vec<DayFigures> = all
+        .into_iter()
+        .filter_map(|r| r.map_err(|e| worker::console_error!("status page: ledger days: {}", e.message)).ok())
+        .flatten()
+        .filter(|d| d.day >= first)
+        .collect();
     vpn_edge_core::sort::sort_by_key(&mut days, |d| d.day);
     Ok(days)
 }
@@ -48,6 +59,15 @@ pub async fn report(req: &Request, env: &Env, month: &str) -> Result<Response> {
     http::cacheable_json(req, &month_report(env, month, now).await?)
 }
 
+/// `GET /v1/admin/sla/{month}`: the report with the credit's `last_error`, next attempt
+/// and the exact body sent.
+pub async fn admin_report(req: &Request, env: &Env, cfg: &Config, month: &str) -> Result<Response> {
+    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+    let now = http::now_ms();
+    let month = parse_month(month, now)?;
+    http::json(200, &operator_report(env, month, now).await?)
+}
+
 pub async fn credit_by_hand(req: &Request, env: &Env, cfg: &Config, month: &str) -> Result<Response> {
     bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
     let now = http::now_ms();
@@ -55,7 +75,7 @@ pub async fn credit_by_hand(req: &Request, env: &Env, cfg: &Config, month: &str)
     if !credit_due(month, now.div_euclid(60_000)) {
         return Err(ApiError::new(409, "month_not_closed", "a month's credit is due once the month has ended"));
     }
-    let r: SlaReport =
+    let r: SlaReport<CreditDetail> =
         call(&ledger(env, month)?, "credit", &MonthReq { month: month.to_string(), now_ms: now, by_hand: true })
             .await?;
     http::json(200, &r)
@@ -77,7 +97,7 @@ pub async fn daily_credits(env: &Env, now_ms: i64) {
     let mut month = Month::of_minute(now_ms.div_euclid(60_000));
     for _ in 0..CREDIT_LOOKBACK_MONTHS {
         month = month.prev();
-        let r: Result<SlaReport> = match ledger(env, month) {
+        let r: Result<SlaReport<CreditDetail>> = match ledger(env, month) {
             Ok(stub) => call(&stub, "credit", &MonthReq { month: month.to_string(), now_ms, by_hand: false }).await,
             Err(e) => Err(e),
         };

@@ -1,6 +1,7 @@
 //! `FleetIndex`: the one authoritative map of server id → country pool, so heartbeats
 //! find their pool and the cron round knows every pool.
 
+use crate::objects::storage;
 use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
@@ -8,7 +9,10 @@ use std::collections::BTreeMap;
 use vpn_edge_core::api_error::ApiError;
 use worker::*;
 
-const KEY: &str = "index";
+/// One key per server: `i:<id>` → its country.
+const PREFIX: &str = "i:";
+/// The whole map under one key, as written before one key per server; read once and migrated.
+const LEGACY_KEY: &str = "index";
 
 #[derive(Serialize, Deserialize)]
 pub struct SetReq {
@@ -34,17 +38,41 @@ pub struct FleetIndex {
 }
 
 impl FleetIndex {
+    /// Memory is a cache of storage: built from it when absent, dropped when a write fails.
     async fn load(&self) -> Result<()> {
-        if self.map.borrow().is_none() {
-            let stored: Option<BTreeMap<String, String>> = self.state.storage().get(KEY).await?;
-            self.map.borrow_mut().get_or_insert(stored.unwrap_or_default());
+        if self.map.borrow().is_some() {
+            return Ok(());
         }
+        let store = self.state.storage();
+        let mut map: BTreeMap<String, String> = storage::list(&store, PREFIX).await?.into_iter().collect();
+        if let Some(legacy) = storage::get::<BTreeMap<String, String>>(&store, LEGACY_KEY).await? {
+            let missing: Vec<(String, &String)> = legacy
+                .iter()
+                .filter(|(id, _)| !map.contains_key(*id))
+                .map(|(id, c)| (format!("{PREFIX}{id}"), c))
+                .collect();
+            storage::put_all(&store, missing).await?;
+            store.delete(LEGACY_KEY).await?;
+            for (id, country) in legacy {
+                map.entry(id).or_insert(country);
+            }
+        }
+        self.map.borrow_mut().get_or_insert(map);
         Ok(())
     }
 
-    async fn save(&self) -> Result<()> {
-        let snapshot = self.map.borrow().clone().unwrap_or_default();
-        self.state.storage().put(KEY, snapshot).await
+    /// Store first, then remember: a failed write leaves memory as storage is.
+    async fn save(&self, id: &str, country: Option<&str>) -> Result<()> {
+        let store = self.state.storage();
+        let key = format!("{PREFIX}{id}");
+        let written = match country {
+            Some(c) => storage::put(&store, &key, c).await,
+            None => store.delete(&key).await.map(|_| ()),
+        };
+        if written.is_err() {
+            *self.map.borrow_mut() = None;
+        }
+        written
     }
 
     fn with_map<T>(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> T) -> T {
@@ -57,16 +85,16 @@ impl FleetIndex {
         let value = match op {
             "set" => {
                 let r: SetReq = read(req).await?;
+                self.save(&r.id, Some(&r.country)).await.map_err(|_| ApiError::unavailable("storage"))?;
                 let previous = self.with_map(|m| m.insert(r.id, r.country));
-                self.save().await.map_err(|_| ApiError::unavailable("storage"))?;
                 serde_json::to_value(CountryResp { country: previous })
             }
             "remove" => {
                 let r: IdReq = read(req).await?;
-                let previous = self.with_map(|m| m.remove(&r.id));
-                if previous.is_some() {
-                    self.save().await.map_err(|_| ApiError::unavailable("storage"))?;
+                if self.with_map(|m| m.contains_key(&r.id)) {
+                    self.save(&r.id, None).await.map_err(|_| ApiError::unavailable("storage"))?;
                 }
+                let previous = self.with_map(|m| m.remove(&r.id));
                 serde_json::to_value(CountryResp { country: previous })
             }
             "get" => {

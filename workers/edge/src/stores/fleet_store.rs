@@ -47,7 +47,10 @@ pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> 
 
 pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<(), ApiError> {
     let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
-    kv.put(SNAPSHOT_KEY, &snap).map_err(unavailable("fleet KV"))?.execute().await.map_err(unavailable("fleet KV"))?;
+    // JSON text from serde_json: `kv.put(&T)` goes through serde_wasm_bindgen, where a map
+    // becomes a JavaScript `Map` and is written as `{}` (README, "What each Durable Object stores").
+    let text = serde_json::to_string(&snap).map_err(|_| ApiError::internal("serialize"))?;
+    kv.put(SNAPSHOT_KEY, text).map_err(unavailable("fleet KV"))?.execute().await.map_err(unavailable("fleet KV"))?;
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, Rc::new(snap))));
     Ok(())
 }
@@ -83,7 +86,7 @@ pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_e
     let mut alerts: Vec<Alert> =
         now_frozen.iter().filter(|p| !before.contains(p)).map(|p| Alert::pool_frozen(p)).collect();
     alerts.extend(before.iter().filter(|p| !now_frozen.contains(p)).map(|p| Alert::pool_unfrozen(p)));
-    if let Ok(put) = kv.put(FROZEN_KEY, &now_frozen) {
+    if let Some(put) = serde_json::to_string(&now_frozen).ok().and_then(|text| kv.put(FROZEN_KEY, text).ok()) {
         if let Err(e) = put.execute().await {
             worker::console_error!("frozen pools: {e}");
         }
