@@ -140,7 +140,7 @@ impl FleetIndex {
     async fn countries(&self, _: CountriesReq) -> std::result::Result<Vec<CountryCode>, ApiError> {
         self.loaded().await?;
         let mut c: Vec<String> = self.with_map(|m| m.values().cloned().collect());
-        c.sort();
+        vpn_edge_core::sort::sort(&mut c);
         c.dedup();
         c.into_iter().map(Self::country).collect()
     }
