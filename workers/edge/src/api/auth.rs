@@ -1,7 +1,7 @@
 //! `POST /v1/auth` and the session endpoints around it. The core decides (decision table,
 //! lockout, cap); this module asks the origin, reads the cache and performs the effects.
 
-use crate::caller::{self, bearer};
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::auth_guard;
 use crate::objects::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
@@ -20,7 +20,7 @@ use vpn_edge_core::auth::{
 use vpn_edge_core::config::Config;
 use vpn_edge_core::signature::{hex, sha256_hex};
 use vpn_edge_core::types::SessionId;
-use worker::{Context, Env, Request, Response, Stub};
+use worker::{Context, Env, Response, Stub};
 
 thread_local! {
     /// This isolate recorded degraded admissions: the next origin answer here starts
@@ -87,11 +87,10 @@ pub async fn reverify(env: &Env) -> Result<ReverifyReport> {
     call(&ledger(env)?, "reverify", &()).await
 }
 
-pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let now = http::now_ms();
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, None, caller::Replay::Handled, now).await?;
-    let a = AuthRequest::parse(&http::parse_fields(&body)?)?;
+pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
+    let signed = &cx.signed()?.by;
+    let a = AuthRequest::parse(&http::parse_fields(&cx.signed()?.body)?)?;
     let (origin_answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
     if breaker_opened {
         let (env, cfg) = (env.clone(), cfg.clone());
@@ -250,10 +249,10 @@ async fn perform(
     outcome
 }
 
-pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, None, caller::Replay::Once, http::now_ms()).await?;
-    let f = http::parse_fields(&body)?;
+pub async fn end_session(cx: &mut Cx<'_>) -> Result<Response> {
+    let env = cx.env;
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let f = http::parse_fields(body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
     let r: serde_json::Value = call(
         &ledger(env)?,
@@ -271,11 +270,10 @@ struct OfflineAnswer {
 }
 
 /// Admissions a server made by itself while the edge was unreachable.
-pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let now = http::now_ms();
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, None, caller::Replay::Once, now).await?;
-    let admissions = parse_offline(&http::parse_fields(&body)?, now)?;
+pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, ctx, now) = (cx.env, cx.ctx, cx.now_ms);
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let admissions = parse_offline(&http::parse_fields(body)?, now)?;
     let mut records = Vec::with_capacity(admissions.len());
     for a in admissions {
         records.push(RecordReq {
@@ -298,16 +296,18 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
     if !ids.is_empty() && !origin::breaker_open() {
         let env = env.clone();
         ctx.wait_until(async move {
-            let _ = reverify(&env).await;
+            if let Err(e) = reverify(&env).await {
+                worker::console_error!("re-verification after offline admissions failed: {} {}", e.code, e.message);
+            }
         });
     }
     http::json(200, &OfflineAnswer { recorded: ids.len(), session_ids: ids })
 }
 
-pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, Some(id), caller::Replay::Once, http::now_ms()).await?;
-    let session_ids = parse_acks(&http::parse_fields(&body)?)?.into_iter().map(|id| id.to_string()).collect();
+pub async fn ack_disconnects(cx: &mut Cx<'_>) -> Result<Response> {
+    let env = cx.env;
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let session_ids = parse_acks(&http::parse_fields(body)?)?.into_iter().map(|id| id.to_string()).collect();
     let r: serde_json::Value =
         call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids }).await?;
     http::json(200, &r)
@@ -331,14 +331,12 @@ struct Pending {
     sessions: Vec<PendingSession>,
 }
 
-pub async fn admin_sessions(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let sessions: Vec<PendingSession> = call(&ledger(env)?, "pending", &()).await?;
+pub async fn admin_sessions(cx: &mut Cx<'_>) -> Result<Response> {
+    let sessions: Vec<PendingSession> = call(&ledger(cx.env)?, "pending", &()).await?;
     http::json(200, &Pending { sessions })
 }
 
-pub async fn admin_cache_flush(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let epoch = credential_cache::flush(env, http::now_ms()).await?;
+pub async fn admin_cache_flush(cx: &mut Cx<'_>) -> Result<Response> {
+    let epoch = credential_cache::flush(cx.env, cx.now_ms).await?;
     http::json(200, &serde_json::json!({ "epoch": epoch }))
 }

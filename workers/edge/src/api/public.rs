@@ -1,15 +1,15 @@
 //! Public, unauthenticated, cacheable reads, served from the snapshot.
 
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::stores::fleet_store;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use vpn_edge_core::api_error::{ApiError, LookupError};
-use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView, Snapshot};
 use vpn_edge_core::recommend::{parse_limit, recommend};
-use worker::{Env, Request, Response};
+use worker::Response;
 
 #[derive(Serialize)]
 struct ServerList<'a> {
@@ -34,7 +34,8 @@ struct Health<'a> {
     features: Vec<vpn_edge_core::config::FeatureState>,
 }
 
-pub fn healthz(cfg: &Config) -> Result<Response> {
+pub async fn healthz(cx: &mut Cx<'_>) -> Result<Response> {
+    let cfg = &cx.cfg;
     let body = Health {
         status: if cfg.problems.is_empty() { "ok" } else { "misconfigured" },
         problems: &cfg.problems,
@@ -57,9 +58,10 @@ thread_local! {
     static FULL_LIST: RefCell<FullList> = const { RefCell::new(None) };
 }
 
-pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
+pub async fn list_servers(cx: &mut Cx<'_>) -> Result<Response> {
+    let req = &*cx.req;
     let filter = ServerFilter::parse(&http::query(req))?;
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     if filter == ServerFilter::default() {
         let cached =
             FULL_LIST.with(|c| c.borrow().as_ref().filter(|(s, _)| Rc::ptr_eq(s, &snap)).map(|(_, b)| b.clone()));
@@ -80,22 +82,22 @@ pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
     http::cacheable_json(req, &ServerList { servers, generated_at: &snap.generated_at })
 }
 
-pub async fn get_server(req: &Request, env: &Env, id: &str) -> Result<Response> {
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    let server = snap.get(id).ok_or(ApiError::from(LookupError::NotFound("server")))?;
-    http::cacheable_json(req, server)
+pub async fn get_server(cx: &mut Cx<'_>) -> Result<Response> {
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
+    let server = snap.get(cx.param).ok_or(ApiError::from(LookupError::NotFound("server")))?;
+    http::cacheable_json(cx.req, server)
 }
 
-pub async fn countries(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    http::cacheable_json(req, &Countries { countries: snap.countries(&cfg.pool_prefix, &cfg.dns_zone) })
+pub async fn countries(cx: &mut Cx<'_>) -> Result<Response> {
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
+    http::cacheable_json(cx.req, &Countries { countries: snap.countries(&cx.cfg.pool_prefix, &cx.cfg.dns_zone) })
 }
 
-pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
-    let q = http::query(req);
+pub async fn recommendations(cx: &mut Cx<'_>) -> Result<Response> {
+    let q = http::query(cx.req);
     let filter = ServerFilter::parse(&q)?;
     let limit = parse_limit(&q)?;
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|_| ApiError::internal("random"))?;
     let servers = recommend(&snap.servers, &filter, limit, u64::from_le_bytes(random));
@@ -103,8 +105,8 @@ pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
     http::json(200, &Recommended { servers })
 }
 
-pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let now = http::now_ms();
+pub async fn status_page(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, cfg, now) = (cx.env, &cx.cfg, cx.now_ms);
     let snap = fleet_store::snapshot(env, now).await?;
     let month = vpn_edge_core::types::Month::of_minute(now.div_euclid(60_000));
     // The page still renders when the SLA ledger cannot be read.
@@ -122,5 +124,5 @@ pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Respo
         today: now.div_euclid(86_400_000),
     };
     let html = vpn_edge_core::status_page::render(&page);
-    http::cacheable(req, "text/html; charset=utf-8", html.into_bytes())
+    http::cacheable(cx.req, "text/html; charset=utf-8", html.into_bytes())
 }
