@@ -57,6 +57,21 @@ test("every field is validated and named", async () => {
     ["ipv6", { ipv6: "2001:db8::zz" }],
     ["country", { country: "SE" }],
     ["country", { country: "swe" }],
+    ["country", { country: "zz" }],
+    ["country", { country: "uk" }],
+    ["ipv4", { ipv4: "127.0.0.1" }],
+    ["ipv4", { ipv4: "0.0.0.0" }],
+    ["ipv4", { ipv4: "224.0.0.1" }],
+    ["ipv4", { ipv4: "169.254.10.1" }],
+    ["ipv4", { ipv4: "255.255.255.255" }],
+    ["ipv6", { ipv6: "::1" }],
+    ["ipv6", { ipv6: "fe80::1" }],
+    ["ipv6", { ipv6: "ff02::1" }],
+    ["latitude", { latitude: 90.01, longitude: 0 }],
+    ["longitude", { latitude: 0, longitude: -180.5 }],
+    ["longitude", { latitude: 59.3 }],
+    ["latitude", { longitude: 18.1 }],
+    ["latitude", { latitude: "59.3", longitude: 18.1 }],
     ["city", { city: "" }],
     ["capacity", { capacity: 0 }],
     ["capacity", { capacity: -5 }],
@@ -103,4 +118,157 @@ test("malformed JSON 400, wrong content type 415, oversized 413", async () => {
   const tooLarge = await edge.admin("PUT", "/v1/admin/servers/m-1", big);
   assert.equal(tooLarge.status, 413);
   assert.equal(tooLarge.body.error.code, "payload_too_large");
+});
+
+test("GET /v1/admin/servers[/{id}]: the full registration plus live state", async () => {
+  const reg = server("g-1", { probe: { kind: "tcp", port: 443 }, maintenance: true, latitude: 59.3293, longitude: 18.0686, ipv6: "2001:db8::9" });
+  assert.equal((await edge.admin("PUT", "/v1/admin/servers/g-1", reg)).status, 201);
+  assert.equal((await edge.registerServer("g-2", { country: "de", city: "Berlin" })).status, 201);
+  const one = await edge.admin("GET", "/v1/admin/servers/g-1");
+  assert.equal(one.status, 200);
+  const { id, live, ...registration } = one.body;
+  assert.equal(id, "g-1");
+  assert.deepEqual(registration, { ...reg, features: ["p2p"] }, "exactly what was registered, probe and maintenance included");
+  assert.equal(live.status, "maintenance");
+  assert.equal(live.health, "down");
+  assert.equal(live.load, null);
+  for (const k of ["clients", "capacity", "last_seen", "last_check_passed"]) assert.ok(k in live, k);
+
+  // What GET shows can be sent back as a PUT unchanged.
+  assert.equal((await edge.admin("PUT", "/v1/admin/servers/g-1", registration)).status, 200);
+  assert.deepEqual((await edge.admin("GET", "/v1/admin/servers/g-1")).body, one.body);
+
+  const list = await edge.admin("GET", "/v1/admin/servers");
+  assert.equal(list.status, 200);
+  const ids = list.body.servers.map((s) => s.id);
+  assert.ok(ids.includes("g-1") && ids.includes("g-2"), ids.join());
+  assert.deepEqual(ids, [...ids].sort());
+  assert.deepEqual(list.body.servers.find((s) => s.id === "g-2").country, "de");
+  assert.deepEqual(list.body.servers.find((s) => s.id === "g-1").probe, { kind: "tcp", port: 443 });
+
+  assert.equal((await edge.admin("GET", "/v1/admin/servers/nope")).status, 404);
+  assert.equal((await edge.admin("GET", "/v1/admin/servers", undefined, "wrong")).status, 401);
+  assert.equal((await edge.admin("GET", "/v1/admin/servers/g-1", undefined, "wrong")).status, 401);
+  for (const id of ["g-1", "g-2"]) await edge.admin("DELETE", `/v1/admin/servers/${id}`);
+});
+
+function patch(id, body, contentType = "application/merge-patch+json", token = ADMIN_TOKEN) {
+  return edge.json(`/v1/admin/servers/${id}`, {
+    method: "PATCH",
+    headers: { authorization: `Bearer ${token}`, "content-type": contentType },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+}
+
+test("PATCH is a JSON merge patch validated like PUT", async () => {
+  const reg = server("p-1", { probe: { kind: "tcp", port: 1194 }, ipv6: "2001:db8::5" });
+  assert.equal((await edge.admin("PUT", "/v1/admin/servers/p-1", reg)).status, 201);
+  const get = async () => (await edge.admin("GET", "/v1/admin/servers/p-1")).body;
+  const before = await get();
+
+  const m = await patch("p-1", { maintenance: true });
+  assert.equal(m.status, 200, JSON.stringify(m.body));
+  assert.equal(m.body.maintenance, true);
+  assert.deepEqual({ ...m.body, maintenance: false, live: null }, { ...before, live: null }, "nothing else changed");
+  assert.equal((await edge.json("/v1/servers/p-1")).body.status, "maintenance", "public at once");
+
+  // application/json works too; nested objects merge; null removes an optional field.
+  const j = await patch("p-1", { probe: { port: 1195 }, ipv6: null, latitude: 59.33, longitude: 18.07 }, "application/json");
+  assert.equal(j.status, 200);
+  assert.deepEqual(j.body.probe, { kind: "tcp", port: 1195 });
+  assert.equal(j.body.ipv6, null);
+  assert.deepEqual([j.body.latitude, j.body.longitude], [59.33, 18.07]);
+  const pub = (await edge.json("/v1/servers/p-1")).body;
+  assert.deepEqual([pub.latitude, pub.longitude, pub.ipv6], [59.33, 18.07, null]);
+
+  // Same validation as PUT, field named, nothing changed.
+  const snapshot = await get();
+  for (const [body, field] of [
+    [{ country: "zz" }, "country"],
+    [{ hostname: null }, "hostname"],
+    [{ ipv4: "127.0.0.1" }, "ipv4"],
+    [{ latitude: null }, "latitude"],
+    [{ latitude: 100 }, "latitude"],
+    [{ capacity: 0 }, "capacity"],
+    [{ probe: { kind: "http" } }, "probe.url"],
+  ]) {
+    const r = await patch("p-1", body);
+    assert.equal(r.status, 400, JSON.stringify(body));
+    assert.match(r.body.error.message, new RegExp("`" + field.replace(".", "\\.") + "`"), JSON.stringify(r.body));
+  }
+  assert.deepEqual({ ...(await get()), live: null }, { ...snapshot, live: null }, "a refused patch changes nothing");
+
+  // Moving country through PATCH moves the pool.
+  const moved = await patch("p-1", { country: "de", city: "Berlin" });
+  assert.equal(moved.status, 200);
+  assert.equal((await edge.json("/v1/servers/p-1")).body.country, "de");
+  assert.equal((await get()).country, "de");
+
+  assert.equal((await patch("p-1", "[1]")).status, 400);
+  assert.equal((await patch("p-1", "{nope")).body.error.code, "malformed_json");
+  assert.equal((await patch("p-1", { maintenance: false }, "text/plain")).status, 415);
+  assert.equal((await patch("nope", { maintenance: true })).status, 404);
+  assert.equal((await patch("p-1", { maintenance: true }, undefined, "wrong")).status, 401);
+  await edge.admin("DELETE", "/v1/admin/servers/p-1");
+});
+
+test("private and documentation addresses only with ALLOW_PRIVATE_ADDRESSES", async () => {
+  const strict = await startEdge({ ALLOW_PRIVATE_ADDRESSES: "false" });
+  try {
+    for (const [field, o] of [
+      ["ipv4", { ipv4: "10.1.2.3" }],
+      ["ipv4", { ipv4: "192.168.1.10" }],
+      ["ipv4", { ipv4: "198.51.100.7" }],
+      ["ipv6", { ipv4: "185.65.134.10", ipv6: "fd00::1" }],
+      ["ipv6", { ipv4: "185.65.134.10", ipv6: "2001:db8::1" }],
+    ]) {
+      const r = await strict.registerServer("a-1", o);
+      assert.equal(r.status, 400, JSON.stringify(o));
+      assert.match(r.body.error.message, new RegExp("`" + field + "`.*ALLOW_PRIVATE_ADDRESSES"), JSON.stringify(r.body));
+    }
+    const ok = await strict.registerServer("a-1", { ipv4: "185.65.134.10", ipv6: "2a03:1b20::10" });
+    assert.equal(ok.status, 201, JSON.stringify(ok.body));
+  } finally {
+    await strict.close();
+  }
+  // The harness sets it: documentation and private addresses pass, loopback still does not.
+  assert.equal((await edge.registerServer("a-2", { ipv4: "10.1.2.3", ipv6: "fd00::1" })).status, 201);
+  assert.equal((await edge.registerServer("a-3", { ipv4: "127.0.0.1" })).status, 400);
+  await edge.admin("DELETE", "/v1/admin/servers/a-2");
+});
+
+test("/healthz and the DNS admin routes agree on whether DNS is on", async () => {
+  const dnsState = async (e) => {
+    const h = (await e.json("/healthz")).body.features.find((f) => f.feature === "dns");
+    const plan = await e.admin("GET", "/v1/admin/dns/plan");
+    const apply = await e.admin("POST", "/v1/admin/dns/apply");
+    return { h, plan, apply };
+  };
+  // DNS_PROVIDER unset (none), and set but incomplete: off everywhere, saying why.
+  for (const [bindings, missing] of [
+    [{}, ["DNS_PROVIDER"]],
+    [{ DNS_PROVIDER: "cloudflare", CLOUDFLARE_ZONE_ID: "z" }, ["CLOUDFLARE_API_TOKEN"]],
+  ]) {
+    const e = await startEdge(bindings);
+    try {
+      const { h, plan, apply } = await dnsState(e);
+      assert.equal(h.enabled, false, JSON.stringify(bindings));
+      assert.deepEqual(h.missing, missing);
+      assert.equal(plan.status, 409);
+      assert.equal(plan.body.error.code, "dns_disabled");
+      assert.equal(apply.body.error.code, "dns_disabled");
+    } finally {
+      await e.close();
+    }
+  }
+  // Complete settings: on everywhere (the provider is unreachable, so the plan reports it).
+  const on = await startEdge({ DNS_PROVIDER: "powerdns", POWERDNS_API_URL: "http://127.0.0.1:9", POWERDNS_API_KEY: "k" });
+  try {
+    const { h, plan } = await dnsState(on);
+    assert.equal(h.enabled, true);
+    assert.equal(plan.status, 200, JSON.stringify(plan.body));
+    assert.equal(plan.body.report.provider, "powerdns");
+  } finally {
+    await on.close();
+  }
 });

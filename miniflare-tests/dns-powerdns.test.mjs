@@ -89,7 +89,7 @@ test("PowerDNS: a dead server leaves the pool after DOWN_AFTER rounds and return
     for (const [i, s] of servers.entries()) {
       const r = await edge.registerServer(`se-${i + 1}`, {
         hostname: "localhost",
-        ipv4: `127.0.0.${11 + i}`,
+        ipv4: `198.51.100.${11 + i}`,
         ...(i === 0 ? { ipv6: "fd00::11" } : {}),
         probe: { kind: "tcp", port: s.port },
       });
@@ -102,28 +102,28 @@ test("PowerDNS: a dead server leaves the pool after DOWN_AFTER rounds and return
     await round();
     assert.deepEqual(await addrs("A"), [], "one good minute: still down, nothing published");
     await round();
-    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"]);
+    assert.deepEqual(await addrs("A"), ["198.51.100.11", "198.51.100.12", "198.51.100.13"]);
     assert.deepEqual(await addrs("AAAA"), ["fd00::11"]);
     assert.ok((await dig("A")).every((r) => r.ttl === 60), "TTL 60");
 
     await servers[1].kill();
     await round();
     await round();
-    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"], "two failed minutes: kept");
+    assert.deepEqual(await addrs("A"), ["198.51.100.11", "198.51.100.12", "198.51.100.13"], "two failed minutes: kept");
     await round();
-    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.13"], "DOWN_AFTER=3: removed");
+    assert.deepEqual(await addrs("A"), ["198.51.100.11", "198.51.100.13"], "DOWN_AFTER=3: removed");
 
     await servers[1].revive();
     await round();
-    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.13"]);
+    assert.deepEqual(await addrs("A"), ["198.51.100.11", "198.51.100.13"]);
     await round();
-    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"], "UP_AFTER=2: back");
+    assert.deepEqual(await addrs("A"), ["198.51.100.11", "198.51.100.12", "198.51.100.13"], "UP_AFTER=2: back");
 
     for (const s of servers) await s.kill();
     for (let i = 0; i < 5; i++) await round();
     const statuses = (await edge.json("/v1/servers")).body.servers.map((s) => s.status);
     assert.deepEqual(statuses, ["down", "down", "down"]);
-    assert.deepEqual(await addrs("A"), ["127.0.0.11", "127.0.0.12", "127.0.0.13"], "frozen as it was");
+    assert.deepEqual(await addrs("A"), ["198.51.100.11", "198.51.100.12", "198.51.100.13"], "frozen as it was");
     assert.deepEqual(await addrs("AAAA"), ["fd00::11"]);
     await waitFor(() => hooks.requests.some((r) => r.json?.event === "pool_frozen"), { what: "pool_frozen alert" });
     const frozen = hooks.requests.find((r) => r.json?.event === "pool_frozen").json;

@@ -66,18 +66,29 @@ export async function waitFor(check, { timeoutMs = 15_000, intervalMs = 100, wha
 }
 
 /**
- * The provider's website as an auth origin: `users` maps username → password. `mode`
- * switches how it fails: "up", "500", "garbage" (200 with HTML), "novalid" (200 without
- * `valid`), "hang" (never answers), "down" (connection reset).
+ * The provider's website as an auth origin, answering everything a real one can:
+ * `200 {"valid"}` for a judged login; `401` for a wrong bearer token; `422` for a request
+ * it refuses to judge (a password over 128 characters, a missing field); `429` with
+ * `Retry-After` once a username has `rateLimit.max` failed logins within
+ * `rateLimit.windowMs`. `users` maps username → password. `mode` switches how it fails as
+ * a whole: "up", "500", "502", "garbage" (200 with HTML), "novalid" (200 without `valid`),
+ * "hang" (never answers), "down" (connection reset), "401"/"403" (token revoked),
+ * "302" (moved). `broken` is a set of usernames it answers 500 for (a bug on one account).
  */
-export async function startOrigin(users, token = "origin-token") {
+export async function startOrigin(users, token = "origin-token", { rateLimit = null } = {}) {
   const origin = await startFake("origin");
   origin.users = users;
   origin.mode = "up";
+  origin.broken = new Set();
+  origin.token = token;
+  origin.rateLimit = rateLimit;
+  const failures = new Map();
   origin.fallback = (req) => {
     switch (origin.mode) {
       case "500":
         return { status: 500, raw: "Internal Server Error", contentType: "text/plain" };
+      case "502":
+        return { status: 502, raw: "<html>Bad Gateway</html>", contentType: "text/html" };
       case "garbage":
         return { status: 200, raw: "<html>maintenance</html>", contentType: "text/html" };
       case "novalid":
@@ -86,10 +97,31 @@ export async function startOrigin(users, token = "origin-token") {
         return { hang: true };
       case "down":
         return { destroy: true };
+      case "401":
+        return { status: 401, body: { error: "invalid api token" } };
+      case "403":
+        return { status: 403, body: { error: "token lacks scope vpn:auth" } };
+      case "302":
+        return { status: 302, headers: { location: "https://example.com/login" }, raw: "" };
     }
-    if (req.headers.authorization !== `Bearer ${token}`) return { status: 401, body: { error: "bad token" } };
+    if (req.headers.authorization !== `Bearer ${origin.token}`) return { status: 401, body: { error: "invalid api token" } };
     const { username, password } = req.json ?? {};
-    return { status: 200, body: { valid: Object.hasOwn(origin.users, username) && origin.users[username] === password } };
+    if (typeof username !== "string" || typeof password !== "string") {
+      return { status: 422, body: { error: "username and password are required" } };
+    }
+    if (password.length > 128) return { status: 422, body: { error: "password: at most 128 characters" } };
+    if (origin.broken.has(username)) return { status: 500, raw: "Internal Server Error", contentType: "text/plain" };
+    const now = Date.now();
+    if (origin.rateLimit) {
+      const recent = (failures.get(username) ?? []).filter((t) => now - t < origin.rateLimit.windowMs);
+      failures.set(username, recent);
+      if (recent.length >= origin.rateLimit.max) {
+        return { status: 429, headers: { "retry-after": "60" }, body: { error: "too many attempts" } };
+      }
+    }
+    const valid = Object.hasOwn(origin.users, username) && origin.users[username] === password;
+    if (!valid && origin.rateLimit) failures.get(username).push(now);
+    return { status: 200, body: { valid } };
   };
   return origin;
 }

@@ -25,7 +25,8 @@ export async function startEdge(bindings = {}, opts = {}) {
   const options = {
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(persist ? { kvPersist: `${persist}/kv`, durableObjectsPersist: `${persist}/do` } : {}),
-    bindings: { ADMIN_TOKEN, FLEET_SECRET, ...bindings },
+    // The fixtures use documentation addresses (198.51.100.0/24, 192.0.2.0/24, 2001:db8::/32).
+    bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true", ...bindings },
   };
   const edge = new Edge(null, { options, persist, ownedPersist, listen: !!opts.listen });
   await edge._start();

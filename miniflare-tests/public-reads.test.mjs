@@ -42,7 +42,7 @@ test("servers list with filters", async () => {
 test("one server, or 404", async () => {
   const r = await edge.json("/v1/servers/de-1");
   assert.equal(r.status, 200);
-  assert.deepEqual(Object.keys(r.body).sort(), ["capacity", "city", "clients", "country", "features", "hostname", "id", "ipv4", "ipv6", "last_seen", "load", "status"]);
+  assert.deepEqual(Object.keys(r.body).sort(), ["capacity", "city", "clients", "country", "features", "hostname", "id", "ipv4", "ipv6", "last_seen", "latitude", "load", "longitude", "status"]);
   assert.equal(r.body.status, "up");
   assert.equal(r.body.load, 30);
   const missing = await edge.json("/v1/servers/nope");
@@ -75,25 +75,43 @@ test("public reads are cacheable with an ETag and answer 304", async () => {
   }
 });
 
-test("recommendations: only up servers with spare capacity, spread by spare capacity", async () => {
-  const counts = {};
-  for (let i = 0; i < 300; i++) {
-    const r = await edge.json("/v1/recommendations?limit=1");
+test("the ETag changes when the content changes, and an old one no longer gets a 304", async () => {
+  const paths = ["/v1/servers", "/v1/servers?country=se", "/v1/servers/se-3", "/v1/countries"];
+  const before = {};
+  for (const path of paths) {
+    const r = await edge.fetch(path);
+    before[path] = { etag: r.headers.get("etag"), body: await r.text() };
+  }
+  // An operator edit, published at once: coordinates, and a capacity that changes se-3's
+  // load (90 of 200) and so Sweden's average.
+  const patched = await edge.admin("PATCH", "/v1/admin/servers/se-3", { latitude: 59.33, longitude: 18.07, capacity: 200 });
+  assert.equal(patched.status, 200);
+  for (const path of paths) {
+    const r = await edge.fetch(path, { headers: { "if-none-match": before[path].etag } });
+    assert.equal(r.status, 200, `${path}: changed content must not be a 304`);
+    const body = await r.text();
+    assert.notEqual(body, before[path].body, path);
+    const etag = r.headers.get("etag");
+    assert.notEqual(etag, before[path].etag, path);
+    const again = await edge.fetch(path, { headers: { "if-none-match": etag } });
+    assert.equal(again.status, 304, `${path}: the new ETag is honoured`);
+    await again.arrayBuffer();
+  }
+  const se3 = (await edge.json("/v1/servers/se-3")).body;
+  assert.deepEqual([se3.latitude, se3.longitude, se3.load], [59.33, 18.07, 45]);
+});
+
+test("recommendations: only up servers with spare capacity, filters, limit", async () => {
+  const seen = new Set();
+  for (let i = 0; i < 200; i++) {
+    const r = await edge.json("/v1/recommendations?limit=10", { cf: { latitude: null, longitude: null } });
     assert.equal(r.status, 200);
-    const first = r.body.servers[0].id;
-    counts[first] = (counts[first] ?? 0) + 1;
+    for (const s of r.body.servers) seen.add(s.id);
   }
   // de-2 is full (100/100), us-1 is down: never recommended.
-  assert.deepEqual(Object.keys(counts).sort(), ["de-1", "se-1", "se-2", "se-3"]);
-  // spare: se-1 90, de-1 70, se-2 40, se-3 10 → se-1 is picked most.
-  assert.ok(counts["se-1"] > counts["se-2"], JSON.stringify(counts));
-
-  const se = await edge.json("/v1/recommendations?country=se&limit=3");
-  assert.equal(se.body.servers.length, 3);
-  const rest = se.body.servers.slice(1).map((s) => s.load);
-  assert.deepEqual(rest, [...rest].sort((a, b) => a - b), "after the pick, by load");
-  assert.deepEqual((await edge.json("/v1/recommendations?feature=streaming&limit=5")).body.servers.map((s) => s.id).sort(), ["de-1", "se-2"]);
-  assert.deepEqual((await edge.json("/v1/recommendations?country=us")).body.servers, []);
+  assert.deepEqual([...seen].sort(), ["de-1", "se-1", "se-2", "se-3"]);
+  assert.deepEqual((await edge.json("/v1/recommendations?feature=streaming&limit=5", { cf: { latitude: null, longitude: null } })).body.servers.map((s) => s.id).sort(), ["de-1", "se-2"]);
+  assert.deepEqual((await edge.json("/v1/recommendations?country=us", { cf: { latitude: null, longitude: null } })).body.servers, []);
   for (const q of ["limit=0", "limit=51", "limit=abc"]) {
     const r = await edge.json(`/v1/recommendations?${q}`);
     assert.equal(r.status, 400);

@@ -51,7 +51,7 @@ test("a replayed offline report is refused and records nothing twice", async () 
     const c = capture("se-1", "/v1/sessions/offline", offlineReport());
     const first = await send(edge, c);
     assert.equal(first.status, 200, JSON.stringify(first.body));
-    assert.equal(first.body.recorded, 2);
+    assert.equal(first.body.recorded.length, 2);
     assert.equal((await pending(edge)).length, 2);
 
     for (const [what, headers] of [
@@ -66,8 +66,11 @@ test("a replayed offline report is refused and records nothing twice", async () 
     }
     assert.equal((await pending(edge)).length, 2, "the replays recorded nothing");
 
-    // The server itself signs afresh (a new timestamp) and is served.
-    const fresh = await send(edge, capture("se-1", "/v1/sessions/offline", offlineReport(), now() + 1));
+    // The server itself signs afresh (a new timestamp) and is served. (Other admissions: the
+    // same ones again would be the same sessions, their ids deriving from the admission.)
+    const other = offlineReport();
+    for (const s of other.sessions) s.admitted_at -= 5;
+    const fresh = await send(edge, capture("se-1", "/v1/sessions/offline", other, now() + 1));
     assert.equal(fresh.status, 200);
     assert.equal((await pending(edge)).length, 4);
   } finally {
@@ -78,7 +81,7 @@ test("a replayed offline report is refused and records nothing twice", async () 
 test("a replayed session end and disconnect ack are refused", async () => {
   const edge = await setup();
   try {
-    const ids = (await send(edge, capture("se-1", "/v1/sessions/offline", offlineReport()))).body.session_ids;
+    const ids = (await send(edge, capture("se-1", "/v1/sessions/offline", offlineReport()))).body.recorded.map((r) => r.session_id);
     const end = capture("se-1", "/v1/sessions/end", { session_id: ids[0] });
     assert.deepEqual((await send(edge, end)).body, { ended: true });
     const replayedEnd = await send(edge, end);

@@ -14,7 +14,8 @@ test("unknown routes are 404 and wrong methods 405 with Allow, in the error shap
       ["DELETE", "/v1/countries", "GET, HEAD"],
       ["GET", "/v1/auth", "POST"],
       ["GET", "/v1/servers/se-1/heartbeat", "POST"],
-      ["POST", "/v1/admin/servers/se-1", "PUT, DELETE"],
+      ["POST", "/v1/admin/servers/se-1", "GET, HEAD, PUT, PATCH, DELETE"],
+      ["PUT", "/v1/admin/servers", "GET, HEAD"],
     ]) {
       const r = await edge.json(path, { method });
       assert.equal(r.status, 405, `${method} ${path}`);

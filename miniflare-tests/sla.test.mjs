@@ -1,9 +1,24 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startEdge, ADMIN_TOKEN } from "./harness.mjs";
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startEdge } from "./harness.mjs";
 import { startFake, waitFor } from "./fakes.mjs";
 
 const at = (iso) => new Date(iso);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** `n` down minutes (a server that never sends a heartbeat fails every round) from `iso`. */
+async function downMinutes(edge, iso, n) {
+  const start = Date.parse(iso);
+  for (let i = 0; i < n; i++) await edge.round(new Date(start + i * 60_000));
+}
+
+async function creditOf(edge, month) {
+  return (await edge.json(`/v1/sla/${month}`)).body.credit;
+}
 
 test("rounds are recorded per minute: twice in a minute counts once; month boundaries split", async () => {
   const edge = await startEdge();
@@ -25,8 +40,11 @@ test("rounds are recorded per minute: twice in a minute counts once; month bound
     assert.equal(oct.body.unknown_minutes, 44_638);
     assert.equal(oct.body.allowance_minutes, 223.2);
     assert.equal(oct.body.credit_minutes, 0);
+    assert.equal(oct.body.measurement, "measured");
+    assert.equal(oct.body.coverage_pct, 0.004, "2 of 44,640 minutes measured");
     assert.equal(oct.body.credit.status, "pending");
     assert.equal(oct.headers.get("cache-control"), "public, max-age=15");
+    assert.equal(oct.headers.get("x-content-type-options"), "nosniff");
 
     const nov = await edge.json("/v1/sla/2026-11");
     assert.equal(nov.body.observed_minutes, 1);
@@ -45,11 +63,14 @@ test("the SLA judges raw checks, not hysteresis; maintenance and empty fleets ar
     await edge.round(at("2026-09-01T00:01:00Z")); // passes, though hysteresis still says down
     await edge.registerServer("se-1", { maintenance: true });
     await edge.round(at("2026-09-01T00:02:00Z"));
-    const r = (await edge.json("/v1/sla/2026-09")).body;
+    const res = await edge.fetch("/v1/sla/2026-09");
+    const raw = await res.text();
+    const r = JSON.parse(raw);
     assert.equal(r.observed_minutes, 3);
     assert.equal(r.downtime_minutes, 0);
     assert.equal(r.maintenance_minutes, 1);
-    assert.equal(r.availability_pct, 100);
+    // Always a number with a decimal point, whether or not there was downtime.
+    assert.match(raw, /"availability_pct":100\.0,/);
   } finally {
     await edge.close();
   }
@@ -63,17 +84,24 @@ test("months are validated; a month without data is all unknown; current is mont
       assert.equal(r.status, 400, m);
       assert.match(r.body.error.message, /`month`/);
     }
-    const empty = (await edge.json("/v1/sla/2025-02")).body;
-    assert.equal(empty.minutes, 40_320);
-    assert.equal(empty.unknown_minutes, 40_320);
-    assert.equal(empty.observed_minutes, 0);
-    assert.equal(empty.availability_pct, 100);
+    // Before the first recorded minute: not measured, no availability figure, no credit.
+    const empty = await edge.json("/v1/sla/2025-02");
+    assert.equal(empty.body.minutes, 40_320);
+    assert.equal(empty.body.unknown_minutes, 40_320);
+    assert.equal(empty.body.observed_minutes, 0);
+    assert.equal(empty.body.measurement, "not_measured");
+    assert.equal(empty.body.coverage_pct, 0);
+    assert.equal(empty.body.availability_pct, null);
+    assert.equal(empty.body.credit, null);
 
+    await edge.round(new Date());
     const current = (await edge.json("/v1/sla/current")).body;
     const now = new Date();
     assert.equal(current.month, `${now.getUTCFullYear()}-${String(now.getUTCMonth() + 1).padStart(2, "0")}`);
     assert.equal(current.credit.status, "not_due");
+    assert.equal(current.observed_minutes, 1);
     assert.ok(current.elapsed_minutes > 0 && current.elapsed_minutes <= current.minutes);
+    assert.equal(current.coverage_pct, Math.round((1 / current.elapsed_minutes) * 100_000) / 1000);
   } finally {
     await edge.close();
   }
@@ -86,8 +114,8 @@ test("a credit API answering 500, 500, 200 gets exactly three identical calls; n
   try {
     await edge.registerServer("se-1");
     // 220 down minutes in September 2026 (30 days: allowance 216) → excess 4 → credit 8.
-    const start = Date.parse("2026-09-10T00:00:00Z");
-    for (let i = 0; i < 220; i++) await edge.round(new Date(start + i * 60_000));
+    await downMinutes(edge, "2026-09-10T00:00:00Z", 220);
+    await edge.round(at("2026-10-05T00:00:00Z")); // October: one down minute, within the allowance
 
     const before = (await edge.json("/v1/sla/2026-09")).body;
     assert.equal(before.downtime_minutes, 220);
@@ -107,12 +135,13 @@ test("a credit API answering 500, 500, 200 gets exactly three identical calls; n
       assert.equal(r.url, "/credits");
       assert.equal(r.headers.authorization, "Bearer billing-token");
       assert.equal(r.headers["idempotency-key"], "sla-2026-09");
-      assert.deepEqual(r.json, { month: "2026-09", credit_minutes: 8, downtime_minutes: 220, availability_pct: 99.491 });
+      assert.equal(r.raw, '{"month":"2026-09","credit_minutes":8,"downtime_minutes":220,"availability_pct":99.491}');
     }
 
-    // Months without downtime (August, October) were issued without a call.
-    assert.equal((await edge.json("/v1/sla/2026-10")).body.credit.status, "issued");
-    assert.equal((await edge.json("/v1/sla/2026-08")).body.credit.status, "issued");
+    // October (measured, within the allowance) was issued without a call; August, before
+    // the first recorded minute, is not measured and has no credit at all.
+    assert.equal((await creditOf(edge, "2026-10")).status, "issued");
+    assert.equal(await creditOf(edge, "2026-08"), null);
 
     // A restart of the daily cron, and an operator's trigger, send nothing more.
     await edge.dailyCredits(at("2026-11-26T00:05:00Z"));
@@ -127,9 +156,10 @@ test("a credit API answering 500, 500, 200 gets exactly three identical calls; n
   }
 });
 
-test("a credit the billing API rejects is marked failed; the operator's trigger retries it", async () => {
+test("a credit the billing API rejects is marked failed; its words reach only the operator; the trigger retries it", async () => {
   const billing = await startFake("billing");
-  billing.answer({ status: 401, body: { error: "bad token" } });
+  const secretish = "invalid api key sk_live_51HqLyjWDarjtT1zdp7dc for account acct_1032D82eZvKYlo2C";
+  billing.answer({ status: 401, body: { error: secretish } });
   const edge = await startEdge({ CREDIT_API_URL: billing.url, CREDIT_API_TOKEN: "wrong", CREDIT_RETRY_BASE_S: "1" });
   try {
     await edge.registerServer("se-1");
@@ -140,16 +170,39 @@ test("a credit the billing API rejects is marked failed; the operator's trigger 
       const r = (await edge.json("/v1/sla/2026-10")).body;
       return r.credit.status === "failed" && r;
     }, { what: "credit failed" });
-    assert.match(failed.credit.last_error, /HTTP 401/);
-    await new Promise((r) => setTimeout(r, 1500));
+    assert.deepEqual(failed.credit, { status: "failed", attempts: 1, issued_at: null });
+
+    // The public report (JSON and the cached copy) never carries the billing API's words.
+    for (const pathname of ["/v1/sla/2026-10", "/v1/sla/2026-10?x=1"]) {
+      const res = await edge.fetch(pathname);
+      const raw = await res.text();
+      assert.ok(!raw.includes("sk_live") && !raw.includes("acct_") && !raw.includes("last_error"), raw);
+      assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    }
+    // The operator's view has them, behind the admin token.
+    assert.equal((await edge.admin("GET", "/v1/admin/sla/2026-10", undefined, "nope")).status, 401);
+    const op = await edge.admin("GET", "/v1/admin/sla/2026-10");
+    assert.equal(op.status, 200);
+    assert.equal(op.headers.get("cache-control"), "no-store");
+    assert.match(op.body.credit.last_error, /^HTTP 401: .*sk_live_51HqLyjWDarjtT1zdp7dc/);
+    assert.equal(op.body.credit.request_body, billing.requests[0].raw);
+    assert.equal(op.body.downtime_minutes, 230);
+
+    await sleep(1500);
     assert.equal(billing.requests.length, 1, "a rejected credit is not retried by itself");
 
+    // Late rounds for October arrive before the operator fixes the token and re-sends: the
+    // re-send carries exactly the first attempt's bytes under the same key.
+    await downMinutes(edge, "2026-10-20T00:00:00Z", 5);
+    assert.equal((await edge.json("/v1/sla/2026-10")).body.downtime_minutes, 235);
     billing.answer({ status: 200, body: {} });
     const retry = await edge.admin("POST", "/v1/admin/sla/2026-10/credit");
     assert.equal(retry.status, 200);
     assert.equal(retry.body.credit.status, "issued");
     assert.equal(billing.requests.length, 2);
     assert.equal(billing.requests[1].json.credit_minutes, 2 * Math.ceil(230 - 223.2));
+    assert.equal(billing.requests[1].raw, billing.requests[0].raw);
+    assert.equal(billing.requests[1].headers["idempotency-key"], "sla-2026-10");
   } finally {
     await edge.close();
     await billing.close();
@@ -180,7 +233,7 @@ test("a credit API that hangs past the timeout is retried, with the same key, un
     const start = Date.parse("2026-10-01T00:00:00Z");
     for (let i = 0; i < 225; i++) await edge.round(new Date(start + i * 60_000));
     await edge.dailyCredits(at("2026-11-25T00:05:00Z"));
-    const pending = (await edge.json("/v1/sla/2026-10")).body.credit;
+    const pending = (await edge.admin("GET", "/v1/admin/sla/2026-10")).body.credit;
     assert.deepEqual([pending.status, pending.attempts, pending.last_error], ["pending", 1, "timeout"]);
     const issued = await waitFor(async () => {
       const r = (await edge.json("/v1/sla/2026-10")).body;
@@ -192,5 +245,122 @@ test("a credit API that hangs past the timeout is retried, with the same key, un
   } finally {
     await edge.close();
     await billing.close();
+  }
+});
+
+test("late rounds between attempts, and a restart: every retry sends the first attempt's bytes", async () => {
+  const billing = await startFake("billing");
+  billing.answer({ status: 503, raw: "busy" });
+  const bindings = { CREDIT_API_URL: billing.url, CREDIT_API_TOKEN: "t", CREDIT_RETRY_BASE_S: "8" };
+  const edge = await startEdge(bindings, { restartable: true });
+  try {
+    await edge.registerServer("se-1");
+    await downMinutes(edge, "2026-09-10T00:00:00Z", 220);
+    await edge.dailyCredits(at("2026-11-25T00:05:00Z"));
+    assert.equal(billing.requests.length, 1);
+    const first = billing.requests[0].raw;
+    assert.equal(first, '{"month":"2026-09","credit_minutes":8,"downtime_minutes":220,"availability_pct":99.491}');
+
+    // The runtime restarts (an eviction, a deploy): memory is gone, storage is not.
+    await edge.restart();
+    // Late rounds for the closed month arrive before the retry.
+    await downMinutes(edge, "2026-09-20T00:00:00Z", 10);
+    const now = (await edge.json("/v1/sla/2026-09")).body;
+    assert.deepEqual([now.downtime_minutes, now.availability_pct], [230, 99.468]);
+    assert.equal(billing.requests.length, 1, "the late rounds are in before the retry");
+
+    // The retry comes from the month's alarm, which the restart kept (no cron is fired).
+    await waitFor(async () => (await creditOf(edge, "2026-09")).status === "issued", { what: "credit issued", timeoutMs: 20_000 });
+    assert.equal(billing.requests.length, 2);
+    assert.equal(billing.requests[1].raw, first, "byte for byte the first attempt's body");
+    assert.deepEqual(billing.requests.map((r) => r.headers["idempotency-key"]), ["sla-2026-09", "sla-2026-09"]);
+    const op = await edge.admin("GET", "/v1/admin/sla/2026-09");
+    assert.equal(op.body.credit.request_body, first);
+    assert.equal(op.body.credit.attempts, 2);
+  } finally {
+    await edge.close();
+    await billing.close();
+  }
+});
+
+test("408, 429 (Retry-After), a reset connection and 500 are retried by the alarm, backing off from CREDIT_RETRY_BASE_S to the cap", async () => {
+  const billing = await startFake("billing");
+  const times = [];
+  const stamp = (answer) => () => (times.push(Date.now()), answer);
+  billing.answer(
+    stamp({ status: 408, raw: "Request Timeout", contentType: "text/plain" }),
+    stamp({ status: 429, headers: { "retry-after": "3" }, body: { error: { type: "rate_limit", message: "Too many requests" } } }),
+    stamp({ destroy: true }),
+    stamp({ status: 500, body: { error: "internal" } }),
+    stamp({ status: 200, body: { id: "cr_1" } }),
+  );
+  const edge = await startEdge({
+    CREDIT_API_URL: billing.url, CREDIT_API_TOKEN: "t", CREDIT_RETRY_BASE_S: "1", CREDIT_RETRY_MAX_S: "4",
+  });
+  try {
+    await edge.registerServer("se-1");
+    await downMinutes(edge, "2026-10-01T00:00:00Z", 225);
+    await edge.dailyCredits(at("2026-11-25T00:05:00Z"));
+    const after408 = await edge.admin("GET", "/v1/admin/sla/2026-10");
+    assert.deepEqual([after408.body.credit.status, after408.body.credit.attempts], ["pending", 1]);
+    assert.match(after408.body.credit.last_error, /^HTTP 408/);
+    assert.ok(after408.body.credit.next_attempt_at);
+    await waitFor(async () => (await creditOf(edge, "2026-10")).status === "issued", { what: "credit issued", timeoutMs: 30_000 });
+    assert.equal(billing.requests.length, 5);
+    assert.equal(new Set(billing.requests.map((r) => r.raw)).size, 1, "the same bytes every time");
+    assert.ok(billing.requests.every((r) => r.headers["idempotency-key"] === "sla-2026-10"));
+    assert.equal((await creditOf(edge, "2026-10")).attempts, 5);
+
+    // Delays: 1 s (base), 3 s (Retry-After over the 2 s backoff), 4 s (doubled), 4 s (capped,
+    // not 8). Generous upper bounds: an alarm may fire late, never early.
+    const gaps = times.slice(1).map((t, i) => (t - times[i]) / 1000);
+    const bounds = [[0.9, 2.5], [2.9, 4.5], [3.9, 5.5], [3.9, 5.9]];
+    gaps.forEach((g, i) => assert.ok(g >= bounds[i][0] && g <= bounds[i][1], `gap ${i + 1} was ${g.toFixed(2)} s, want ${bounds[i]}: ${gaps}`));
+    await sleep(1500);
+    assert.equal(billing.requests.length, 5, "nothing after the 2xx");
+  } finally {
+    await edge.close();
+    await billing.close();
+  }
+});
+
+test("corrupt stored credit state is reported and left as it is, never reset to a fresh pending", async () => {
+  const billing = await startFake("billing");
+  billing.answer({ status: 503, raw: "busy" });
+  const persist = fs.mkdtempSync(path.join(os.tmpdir(), "vpn-edge-sla-"));
+  const bindings = { CREDIT_API_URL: billing.url, CREDIT_API_TOKEN: "t", CREDIT_RETRY_BASE_S: "3600" };
+  let edge = await startEdge(bindings, { persist });
+  try {
+    await edge.registerServer("se-1");
+    await downMinutes(edge, "2026-09-10T00:00:00Z", 220);
+    await edge.dailyCredits(at("2026-11-25T00:05:00Z"));
+    assert.equal(billing.requests.length, 1);
+    await edge.close();
+
+    // The disk under the ledger goes bad: the stored credit state is no longer JSON.
+    const files = [];
+    const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith(".sqlite") && files.push(path.join(d, e.name))));
+    walk(persist);
+    const sql = (file, q) => execFileSync("sqlite3", [file, q], { encoding: "utf8" }).trim();
+    const ledger = files.find((f) => { try { return sql(f, "SELECT v FROM meta WHERE k = 'month'") === "2026-09"; } catch { return false; } });
+    assert.ok(ledger, `no ledger of 2026-09 among ${files.length} files`);
+    sql(ledger, "UPDATE meta SET v = '{\"status\":\"pend' WHERE k = 'credit'");
+
+    edge = await startEdge(bindings, { persist });
+    const report = await edge.json("/v1/sla/2026-09");
+    assert.equal(report.status, 500);
+    assert.match(report.body.error.message, /stored credit state of 2026-09 is unreadable; it was left as it is/);
+    const byHand = await edge.admin("POST", "/v1/admin/sla/2026-09/credit");
+    assert.equal(byHand.status, 500);
+    await edge.dailyCredits(at("2026-11-26T00:05:00Z"));
+    await sleep(300);
+    assert.equal(billing.requests.length, 1, "nothing is sent from a state that cannot be read");
+    await edge.close();
+    edge = null;
+    assert.equal(sql(ledger, "SELECT v FROM meta WHERE k = 'credit'"), '{"status":"pend', "left exactly as it was");
+  } finally {
+    await edge?.close();
+    await billing.close();
+    fs.rmSync(persist, { recursive: true, force: true });
   }
 });

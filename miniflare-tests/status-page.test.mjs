@@ -1,54 +1,229 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { promisify } from "node:util";
+import { spawn } from "node:child_process";
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startEdge, minute } from "./harness.mjs";
+import { fileURLToPath } from "node:url";
+import { startEdge } from "./harness.mjs";
 
-const run = promisify(execFile);
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+// Screenshots are kept as test artefacts (gitignored).
+const ARTIFACTS = path.join(path.dirname(fileURLToPath(import.meta.url)), "artifacts");
 
-// Real headless Chromium against the page served by the built Worker. scripts/setup installs
-// Debian's chromium; a missing browser fails the test rather than skipping it.
-function chromium(args) {
+/**
+ * Real headless Chromium driven over the DevTools protocol on a pipe (--remote-debugging-pipe:
+ * JSON messages separated by NUL on fds 3 and 4), so the test can size the viewport, run
+ * script in the page and read what the browser logged. No npm dependency. scripts/setup
+ * installs Debian's chromium; a missing browser fails the test rather than skipping it.
+ */
+async function launch() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), "vpn-edge-chromium-"));
-  return run(CHROMIUM, [
+  const proc = spawn(CHROMIUM, [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    `--user-data-dir=${profile}`, ...args,
-  ], { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 }).finally(() => fs.rmSync(profile, { recursive: true, force: true }));
+    "--hide-scrollbars", "--remote-debugging-pipe", `--user-data-dir=${profile}`, "about:blank",
+  ], { stdio: ["ignore", "ignore", "pipe", "pipe", "pipe"] });
+  let stderr = "";
+  proc.stderr.on("data", (d) => (stderr += d));
+  const out = proc.stdio[3];
+  const inp = proc.stdio[4];
+  let nextId = 1;
+  const pending = new Map();
+  const listeners = [];
+  let buf = "";
+  inp.on("data", (chunk) => {
+    buf += chunk.toString("utf8");
+    let i;
+    while ((i = buf.indexOf("\0")) >= 0) {
+      const msg = JSON.parse(buf.slice(0, i));
+      buf = buf.slice(i + 1);
+      if (msg.id && pending.has(msg.id)) {
+        const { resolve, reject, method } = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.error) reject(new Error(`${method}: ${msg.error.message}`));
+        else resolve(msg.result);
+      } else if (msg.method) {
+        for (const l of [...listeners]) l(msg);
+      }
+    }
+  });
+  const exited = new Promise((r) => proc.on("exit", r));
+  const send = (method, params = {}, sessionId) => new Promise((resolve, reject) => {
+    const id = nextId++;
+    pending.set(id, { resolve, reject, method });
+    out.write(JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) }) + "\0");
+  });
+  const waitEvent = (method, sessionId, timeoutMs = 20_000) => new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${method}; chromium said: ${stderr.slice(-500)}`)), timeoutMs);
+    const l = (msg) => {
+      if (msg.method === method && msg.sessionId === sessionId) {
+        clearTimeout(timer);
+        listeners.splice(listeners.indexOf(l), 1);
+        resolve(msg.params);
+      }
+    };
+    listeners.push(l);
+  });
+  return {
+    send,
+    waitEvent,
+    onEvent: (l) => listeners.push(l),
+    /** A new tab of `width`×`height` CSS pixels (mobile emulation for narrow ones). */
+    async page(width, height) {
+      const { targetId } = await send("Target.createTarget", { url: "about:blank" });
+      const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
+      const s = (method, params) => send(method, params, sessionId);
+      await s("Page.enable");
+      await s("Runtime.enable");
+      await s("Log.enable");
+      await s("Emulation.setDeviceMetricsOverride", { width, height, deviceScaleFactor: 1, mobile: width < 600 });
+      const log = [];
+      listeners.push((msg) => {
+        if (msg.sessionId !== sessionId) return;
+        if (msg.method === "Log.entryAdded") log.push(msg.params.entry.text);
+        if (msg.method === "Runtime.consoleAPICalled") log.push(msg.params.args.map((a) => a.value).join(" "));
+        if (msg.method === "Runtime.exceptionThrown") log.push(msg.params.exceptionDetails.text);
+      });
+      return {
+        sessionId,
+        log,
+        send: s,
+        async goto(url) {
+          const loaded = waitEvent("Page.loadEventFired", sessionId);
+          await s("Page.navigate", { url });
+          await loaded;
+        },
+        async eval(expression) {
+          const r = await s("Runtime.evaluate", { expression, returnByValue: true, awaitPromise: true });
+          if (r.exceptionDetails) throw new Error(`${expression}: ${r.exceptionDetails.text}`);
+          return r.result.value;
+        },
+        async screenshot(file) {
+          const { cssContentSize } = await s("Page.getLayoutMetrics");
+          const clip = { x: 0, y: 0, width, height: Math.ceil(cssContentSize.height), scale: 1 };
+          const { data } = await s("Page.captureScreenshot", { format: "png", captureBeyondViewport: true, clip });
+          fs.writeFileSync(file, Buffer.from(data, "base64"));
+          return fs.readFileSync(file);
+        },
+      };
+    },
+    async close() {
+      proc.kill("SIGTERM");
+      await exited;
+      fs.rmSync(profile, { recursive: true, force: true });
+    },
+  };
 }
 
-test("the status page renders in headless Chromium with pools, servers and the 90-day strip", async () => {
+async function until(check, what, timeoutMs = 15_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test("the status page in headless Chromium: headline, coverage, legend and tooltips, fits 390 px and 1280 px, refreshes in place under its CSP", async () => {
   assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup`);
-  const edge = await startEdge({}, { listen: true });
-  const shot = path.join(os.tmpdir(), `vpn-edge-status-${process.pid}.png`);
+  fs.mkdirSync(ARTIFACTS, { recursive: true });
+  // UP_AFTER 1: a server is up after one good round, so every round below is at the real
+  // current minute (or the next one, with heartbeats older than it), never ahead of them.
+  const edge = await startEdge({ UP_AFTER: "1" }, { listen: true });
+  const browser = await launch();
   try {
-    const base = Date.now();
     await edge.registerServer("se-1", { city: "Stockholm" });
     await edge.registerServer("de-1", { country: "de", city: "Berlin" });
-    await edge.registerServer("de-2", { country: "de", city: "<b>Berlin</b>" });
+    // A hostname with a 61-character label and no hyphen: nothing to break it at but CSS.
+    await edge.registerServer("de-2", { country: "de", city: "<b>Berlin</b>", hostname: "de2averylonghostnamelabelthatcannotbreakonanarrowphonescreen.vpn.example.com" });
+    await edge.registerServer("nl-1", { country: "nl", city: "Amsterdam", maintenance: true });
     await edge.heartbeat("se-1", { clients: 25 });
-    await edge.round(minute(0, base));
-    await edge.round(minute(1, base));
+    // One round at the real current minute: this month has one measured minute, today a bar.
+    await edge.round(new Date());
 
-    const { stdout: dom } = await chromium(["--dump-dom", `${edge.url}/`]);
-    assert.match(dom, /<strong>1<\/strong> of <strong>3<\/strong> servers up/);
-    assert.match(dom, /pool\.prd\.de\.example\.com/);
-    assert.match(dom, /data-server="se-1"[^]*?class="up"/);
-    assert.match(dom, /This month so far: <strong>/);
-    assert.equal((dom.match(/data-day=/g) ?? []).length, 90);
-    assert.ok(dom.includes("&lt;b&gt;Berlin&lt;/b&gt;"), "operator text is escaped, not rendered as markup");
-    assert.ok(!dom.includes("<b>Berlin</b>"));
+    // The headers: a restrictive policy whose hashes Chromium must accept (checked below).
+    const res = await edge.fetch("/");
+    assert.equal(res.headers.get("x-content-type-options"), "nosniff");
+    const csp = res.headers.get("content-security-policy");
+    assert.match(csp, /^default-src 'none'; script-src 'sha256-[A-Za-z0-9+/]+=*'; style-src 'sha256-/);
+    assert.ok(!csp.includes("unsafe-inline"));
+    const html = await res.text();
+    const script = html.match(/<script>([^]*?)<\/script>/)[1];
+    assert.ok(csp.includes(`'sha256-${crypto.createHash("sha256").update(script).digest("base64")}'`), "the script's hash");
 
-    await chromium(["--screenshot=" + shot, "--window-size=1024,900", `${edge.url}/`]);
-    const png = fs.readFileSync(shot);
-    assert.equal(png.subarray(1, 4).toString(), "PNG");
-    assert.ok(png.length > 5_000, `screenshot is ${png.length} bytes`);
+    for (const [width, height] of [[390, 844], [1280, 900]]) {
+      const page = await browser.page(width, height);
+      await page.goto(`${edge.url}/`);
+      const dom = await page.eval("document.documentElement.outerHTML");
+      // Headline from the pools: de has no server up (se-1 is the only heartbeat).
+      assert.equal(await page.eval("document.querySelector('#headline strong').textContent"), "Major outage");
+      assert.match(await page.eval("document.querySelector('#headline').textContent"), /No server is up in de\./);
+      assert.match(dom, /<strong>1<\/strong> of <strong>4<\/strong> servers up/);
+      assert.match(dom, /pool\.prd\.de\.example\.com/);
+      assert.match(dom, /data-server="se-1"[^]*?class="up"/);
+      assert.ok(dom.includes("&lt;b&gt;Berlin&lt;/b&gt;"), "operator text is escaped, not rendered as markup");
+      assert.ok(!dom.includes("<b>Berlin</b>"));
+      // Coverage next to availability, with the month's real elapsed minutes.
+      const sla = await page.eval("document.querySelector('#sla').textContent");
+      assert.match(sla, /^This month so far: measured for 1 of [\d,]+ minutes so far \([\d.]+ %\)\. Availability 100\.000 % \(target 99\.5 %\) counts the [\d,]+ minutes not measured as available\.$/);
+      assert.ok(!/<strong>100/.test(dom), "an unmeasured 100 % is never the headline figure");
+      // Human-readable times, the ISO value kept in <time datetime>.
+      const updated = await page.eval("(() => { const t = document.querySelector('#summary time'); return [t.getAttribute('datetime'), t.textContent]; })()");
+      assert.match(updated[0], /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+      assert.match(updated[1], /^\d{1,2} [A-Z][a-z]{2} \d{4}, \d\d:\d\d UTC$/);
+      // 90 bars, a legend with the four kinds, today's bar measured.
+      assert.equal(await page.eval("document.querySelectorAll('#days li').length"), 90);
+      assert.equal(await page.eval("document.querySelectorAll('#legend li').length"), 4);
+      const today = new Date().toISOString().slice(0, 10);
+      assert.match(await page.eval(`document.querySelector('#days li[data-day="${today}"]').getAttribute('aria-label')`), /measured for 1 of 1,440 min/);
+
+      // Nothing overflows sideways.
+      // Under mobile emulation Chrome widens the layout viewport to the content, so
+      // innerWidth grows with an overflow (a page 1068 px wide reported innerWidth 1068):
+      // the device width is the bound that can fail.
+      const fit = await page.eval("[document.documentElement.scrollWidth, innerWidth, document.documentElement.clientWidth]");
+      assert.ok(fit[0] <= fit[1] && fit[0] <= width && fit[2] === width, `${width} px: scrollWidth ${fit[0]}, innerWidth ${fit[1]}, clientWidth ${fit[2]}`);
+
+      // The tooltips of the first and the last bar show on hover and stay on screen.
+      for (const which of ["first", "last"]) {
+        const box = await page.eval(`(() => { const r = document.querySelector('#days li:${which}-child').getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; })()`);
+        await page.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: box[0], y: box[1] });
+        const tip = await page.eval(`(() => { const t = document.querySelector('#days li:${which}-child .tip'); const r = t.getBoundingClientRect(); return [getComputedStyle(t).display, r.left, r.right, t.textContent]; })()`);
+        assert.equal(tip[0], "block", `${which} tip shows on hover`);
+        assert.ok(tip[1] >= 0 && tip[2] <= width, `${width} px: ${which} tip at ${tip[1]}..${tip[2]}`);
+        assert.match(tip[3], /^\d{1,2} [A-Z][a-z]{2} \d{4}: /);
+      }
+      await page.send("Input.dispatchMouseEvent", { type: "mouseMoved", x: 1, y: 1 });
+
+      const file = path.join(ARTIFACTS, `status-page-${width}.png`);
+      const png = await page.screenshot(file);
+      assert.equal(png.subarray(1, 4).toString(), "PNG");
+      assert.ok(png.length > 5_000, `screenshot is ${png.length} bytes`);
+      console.log(`status page screenshot (${width} px): ${file}`);
+      assert.deepEqual(page.log.filter((l) => /Content Security Policy|Refused/i.test(l)), [], "no CSP violation");
+    }
+
+    // Refresh without a reload: the page's own timer (virtual time, so the test does not
+    // wait a minute) fetches a fresh copy and swaps <main>; a reload would drop the marker.
+    const page = await browser.page(390, 844);
+    await page.goto(`${edge.url}/`);
+    await page.eval("window.__notReloaded = true");
+    await edge.heartbeat("de-1", { clients: 5 });
+    await edge.heartbeat("de-2", { clients: 5 });
+    await edge.round(new Date(Date.now() + 60_000)); // the next minute's round
+    assert.match((await edge.json("/v1/countries")).body.countries.find((c) => c.code === "de").up.toString(), /^2$/);
+    assert.match(await page.eval("document.querySelector('#summary').textContent"), /^1 of 4/, "not refreshed yet");
+    const budget = page.send("Emulation.setVirtualTimePolicy", { policy: "advance", budget: 61_000 });
+    await budget;
+    await until(async () => /^3 of 4/.test(await page.eval("document.querySelector('#summary').textContent")), "the page refreshed itself");
+    assert.equal(await page.eval("window.__notReloaded"), true, "refreshed in place, not reloaded");
+    assert.equal(await page.eval("document.querySelector('#headline strong').textContent"), "Degraded service");
+    assert.deepEqual(page.log.filter((l) => /Content Security Policy|Refused/i.test(l)), [], "no CSP violation");
   } finally {
-    fs.rmSync(shot, { force: true });
+    await browser.close();
     await edge.close();
   }
 });

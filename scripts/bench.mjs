@@ -69,8 +69,12 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const SERVERS = Number(process.env.BENCH_SERVERS ?? 1000);
 const POOLS = 50;
 
-const letters = "abcdefghijklmnopqrstuvwxyz";
-const country = (i) => letters[Math.floor(i / 26) % 26] + letters[i % 26];
+// 50 assigned ISO 3166-1 codes (the edge refuses unassigned ones), each pool placed on a
+// band of the globe so recommendations with a position have real distances to score.
+const COUNTRIES = ("ad ae af ag ai al am ao aq ar as at au aw ax az ba bb bd be bf bg bh bi bj " +
+  "bl bm bn bo bq br bs bt bv bw by bz ca cc cd cf cg ch ci ck cl cm cn co cr").split(" ");
+const country = (i) => COUNTRIES[i % COUNTRIES.length];
+const place = (i) => ({ latitude: -60 + (i % POOLS) * 2.4, longitude: -170 + ((i * 37) % 340) });
 const ids = Array.from({ length: SERVERS }, (_, i) => `bench-${i}`);
 
 async function inBatches(items, size, fn) {
@@ -86,6 +90,7 @@ await inBatches(ids, 16, async (id) => {
     body: JSON.stringify({
       hostname: `${id}.vpn.example.com`, ipv4: `198.51.${Math.floor(i / 250)}.${(i % 250) + 1}`,
       country: country(i % POOLS), city: "Bench City", capacity: 200, features: i % 3 ? ["p2p"] : [],
+      ...place(i),
       probe: { kind: "heartbeat" },
     }),
   });
@@ -130,10 +135,11 @@ async function wrk(path, script) {
 const endpoints = [
   ["GET /healthz (floor)", "/healthz"],
   ["GET /v1/servers", "/v1/servers"],
-  ["GET /v1/servers?country=aa", "/v1/servers?country=aa"],
+  ["GET /v1/servers?country=ad", "/v1/servers?country=ad"],
   ["GET /v1/countries", "/v1/countries"],
   ["GET /v1/recommendations", "/v1/recommendations?limit=3"],
-  ["GET /v1/recommendations?country=ab", "/v1/recommendations?country=ab&limit=3"],
+  ["GET /v1/recommendations?country=ae", "/v1/recommendations?country=ae&limit=3"],
+  ["GET /v1/recommendations?lat=&lon=", "/v1/recommendations?lat=59.91&lon=10.75&limit=3"],
 ];
 const rows = [];
 for (const [name, path] of endpoints) rows.push({ name, ...(await wrk(path)) });

@@ -94,9 +94,16 @@ async function round() {
   await fetch(`${EDGE}/__scheduled?cron=*+*+*+*+*`).then((r) => r.arrayBuffer());
 }
 
+// Where each demo city is, so recommendations can score distance (`?lat=&lon=`).
+const PLACES = {
+  Stockholm: [59.3293, 18.0686], Gothenburg: [57.7089, 11.9746], Berlin: [52.52, 13.405],
+  Frankfurt: [50.1109, 8.6821], Amsterdam: [52.3676, 4.9041], "New York": [40.7128, -74.006],
+  "Los Angeles": [34.0522, -118.2437],
+};
 for (const [id, country, city, ipv4, features, capacity, extra = {}] of FLEET) {
+  const [latitude, longitude] = PLACES[city];
   await admin("PUT", `/v1/admin/servers/${id}`, {
-    hostname: `${id}.vpn.example.com`, ipv4, country, city, capacity, features,
+    hostname: `${id}.vpn.example.com`, ipv4, country, city, capacity, features, latitude, longitude,
     probe: { kind: "heartbeat" }, maintenance: Boolean(extra.maintenance),
   });
 }
@@ -119,6 +126,10 @@ Servers turn "up" after two good minutes (UP_AFTER=2); the demo fires a round ev
   curl -s ${EDGE}/v1/countries
   curl -s '${EDGE}/v1/servers?country=se'
   curl -s '${EDGE}/v1/recommendations?country=de&limit=2'
+  curl -s '${EDGE}/v1/recommendations?lat=59.91&lon=10.75&limit=3'     (a client in Oslo)
+  curl -s ${EDGE}/v1/admin/servers/se-sto-01 -H 'authorization: Bearer ${ADMIN}'
+  curl -s -X PATCH ${EDGE}/v1/admin/servers/se-sto-01 -H 'authorization: Bearer ${ADMIN}' \
+       -H 'content-type: application/merge-patch+json' -d '{"maintenance":true}'
   curl -s ${EDGE}/v1/servers/se-sto-01
   open ${EDGE}/ (status page)
   curl -s -X PUT ${EDGE}/v1/admin/servers/se-sto-03 -H 'authorization: Bearer ${ADMIN}' \\

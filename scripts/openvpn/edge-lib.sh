@@ -40,22 +40,41 @@ edge_hmac_hex() {
 
 edge_sha256_hex() { openssl dgst -sha256 -r | cut -c1-64; }
 
-# edge_call METHOD PATH BODYFILE OUTFILE -> prints the HTTP status (000 when unreachable).
-# The body is read from a file so that passwords never pass through argv.
+# edge_call METHOD PATH BODYFILE OUTFILE -> prints what happened, for callers to classify:
+#   the HTTP status (200, 302, 404, 503, ...) when the edge answered;
+#   "net"     when the edge could not be reached: DNS failure, refused or reset connection,
+#             empty reply, timeout (curl exit 6, 7, 28, 52, 55, 56);
+#   "err<N>"  for anything else, which is a local fault (a temporary file that could not be
+#             written, a bad URL, a TLS or CA problem: curl exit N).
+# Only "net" and 5xx mean "the edge is unavailable" (README: "On each OpenVPN server").
+# The body is read from a file so that passwords never pass through argv. Each call signs
+# afresh with the current second, so a retry is never a replay of an earlier request.
 edge_call() {
   _m=$1 _p=$2 _bf=$3 _of=$4
   _ts=$(date +%s)
-  _bh=$(edge_sha256_hex < "$_bf")
+  _bh=$(edge_sha256_hex < "$_bf") || { printf 'errbody'; return 0; }
   _sig=$(printf '%s\n%s\n%s\n%s' "$_ts" "$_m" "$_p" "$_bh" | edge_hmac_hex "$EDGE_SERVER_KEY")
+  case "$_bh$_sig" in *[!0-9a-f]* | '') printf 'errsign'; return 0 ;; esac
+  [ ${#_sig} -eq 64 ] || { printf 'errsign'; return 0; }
   # Headers go through a file (curl -H @file) so nothing secret is in argv.
-  _hf=$(mktemp "${TMPDIR:-/tmp}/edge-h.XXXXXX")
-  {
+  _hf=$(mktemp "${TMPDIR:-/tmp}/edge-h.XXXXXX") || { printf 'errtmp'; return 0; }
+  if ! {
     printf 'Content-Type: application/json\n'
     printf 'X-Edge-Server: %s\n' "$EDGE_SERVER_ID"
     printf 'X-Edge-Timestamp: %s\n' "$_ts"
     printf 'X-Edge-Signature: %s\n' "$_sig"
-  } > "$_hf"
-  curl -sS -o "$_of" -w '%{http_code}' --max-time "${EDGE_TIMEOUT_S:-5}" \
-    -X "$_m" -H "@$_hf" --data-binary "@$_bf" "$EDGE_URL$_p" 2>/dev/null || true
+  } > "$_hf"; then
+    rm -f "$_hf"
+    printf 'errtmp'
+    return 0
+  fi
+  _code=$(curl -sS -o "$_of" -w '%{http_code}' --max-time "${EDGE_TIMEOUT_S:-5}" \
+    -X "$_m" -H "@$_hf" --data-binary "@$_bf" "$EDGE_URL$_p" 2>/dev/null)
+  _rc=$?
   rm -f "$_hf"
+  case "$_rc" in
+    0) case "$_code" in [1-5][0-9][0-9]) printf '%s' "$_code" ;; *) printf 'errcode' ;; esac ;;
+    6 | 7 | 28 | 52 | 55 | 56) printf 'net' ;;
+    *) printf 'err%s' "$_rc" ;;
+  esac
 }

@@ -67,6 +67,15 @@ impl Alert {
             server_id: None,
         }
     }
+
+    pub fn origin_misconfigured() -> Self {
+        Self {
+            text: ":no_entry: the origin refuses the edge's ORIGIN_API_TOKEN (401/403): every login is denied until it is fixed"
+                .into(),
+            event: "origin_misconfigured",
+            server_id: None,
+        }
+    }
 }
 
 /// Alerts for pools that froze or thawed between two rounds.

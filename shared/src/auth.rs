@@ -1,6 +1,8 @@
-//! Auth that survives its backend (DESIGN.md §1): request validation, the decision table,
-//! the circuit breaker, the lockout and the provisional cap. Pure: the Worker asks the
-//! origin, reads KV and Durable Objects, hashes, and then performs what `decide` returns.
+//! Auth that survives its backend (README "Auth when the origin fails"): request
+//! validation, the origin's answers by meaning, the decision table as a step function,
+//! the circuit breaker, the lockout, the provisional cap, re-verification and offline
+//! admissions. Pure: the Worker performs each read [`next`] asks for, reports the result
+//! (failures included) back into [`Facts`], and executes the [`Outcome`] unchanged.
 
 use crate::api_error::RequestError;
 use crate::config::FailOpenPolicy;
@@ -81,23 +83,51 @@ impl AuthRequest {
     }
 }
 
-/// What the origin said. Only an explicit `{"valid":false}` is a denial.
+/// What the origin said, by meaning. Only [`OriginAnswer::Unavailable`] says nothing about
+/// the user; every other answer is a verdict (README "Auth when the origin fails").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OriginAnswer {
+    /// `2xx {"valid":true}`.
     Valid,
+    /// `2xx {"valid":false}`.
     Invalid,
+    /// Any other 4xx (422 on an over-long password, 429 rate limiting, …): a denial.
+    Refused { status: u16 },
+    /// 401/403: the edge's own token is wrong (or a 1xx/3xx: the URL is wrong). A denial,
+    /// and the operator must hear about it.
+    Misconfigured { status: u16 },
+    /// Timeout, network error, 5xx, or a 2xx without a boolean `valid`.
     Unavailable,
 }
 
-/// Classify an origin reply: 2xx with a boolean `valid`, or unavailable.
-pub fn classify_origin(status: u16, body: &str) -> OriginAnswer {
-    if !(200..300).contains(&status) {
-        return OriginAnswer::Unavailable;
+impl OriginAnswer {
+    /// Whether the origin answered at all: only unavailability counts toward the breaker.
+    pub fn answered(self) -> bool {
+        self != Self::Unavailable
     }
-    match serde_json::from_str::<serde_json::Value>(body).ok().and_then(|v| v.get("valid").and_then(|b| b.as_bool())) {
-        Some(true) => OriginAnswer::Valid,
-        Some(false) => OriginAnswer::Invalid,
-        None => OriginAnswer::Unavailable,
+
+    /// Whether this answer judged the user (valid, invalid or refused), i.e. the origin
+    /// is working. A wrong edge token judges nobody.
+    pub fn judged(self) -> bool {
+        matches!(self, Self::Valid | Self::Invalid | Self::Refused { .. })
+    }
+}
+
+/// Classify an origin reply by its status class and body.
+pub fn classify_origin(status: u16, body: &str) -> OriginAnswer {
+    match status {
+        200..=299 => match serde_json::from_str::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("valid").and_then(|b| b.as_bool()))
+        {
+            Some(true) => OriginAnswer::Valid,
+            Some(false) => OriginAnswer::Invalid,
+            None => OriginAnswer::Unavailable,
+        },
+        401 | 403 => OriginAnswer::Misconfigured { status },
+        400..=499 => OriginAnswer::Refused { status },
+        500..=599 => OriginAnswer::Unavailable,
+        _ => OriginAnswer::Misconfigured { status },
     }
 }
 
@@ -117,12 +147,10 @@ pub struct CacheEntry {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CacheView {
     Missing,
-    /// Present but from an old epoch or past its age: not trusted for admission.
+    /// Present but from an old epoch (flushed) or past `CACHE_MAX_AGE_DAYS`: not trusted.
     Stale,
-    /// Present and trusted; `matches` is whether this password hashes to it (`None` when
-    /// it was not computed).
+    /// Present and trusted.
     Fresh {
-        matches: Option<bool>,
         verified_at: i64,
     },
 }
@@ -134,100 +162,35 @@ impl CacheView {
             Some(e) if e.epoch != epoch || now_ms - e.verified_at >= i64::from(max_age_days) * 86_400_000 => {
                 Self::Stale
             }
-            Some(e) => Self::Fresh { matches: None, verified_at: e.verified_at },
-        }
-    }
-
-    pub fn with_match(self, m: bool) -> Self {
-        match self {
-            Self::Fresh { verified_at, .. } => Self::Fresh { matches: Some(m), verified_at },
-            other => other,
+            Some(e) => Self::Fresh { verified_at: e.verified_at },
         }
     }
 }
 
-/// Whether to read the cache at all (it cannot change a `closed` outage's answer).
-pub fn consults_cache(origin: OriginAnswer, policy: FailOpenPolicy) -> bool {
-    !(origin == OriginAnswer::Unavailable && policy == FailOpenPolicy::Closed)
+/// A read the Worker could not perform (KV, a Durable Object or WebCrypto failed). It is
+/// an input like any other: each fallback is a row of the table in [`next`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Unreadable;
+
+pub type Read<T> = Result<T, Unreadable>;
+
+/// What the degraded path asks the `AuthGuard` in one call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GuardAction {
+    /// A cached password matched: is this user locked out from this address?
+    Check,
+    /// A cached password did not match: count a failure (if not locked).
+    Fail,
+    /// No cached credential, policy `open`: take a provisional slot (if not locked).
+    Provisional,
 }
 
-/// An admission a server made by itself while the edge was unreachable.
-#[derive(Clone, PartialEq, Eq)]
-pub struct OfflineAdmission {
-    pub username: String,
-    pub password: String,
-    pub client_ip: IpAddr,
-    pub client_port: u16,
-    pub admitted_at_ms: i64,
-}
-
-impl std::fmt::Debug for OfflineAdmission {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OfflineAdmission").field("username", &self.username).field("password", &"<redacted>").finish()
-    }
-}
-
-pub const MAX_OFFLINE_BATCH: usize = 100;
-
-/// `{"sessions":[…]}`, all or nothing: a bad item rejects the batch (the agent keeps its
-/// spool and retries), naming `sessions[i].field`.
-pub fn parse_offline(f: &Fields, now_ms: i64) -> Result<Vec<OfflineAdmission>, RequestError> {
-    let list = f.opt_array("sessions")?.ok_or_else(|| RequestError::field("sessions", "is required"))?;
-    if list.len() > MAX_OFFLINE_BATCH {
-        return Err(RequestError::field("sessions", format!("at most {MAX_OFFLINE_BATCH} per request")));
-    }
-    list.iter()
-        .enumerate()
-        .map(|(i, v)| {
-            let named = |e: RequestError| match e {
-                RequestError::Field { field, why } => RequestError::field(format!("sessions[{i}].{field}"), why),
-                other => other,
-            };
-            let obj =
-                v.as_object().ok_or_else(|| RequestError::field(format!("sessions[{i}]"), "must be an object"))?;
-            let item = Fields::from_map(obj.clone());
-            let username = parse_username(&item).map_err(named)?;
-            let password = parse_password(&item).map_err(named)?;
-            let (client_ip, client_port) = parse_client(&item, "client_ip", "client_port").map_err(named)?;
-            let admitted_at_ms = item.u64("admitted_at", 4_102_444_800).map_err(named)? as i64 * 1000;
-            // A server's clock may run a little ahead; a day ahead is a bug, not skew.
-            if admitted_at_ms > now_ms + 120_000 {
-                return Err(RequestError::field(format!("sessions[{i}].admitted_at"), "is in the future"));
-            }
-            Ok(OfflineAdmission { username, password, client_ip, client_port, admitted_at_ms })
-        })
-        .collect()
-}
-
-/// Session ids a server acks (`{"session_ids":[…]}`), at most 1,000.
-pub fn parse_acks(f: &Fields) -> Result<Vec<crate::types::SessionId>, RequestError> {
-    let list = f.opt_array("session_ids")?.ok_or_else(|| RequestError::field("session_ids", "is required"))?;
-    if list.len() > 1000 {
-        return Err(RequestError::field("session_ids", "at most 1000 per request"));
-    }
-    list.iter()
-        .map(|v| {
-            let s = v.as_str().ok_or_else(|| RequestError::field("session_ids", "must be strings"))?;
-            crate::types::SessionId::parse(s).map_err(|e| RequestError::field("session_ids", e.0))
-        })
-        .collect()
-}
-
-/// Whether the degraded path applies: the lockout is checked only then.
-pub fn checks_lockout(origin: OriginAnswer, policy: FailOpenPolicy) -> bool {
-    origin == OriginAnswer::Unavailable && policy != FailOpenPolicy::Closed
-}
-
-/// Whether deciding needs the PBKDF2 hash of this password against the cached entry.
-/// The normal login path (origin up, entry fresh) hashes only when the entry is due for a
-/// refresh, and then with a new salt for the write.
-pub fn needs_match(origin: OriginAnswer, entry_present: bool, policy: FailOpenPolicy) -> bool {
-    match origin {
-        OriginAnswer::Valid => false,
-        // Only a matching entry is evicted; a stranger's guess must not evict it.
-        OriginAnswer::Invalid => entry_present,
-        OriginAnswer::Unavailable => entry_present && policy != FailOpenPolicy::Closed,
-    }
+/// The guard's answer. `locked` is the state before this request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardReply {
+    pub locked: bool,
+    pub slot: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,110 +210,274 @@ pub enum Source {
     Policy,
 }
 
-/// What the Worker must do after answering.
+/// How a session the ledger holds was admitted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Admission {
+    Cache,
+    Provisional,
+    Offline,
+}
+
+impl Admission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Cache => "cache",
+            Self::Provisional => "provisional",
+            Self::Offline => "offline",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "cache" => Some(Self::Cache),
+            "provisional" => Some(Self::Provisional),
+            "offline" => Some(Self::Offline),
+            _ => None,
+        }
+    }
+}
+
+/// What the Worker does after answering (from `waitUntil`, never changing the answer).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Effect {
     /// Hash with a new salt and write the entry (missing, stale or due for refresh).
     WriteCache,
     /// The origin revoked the cached password.
     DeleteCache,
-    /// Record the admission in the session ledger for re-verification.
-    RecordSession,
-    /// Count a failure toward the username's lockout.
-    CountFailure,
+    /// The origin refused the edge's token: alert `origin_misconfigured`, show it in `/healthz`.
+    OriginMisconfigured,
+    /// The origin judged a user: clear a recorded misconfiguration.
+    OriginWorks,
+}
+
+/// Why the answer is what it is: a stable code, for logs and the hook's reason file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reason {
+    AuthNotConfigured,
+    OriginAccepted,
+    OriginRejected,
+    OriginRevokedCached,
+    OriginRefused,
+    OriginTokenRejected,
+    PolicyClosed,
+    CacheMatched,
+    CacheMismatch,
+    NoCachedCredential,
+    Provisional,
+    ProvisionalCap,
+    CapUnavailable,
+    LockedOut,
+    NotRecorded,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub decision: Decision,
     pub source: Source,
-    pub reason: &'static str,
+    pub reason: Reason,
     pub effects: Vec<Effect>,
 }
 
 impl Outcome {
-    fn new(decision: Decision, source: Source, reason: &'static str, effects: Vec<Effect>) -> Self {
+    fn new(decision: Decision, source: Source, reason: Reason, effects: Vec<Effect>) -> Self {
         Self { decision, source, reason, effects }
+    }
+
+    fn deny(source: Source, reason: Reason) -> Self {
+        Self::new(Decision::Deny, source, reason, vec![])
     }
 }
 
-/// Inputs to the decision besides the origin's answer.
+/// The settings the decision depends on (from `Config`).
 #[derive(Debug, Clone, Copy)]
-pub struct Context {
-    pub cache: CacheView,
+pub struct AuthSettings {
+    /// A usable origin URL and token are configured.
+    pub configured: bool,
+    /// `CRED_PEPPER` is set: the cache is on.
+    pub cache_enabled: bool,
     pub policy: FailOpenPolicy,
-    /// The username is locked out (failures while degraded).
-    pub locked_out: bool,
-    pub now_ms: i64,
     pub refresh_s: u32,
+    pub now_ms: i64,
+    /// This isolate recorded an `origin_misconfigured` state that a judged answer clears.
+    pub origin_flagged: bool,
 }
 
-/// The decision table of DESIGN.md §1, every row. A `provisional` allow must still get a
-/// slot under the fleet-wide cap; if it does not, use [`provisional_refused`].
-pub fn decide(origin: OriginAnswer, c: Context) -> Outcome {
+/// What is known so far about one login, filled in by the Worker as [`next`] asks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Facts {
+    pub origin: Option<OriginAnswer>,
+    pub cache: Option<Read<CacheView>>,
+    /// Whether this password hashes to the fresh cached entry.
+    pub matches: Option<Read<bool>>,
+    pub guard: Option<Read<GuardReply>>,
+    /// The ledger recorded the admission (keyed by the request's signature).
+    pub recorded: Option<Read<()>>,
+}
+
+/// The next thing to read or do, or the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    AskOrigin,
+    /// The cache epoch and the user's entry (KV).
+    ReadCache,
+    /// PBKDF2 of this password against the cached entry.
+    Hash,
+    /// One `AuthGuard` call (lockout and cap), keyed by the request's signature.
+    Guard(GuardAction),
+    /// Record the admission in the session ledger, keyed by the request's signature.
+    Record(Admission),
+    Answer(Outcome),
+}
+
+/// Clearing a recorded misconfiguration costs a Durable Object call: only when flagged.
+fn works(s: &AuthSettings) -> Vec<Effect> {
+    if s.origin_flagged {
+        vec![Effect::OriginWorks]
+    } else {
+        vec![]
+    }
+}
+
+/// Where the degraded path stands once the cache has been consulted.
+enum Degraded {
+    Matched,
+    Mismatched,
+    NoCredential,
+}
+
+/// The decision table, one step at a time (README "Auth when the origin fails"). The
+/// normal login path (origin up, entry fresh and not due) reads KV once and never hashes.
+pub fn next(s: &AuthSettings, f: &Facts) -> Next {
     use Decision::*;
+    if !s.configured {
+        return Next::Answer(Outcome::deny(Source::Policy, Reason::AuthNotConfigured));
+    }
+    let Some(origin) = f.origin else { return Next::AskOrigin };
+    let cache_needed = s.cache_enabled && !(origin == OriginAnswer::Unavailable && s.policy == FailOpenPolicy::Closed);
+    let cache = match (cache_needed, f.cache) {
+        (false, _) => Err(Unreadable),
+        (true, None) => return Next::ReadCache,
+        (true, Some(c)) => c,
+    };
+    let fresh = matches!(cache, Ok(CacheView::Fresh { .. }));
     match origin {
         OriginAnswer::Valid => {
-            let due = match c.cache {
-                CacheView::Missing | CacheView::Stale => true,
-                CacheView::Fresh { verified_at, .. } => c.now_ms - verified_at >= i64::from(c.refresh_s) * 1000,
+            let due = match cache {
+                Ok(CacheView::Missing | CacheView::Stale) => true,
+                Ok(CacheView::Fresh { verified_at }) => s.now_ms - verified_at >= i64::from(s.refresh_s) * 1000,
+                // The epoch is unknown: writing could revive what a flush revoked.
+                Err(Unreadable) => false,
             };
-            Outcome::new(Allow, Source::Origin, "origin accepted", if due { vec![Effect::WriteCache] } else { vec![] })
+            let mut effects = works(s);
+            if due {
+                effects.push(Effect::WriteCache);
+            }
+            Next::Answer(Outcome::new(Allow, Source::Origin, Reason::OriginAccepted, effects))
         }
-        OriginAnswer::Invalid => match c.cache {
-            CacheView::Fresh { matches: Some(true), .. } => Outcome::new(
-                Deny,
-                Source::Origin,
-                "origin rejected; cached password revoked",
-                vec![Effect::DeleteCache],
-            ),
-            _ => Outcome::new(Deny, Source::Origin, "origin rejected", vec![]),
-        },
+        OriginAnswer::Invalid => {
+            // Only a matching entry is evicted: a stranger's wrong guess must not evict it.
+            if fresh && f.matches.is_none() {
+                return Next::Hash;
+            }
+            if fresh && f.matches == Some(Ok(true)) {
+                return Next::Answer(Outcome::new(
+                    Deny,
+                    Source::Origin,
+                    Reason::OriginRevokedCached,
+                    [works(s), vec![Effect::DeleteCache]].concat(),
+                ));
+            }
+            Next::Answer(Outcome::new(Deny, Source::Origin, Reason::OriginRejected, works(s)))
+        }
+        // A 4xx is a verdict, never unavailability; the cache entry stays (a 422 is not a
+        // revocation).
+        OriginAnswer::Refused { .. } => {
+            Next::Answer(Outcome::new(Deny, Source::Origin, Reason::OriginRefused, works(s)))
+        }
+        OriginAnswer::Misconfigured { .. } => Next::Answer(Outcome::new(
+            Deny,
+            Source::Origin,
+            Reason::OriginTokenRejected,
+            vec![Effect::OriginMisconfigured],
+        )),
         OriginAnswer::Unavailable => {
-            if c.policy == FailOpenPolicy::Closed {
-                return Outcome::new(Deny, Source::Policy, "origin unavailable and policy is closed", vec![]);
+            if s.policy == FailOpenPolicy::Closed {
+                return Next::Answer(Outcome::deny(Source::Policy, Reason::PolicyClosed));
             }
-            if c.locked_out {
-                return Outcome::new(
-                    Deny,
-                    Source::Lockout,
-                    "too many failures while the origin is unavailable",
-                    vec![],
-                );
+            if fresh && f.matches.is_none() {
+                return Next::Hash;
             }
-            match c.cache {
-                CacheView::Fresh { matches: Some(true), .. } => Outcome::new(
-                    Allow,
-                    Source::Cache,
-                    "origin unavailable; cached credential matched",
-                    vec![Effect::RecordSession],
-                ),
-                CacheView::Fresh { .. } => Outcome::new(
-                    Deny,
-                    Source::Cache,
-                    "origin unavailable; password does not match the cached credential",
-                    vec![Effect::CountFailure],
-                ),
-                CacheView::Missing | CacheView::Stale => match c.policy {
-                    FailOpenPolicy::Open => Outcome::new(
-                        Allow,
-                        Source::Provisional,
-                        "origin unavailable; admitted provisionally pending re-verification",
-                        vec![Effect::RecordSession],
-                    ),
-                    _ => Outcome::new(Deny, Source::Policy, "origin unavailable and no cached credential", vec![]),
+            let state = match (fresh, f.matches) {
+                (true, Some(Ok(true))) => Degraded::Matched,
+                (true, Some(Ok(false))) => Degraded::Mismatched,
+                // An unreadable cache or a failed hash is no credential: the admission, if
+                // any, is provisional and re-verified like any other.
+                _ => Degraded::NoCredential,
+            };
+            let (action, admission) = match (&state, s.policy) {
+                (Degraded::Matched, _) => (GuardAction::Check, Admission::Cache),
+                (Degraded::Mismatched, _) => (GuardAction::Fail, Admission::Cache),
+                (Degraded::NoCredential, FailOpenPolicy::Open) => (GuardAction::Provisional, Admission::Provisional),
+                (Degraded::NoCredential, _) => {
+                    return Next::Answer(Outcome::deny(Source::Policy, Reason::NoCachedCredential))
+                }
+            };
+            let Some(guard) = f.guard else { return Next::Guard(action) };
+            match (&state, guard) {
+                (_, Ok(GuardReply { locked: true, .. })) => {
+                    Next::Answer(Outcome::deny(Source::Lockout, Reason::LockedOut))
+                }
+                (Degraded::Mismatched, _) => Next::Answer(Outcome::deny(Source::Cache, Reason::CacheMismatch)),
+                // Guard down, cap unknown: refuse rather than admit without a bound.
+                (Degraded::NoCredential, Err(Unreadable)) => {
+                    Next::Answer(Outcome::deny(Source::Policy, Reason::CapUnavailable))
+                }
+                (Degraded::NoCredential, Ok(GuardReply { slot: false, .. })) => {
+                    Next::Answer(Outcome::deny(Source::Policy, Reason::ProvisionalCap))
+                }
+                // A matched password with the guard down is still proven against the hash;
+                // it is recorded and re-verified like any other.
+                (Degraded::Matched, _) | (Degraded::NoCredential, Ok(_)) => match f.recorded {
+                    None => Next::Record(admission),
+                    // An admission that cannot be re-verified later is not made.
+                    Some(Err(Unreadable)) => Next::Answer(Outcome::deny(Source::Policy, Reason::NotRecorded)),
+                    Some(Ok(())) => Next::Answer(match admission {
+                        Admission::Cache => Outcome::new(Allow, Source::Cache, Reason::CacheMatched, vec![]),
+                        _ => Outcome::new(Allow, Source::Provisional, Reason::Provisional, vec![]),
+                    }),
                 },
             }
         }
     }
 }
 
-/// A provisional admission over the fleet-wide cap.
-pub fn provisional_refused() -> Outcome {
-    Outcome::new(Decision::Deny, Source::Policy, "origin unavailable; provisional admissions are at their cap", vec![])
+/// Whether a login that reached the origin should start re-verification at once: this
+/// isolate recorded degraded admissions and the origin judged someone.
+pub fn kicks_reverify(origin: OriginAnswer, recorded_here: bool) -> bool {
+    recorded_here && origin.judged()
 }
 
-/// Failures per username while the origin is unavailable.
+/// The session id of a signed request: derived from its signature, so a replayed request
+/// names the same session and its ledger record is written once.
+pub fn session_id_for(signature: &str) -> String {
+    crate::signature::sha256_hex(format!("session\n{signature}").as_bytes())[..32].to_owned()
+}
+
+/// The key under which the guard remembers a request's effects (lockout failure, cap slot).
+pub fn effect_tag(signature: &str) -> String {
+    crate::signature::sha256_hex(format!("effect\n{signature}").as_bytes())[..32].to_owned()
+}
+
+/// How long effects are remembered per signature: a signature is accepted for 120 s either
+/// side of the edge's clock, so a replay cannot come later than this.
+pub const EFFECT_MEMO_MS: i64 = 5 * 60_000;
+
+// ---------------------------------------------------------------------------------------
+// Lockout and the provisional cap (the AuthGuard's rules).
+
+/// Failures per username and client address while the origin is unavailable.
 pub const LOCKOUT_FAILURES: usize = 5;
 pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60_000;
 pub const LOCKOUT_FOR_MS: i64 = 15 * 60_000;
@@ -367,11 +494,11 @@ impl Lockout {
         self.locked_until.is_some_and(|t| now_ms < t)
     }
 
-    /// Count a failure; 5 within 15 minutes lock the username for 15 minutes.
-    pub fn fail(mut self, now_ms: i64) -> Self {
+    /// Count a failure; `max` within 15 minutes lock for 15 minutes.
+    pub fn fail(mut self, now_ms: i64, max: usize) -> Self {
         self.failures.retain(|&t| now_ms - t < LOCKOUT_WINDOW_MS);
         self.failures.push(now_ms);
-        if self.failures.len() >= LOCKOUT_FAILURES {
+        if self.failures.len() >= max {
             self.locked_until = Some(now_ms + LOCKOUT_FOR_MS);
             self.failures.clear();
         }
@@ -404,8 +531,55 @@ impl ProvisionalBudget {
     }
 }
 
+/// The guard's state for one request: the (username, address) lockout, the username's
+/// lockout across addresses, and the fleet-wide budget.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GuardState {
+    pub by_ip: Lockout,
+    pub by_user: Lockout,
+    pub budget: ProvisionalBudget,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct GuardLimits {
+    /// `LOCKOUT_USER_MAX`: failures across all addresses that lock the username everywhere.
+    pub user_max: u32,
+    /// `PROVISIONAL_PER_MINUTE`.
+    pub cap: u32,
+}
+
+/// Apply one guard request. 5 failures from one address lock that address out for that
+/// user; a right password from another address is still served. A locked request changes
+/// nothing (its failures are not counted twice).
+pub fn guard_apply(s: GuardState, action: GuardAction, now_ms: i64, l: GuardLimits) -> (GuardState, GuardReply) {
+    let locked = s.by_ip.is_locked(now_ms) || s.by_user.is_locked(now_ms);
+    if locked {
+        return (s, GuardReply { locked: true, slot: false });
+    }
+    match action {
+        GuardAction::Check => (s, GuardReply::default()),
+        GuardAction::Fail => {
+            let next = GuardState {
+                by_ip: s.by_ip.fail(now_ms, LOCKOUT_FAILURES),
+                by_user: s.by_user.fail(now_ms, l.user_max.max(1) as usize),
+                budget: s.budget,
+            };
+            (next, GuardReply::default())
+        }
+        GuardAction::Provisional => {
+            let (budget, slot) = s.budget.take(now_ms, l.cap);
+            (GuardState { budget, ..s }, GuardReply { locked: false, slot })
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The circuit breaker.
+
 /// Consecutive origin failures that open the breaker.
 pub const BREAKER_THRESHOLD: u32 = 2;
+/// How long the breaker stays open before one request probes the origin again.
+pub const BREAKER_COOLDOWN_MS: i64 = 10_000;
 
 /// A circuit breaker for the origin: after consecutive failures it stops calling for a
 /// cool-down, then lets exactly one request probe.
@@ -445,19 +619,259 @@ impl Breaker {
         }
     }
 
-    pub fn record(self, answered: bool, now_ms: i64, cooldown_ms: i64) -> Self {
-        if answered {
+    /// Record a call's result: only unavailability counts; a 4xx is an answer.
+    pub fn record(self, answer: OriginAnswer, now_ms: i64) -> Self {
+        if answer.answered() {
             return Self::Closed { failures: 0 };
         }
         match self {
             Self::Closed { failures } if failures + 1 < BREAKER_THRESHOLD => Self::Closed { failures: failures + 1 },
-            _ => Self::Open { until_ms: now_ms + cooldown_ms },
+            _ => Self::Open { until_ms: now_ms + BREAKER_COOLDOWN_MS },
         }
     }
 
     pub fn is_open(&self) -> bool {
         !matches!(self, Self::Closed { .. })
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Re-verification.
+
+/// First retry delay of a session the origin could not judge; doubles per attempt.
+pub const REVERIFY_BACKOFF_MS: i64 = 30_000;
+pub const REVERIFY_BACKOFF_MAX_MS: i64 = 10 * 60_000;
+/// A session is given up as unverifiable only after its attempts span at least this long.
+pub const REVERIFY_MIN_SPAN_MS: i64 = 5 * 60_000;
+
+/// A pending session's re-verification so far (stored with it in the ledger).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attempts {
+    /// Attempts the origin could not judge while it judged others.
+    pub count: u32,
+    pub first_at: Option<i64>,
+}
+
+/// What re-verification found for one session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judged {
+    Answer(OriginAnswer),
+    /// The sealed password could not be opened (`SESSION_KEY` rotated, corrupt row).
+    Unsealable,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DisconnectReason {
+    /// The origin rejected the credentials.
+    Rejected,
+    /// The origin could not judge it after `REVERIFY_MAX_ATTEMPTS` attempts.
+    Unverifiable,
+    /// The sealed password could not be opened.
+    Unsealable,
+}
+
+impl DisconnectReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rejected => "rejected",
+            Self::Unverifiable => "unverifiable",
+            Self::Unsealable => "unsealable",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Confirmed: forget the sealed password, refresh the cache.
+    Valid,
+    /// Forget the sealed password, disconnect.
+    Disconnect(DisconnectReason),
+    /// Keep it; try again from `next_at`.
+    Retry { attempts: Attempts, next_at: i64 },
+}
+
+/// Judge one session. `origin_judging`: in this run the origin judged at least one other
+/// login (or the probe), so this session's failure is about it, not about the origin.
+/// A run never stops at a failure; a session is never retried before its backoff.
+pub fn reverify_verdict(
+    prev: Attempts,
+    judged: Judged,
+    origin_judging: bool,
+    now_ms: i64,
+    max_attempts: u32,
+) -> Verdict {
+    match judged {
+        Judged::Unsealable => Verdict::Disconnect(DisconnectReason::Unsealable),
+        Judged::Answer(OriginAnswer::Valid) => Verdict::Valid,
+        Judged::Answer(OriginAnswer::Invalid | OriginAnswer::Refused { .. }) => {
+            Verdict::Disconnect(DisconnectReason::Rejected)
+        }
+        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) => {
+            if !origin_judging {
+                // The origin is down (or refuses our token): nobody's attempt counts.
+                return Verdict::Retry { attempts: prev, next_at: now_ms };
+            }
+            let attempts = Attempts { count: prev.count + 1, first_at: Some(prev.first_at.unwrap_or(now_ms)) };
+            let span = now_ms - attempts.first_at.unwrap_or(now_ms);
+            if attempts.count >= max_attempts.max(1) && span >= REVERIFY_MIN_SPAN_MS {
+                return Verdict::Disconnect(DisconnectReason::Unverifiable);
+            }
+            let shift = attempts.count.saturating_sub(1).min(16);
+            let delay = (REVERIFY_BACKOFF_MS << shift).min(REVERIFY_BACKOFF_MAX_MS);
+            Verdict::Retry { attempts, next_at: now_ms + delay }
+        }
+    }
+}
+
+/// Whether the origin is judging in this run: some session got a verdict, or (when none
+/// did) the probe did.
+pub fn origin_judging(answers: &[Judged], probe: Option<OriginAnswer>) -> bool {
+    answers.iter().any(|j| matches!(j, Judged::Answer(a) if a.judged())) || probe.is_some_and(|p| p.judged())
+}
+
+/// Whether a run should spend one probe call to learn if the origin judges anyone.
+pub fn needs_probe(answers: &[Judged]) -> bool {
+    !answers.is_empty()
+        && !origin_judging(answers, None)
+        && answers.iter().any(|j| matches!(j, Judged::Answer(OriginAnswer::Unavailable)))
+}
+
+/// A session's state as the ledger reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    PendingReverification,
+    DisconnectPending,
+    Acked,
+}
+
+/// Acked disconnects stay visible to operators this long, then are forgotten.
+pub const ACKED_KEEP_MS: i64 = 24 * 3_600_000;
+
+// ---------------------------------------------------------------------------------------
+// Offline admissions.
+
+/// An admission a server made by itself while the edge was unreachable.
+#[derive(Clone, PartialEq, Eq)]
+pub struct OfflineAdmission {
+    pub username: String,
+    pub password: String,
+    pub client_ip: IpAddr,
+    pub client_port: u16,
+    pub admitted_at_ms: i64,
+}
+
+impl std::fmt::Debug for OfflineAdmission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OfflineAdmission").field("username", &self.username).field("password", &"<redacted>").finish()
+    }
+}
+
+pub const MAX_OFFLINE_BATCH: usize = 100;
+/// A server's clock may run a little ahead; more is a bug or a forgery.
+pub const OFFLINE_SKEW_MS: i64 = 60_000;
+/// Pending offline sessions per username per server: more is guessing, not reconnecting.
+pub const OFFLINE_PER_USER: u32 = 3;
+/// Pending offline sessions per server.
+pub const OFFLINE_PER_SERVER: u32 = 1_000;
+
+/// `{"sessions":[…]}`: the envelope is all or nothing (missing, not a list, too long);
+/// each item is judged alone, so one bad item never blocks the others.
+pub fn parse_offline(
+    f: &Fields,
+    now_ms: i64,
+    max_age_h: u32,
+) -> Result<Vec<Result<OfflineAdmission, RequestError>>, RequestError> {
+    let list = f.opt_array("sessions")?.ok_or_else(|| RequestError::field("sessions", "is required"))?;
+    if list.len() > MAX_OFFLINE_BATCH {
+        return Err(RequestError::field("sessions", format!("at most {MAX_OFFLINE_BATCH} per request")));
+    }
+    Ok(list
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            let named = |e: RequestError| match e {
+                RequestError::Field { field, why } => RequestError::field(format!("sessions[{i}].{field}"), why),
+                other => other,
+            };
+            let obj =
+                v.as_object().ok_or_else(|| RequestError::field(format!("sessions[{i}]"), "must be an object"))?;
+            let item = Fields::from_map(obj.clone());
+            let username = parse_username(&item).map_err(named)?;
+            let password = parse_password(&item).map_err(named)?;
+            let (client_ip, client_port) = parse_client(&item, "client_ip", "client_port").map_err(named)?;
+            let admitted_at_ms = item.u64("admitted_at", 4_102_444_800).map_err(named)? as i64 * 1000;
+            if admitted_at_ms > now_ms + OFFLINE_SKEW_MS {
+                return Err(RequestError::field(format!("sessions[{i}].admitted_at"), "is in the future"));
+            }
+            if admitted_at_ms < now_ms - i64::from(max_age_h) * 3_600_000 {
+                return Err(RequestError::field(
+                    format!("sessions[{i}].admitted_at"),
+                    format!("is older than OFFLINE_MAX_AGE_H ({max_age_h} h)"),
+                ));
+            }
+            Ok(OfflineAdmission { username, password, client_ip, client_port, admitted_at_ms })
+        })
+        .collect())
+}
+
+/// Why the ledger refused an offline admission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfflineRefusal {
+    /// `OFFLINE_PER_USER` already pending for this username on this server (counts as a
+    /// failure toward the user's lockout).
+    TooManyForUser,
+    /// `OFFLINE_PER_SERVER` already pending on this server.
+    ServerFull,
+}
+
+impl OfflineRefusal {
+    pub fn message(self) -> String {
+        match self {
+            Self::TooManyForUser => {
+                format!("at most {OFFLINE_PER_USER} offline sessions per username per server may be pending")
+            }
+            Self::ServerFull => format!("at most {OFFLINE_PER_SERVER} offline sessions per server may be pending"),
+        }
+    }
+
+    pub fn counts_as_failure(self) -> bool {
+        self == Self::TooManyForUser
+    }
+}
+
+/// Whether one more offline admission fits, given what is pending.
+pub fn offline_fits(pending_for_user: u32, pending_for_server: u32) -> Result<(), OfflineRefusal> {
+    if pending_for_server >= OFFLINE_PER_SERVER {
+        return Err(OfflineRefusal::ServerFull);
+    }
+    if pending_for_user >= OFFLINE_PER_USER {
+        return Err(OfflineRefusal::TooManyForUser);
+    }
+    Ok(())
+}
+
+/// The session id of an offline admission: derived from what identifies it (server,
+/// username, client address and port, admission time), so the same admission reported
+/// twice (an agent's retry, a replay) is one session.
+pub fn offline_session_id(server: &str, a: &OfflineAdmission) -> String {
+    let id = format!("offline\n{server}\n{}\n{}\n{}\n{}", a.username, a.client_ip, a.client_port, a.admitted_at_ms);
+    crate::signature::sha256_hex(id.as_bytes())[..32].to_owned()
+}
+
+/// Session ids a server acks (`{"session_ids":[…]}`), at most 1,000.
+pub fn parse_acks(f: &Fields) -> Result<Vec<crate::types::SessionId>, RequestError> {
+    let list = f.opt_array("session_ids")?.ok_or_else(|| RequestError::field("session_ids", "is required"))?;
+    if list.len() > 1000 {
+        return Err(RequestError::field("session_ids", "at most 1000 per request"));
+    }
+    list.iter()
+        .map(|v| {
+            let s = v.as_str().ok_or_else(|| RequestError::field("session_ids", "must be strings"))?;
+            crate::types::SessionId::parse(s).map_err(|e| RequestError::field("session_ids", e.0))
+        })
+        .collect()
 }
 
 /// The PBKDF2 input: HMAC-SHA256(CRED_PEPPER, password). Without the pepper (a Worker
@@ -467,6 +881,23 @@ pub fn peppered(pepper: &str, password: &str) -> [u8; 32] {
     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(pepper.as_bytes()).expect("any key length");
     mac.update(password.as_bytes());
     mac.finalize().into_bytes().into()
+}
+
+/// The AES-256-GCM key of one sealed password: HMAC-SHA256(SESSION_KEY, data key), where
+/// the random per-session data key lives in KV and is deleted once the session is judged.
+/// Storage engines keep deleted bytes (SQLite's WAL, point-in-time recovery); without its
+/// data key a sealed password left behind there can no longer be opened, even with
+/// `SESSION_KEY` (crypto-shredding).
+pub fn seal_key(session_key: &[u8; 32], data_key: &[u8]) -> [u8; 32] {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(session_key).expect("any key length");
+    mac.update(data_key);
+    mac.finalize().into_bytes().into()
+}
+
+/// KV key (in `CREDENTIALS`) of a session's data key.
+pub fn seal_data_key_name(session_id: &str) -> String {
+    format!("seal:{session_id}")
 }
 
 /// KV key of a username's cached credential.
@@ -483,255 +914,4 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use FailOpenPolicy::*;
-
-    const NOW: i64 = 1_800_000_000_000;
-
-    fn ctx(cache: CacheView, policy: FailOpenPolicy) -> Context {
-        Context { cache, policy, locked_out: false, now_ms: NOW, refresh_s: 3600 }
-    }
-
-    fn fresh(matches: Option<bool>) -> CacheView {
-        CacheView::Fresh { matches, verified_at: NOW - 1000 }
-    }
-
-    fn row(o: &Outcome) -> (Decision, Source, Vec<Effect>) {
-        (o.decision, o.source, o.effects.clone())
-    }
-
-    #[test]
-    fn origin_valid_rows() {
-        use Effect::*;
-        assert_eq!(
-            row(&decide(OriginAnswer::Valid, ctx(CacheView::Missing, Open))),
-            (Decision::Allow, Source::Origin, vec![WriteCache])
-        );
-        assert_eq!(
-            row(&decide(OriginAnswer::Valid, ctx(CacheView::Stale, Open))),
-            (Decision::Allow, Source::Origin, vec![WriteCache])
-        );
-        assert_eq!(
-            row(&decide(OriginAnswer::Valid, ctx(fresh(None), Open))),
-            (Decision::Allow, Source::Origin, vec![])
-        );
-        let old = CacheView::Fresh { matches: None, verified_at: NOW - 3_600_000 };
-        assert_eq!(
-            row(&decide(OriginAnswer::Valid, ctx(old, Closed))),
-            (Decision::Allow, Source::Origin, vec![WriteCache])
-        );
-    }
-
-    #[test]
-    fn origin_invalid_rows() {
-        assert_eq!(
-            row(&decide(OriginAnswer::Invalid, ctx(fresh(Some(true)), Open))),
-            (Decision::Deny, Source::Origin, vec![Effect::DeleteCache])
-        );
-        for cache in [fresh(Some(false)), CacheView::Missing, CacheView::Stale] {
-            assert_eq!(row(&decide(OriginAnswer::Invalid, ctx(cache, Open))), (Decision::Deny, Source::Origin, vec![]));
-        }
-    }
-
-    #[test]
-    fn origin_unavailable_rows() {
-        let u = OriginAnswer::Unavailable;
-        assert_eq!(
-            row(&decide(u, ctx(fresh(Some(true)), Open))),
-            (Decision::Allow, Source::Cache, vec![Effect::RecordSession])
-        );
-        assert_eq!(
-            row(&decide(u, ctx(fresh(Some(true)), CachedOnly))),
-            (Decision::Allow, Source::Cache, vec![Effect::RecordSession])
-        );
-        assert_eq!(
-            row(&decide(u, ctx(fresh(Some(false)), Open))),
-            (Decision::Deny, Source::Cache, vec![Effect::CountFailure])
-        );
-        assert_eq!(
-            row(&decide(u, ctx(CacheView::Missing, Open))),
-            (Decision::Allow, Source::Provisional, vec![Effect::RecordSession])
-        );
-        assert_eq!(
-            row(&decide(u, ctx(CacheView::Stale, Open))),
-            (Decision::Allow, Source::Provisional, vec![Effect::RecordSession])
-        );
-        assert_eq!(row(&decide(u, ctx(CacheView::Missing, CachedOnly))), (Decision::Deny, Source::Policy, vec![]));
-        for cache in [fresh(Some(true)), CacheView::Missing] {
-            assert_eq!(row(&decide(u, ctx(cache, Closed))), (Decision::Deny, Source::Policy, vec![]));
-        }
-        let mut locked = ctx(fresh(Some(true)), Open);
-        locked.locked_out = true;
-        assert_eq!(row(&decide(u, locked)), (Decision::Deny, Source::Lockout, vec![]));
-        assert_eq!(provisional_refused().source, Source::Policy);
-    }
-
-    #[test]
-    fn hashing_is_needed_only_where_it_decides() {
-        assert!(!needs_match(OriginAnswer::Valid, true, Open));
-        assert!(needs_match(OriginAnswer::Invalid, true, Open));
-        assert!(!needs_match(OriginAnswer::Invalid, false, Open));
-        assert!(needs_match(OriginAnswer::Unavailable, true, CachedOnly));
-        assert!(!needs_match(OriginAnswer::Unavailable, true, Closed));
-    }
-
-    #[test]
-    fn cache_view() {
-        let e = CacheEntry {
-            hash: "h".into(),
-            salt: "s".into(),
-            iterations: PBKDF2_ITERATIONS,
-            epoch: 2,
-            verified_at: NOW,
-        };
-        assert_eq!(CacheView::of(Some(&e), 2, NOW, 30), CacheView::Fresh { matches: None, verified_at: NOW });
-        assert_eq!(CacheView::of(Some(&e), 3, NOW, 30), CacheView::Stale, "flushed by an epoch bump");
-        assert_eq!(CacheView::of(Some(&e), 2, NOW + 30 * 86_400_000, 30), CacheView::Stale);
-        assert_eq!(CacheView::of(None, 2, NOW, 30), CacheView::Missing);
-    }
-
-    #[test]
-    fn origin_classification() {
-        assert_eq!(classify_origin(200, r#"{"valid":true}"#), OriginAnswer::Valid);
-        assert_eq!(classify_origin(200, r#"{"valid":false,"x":1}"#), OriginAnswer::Invalid);
-        for (s, b) in [
-            (500, r#"{"valid":false}"#),
-            (200, "<html>"),
-            (200, "{}"),
-            (200, r#"{"valid":"false"}"#),
-            (401, ""),
-            (302, ""),
-        ] {
-            assert_eq!(classify_origin(s, b), OriginAnswer::Unavailable, "{s} {b}");
-        }
-    }
-
-    #[test]
-    fn lockout_windows() {
-        let mut l = Lockout::default();
-        for i in 0..4 {
-            l = l.fail(NOW + i * 60_000);
-        }
-        assert!(!l.is_locked(NOW + 4 * 60_000));
-        l = l.fail(NOW + 4 * 60_000);
-        assert!(l.is_locked(NOW + 4 * 60_000));
-        assert!(l.is_locked(NOW + 4 * 60_000 + LOCKOUT_FOR_MS - 1));
-        assert!(!l.is_locked(NOW + 4 * 60_000 + LOCKOUT_FOR_MS));
-        // Failures spread over more than 15 minutes never lock.
-        let mut s = Lockout::default();
-        for i in 0..20 {
-            s = s.fail(NOW + i * 4 * 60_000);
-            assert!(!s.is_locked(NOW + i * 4 * 60_000), "failure {i}");
-        }
-        assert!(s.is_empty(NOW + 100 * 60_000));
-    }
-
-    #[test]
-    fn provisional_cap_per_minute() {
-        let mut b = ProvisionalBudget::default();
-        let mut admitted = 0;
-        for _ in 0..5 {
-            let (nb, ok) = b.take(NOW, 3);
-            b = nb;
-            admitted += ok as u32;
-        }
-        assert_eq!(admitted, 3);
-        let (_, ok) = b.take(NOW + 60_000, 3);
-        assert!(ok, "a new minute has a new budget");
-        assert!(!ProvisionalBudget::default().take(NOW, 0).1, "cap 0 admits nobody");
-    }
-
-    #[test]
-    fn breaker_over_time() {
-        let (cool, probe) = (10_000, 5_000);
-        let mut b = Breaker::default();
-        assert!(b.admit(NOW, probe).1);
-        b = b.record(false, NOW, cool);
-        assert_eq!(b, Breaker::Closed { failures: 1 });
-        b = b.record(false, NOW, cool);
-        assert_eq!(b, Breaker::Open { until_ms: NOW + cool });
-        assert!(!b.admit(NOW + 9_999, probe).1, "no calls during the cool-down");
-        let (half, ok) = b.admit(NOW + cool, probe);
-        assert!(ok, "one probe after the cool-down");
-        assert!(!half.admit(NOW + cool + 1, probe).1, "only one probe at a time");
-        assert!(half.admit(NOW + cool + probe + 1, probe).1, "a lost probe is replaced");
-        assert_eq!(half.record(false, NOW + cool, cool), Breaker::Open { until_ms: NOW + 2 * cool });
-        assert_eq!(half.record(true, NOW + cool, cool), Breaker::Closed { failures: 0 });
-        assert_eq!(Breaker::Closed { failures: 1 }.record(true, NOW, cool), Breaker::Closed { failures: 0 });
-    }
-
-    #[test]
-    fn request_validation() {
-        let f = |s: &str| AuthRequest::parse(&Fields::parse(s.as_bytes()).unwrap());
-        assert!(f(r#"{"username":"alice","password":"pw","client_ip":"203.0.113.9","client_port":51000}"#).is_ok());
-        let field = |s: &str| match f(s) {
-            Err(RequestError::Field { field, .. }) => field,
-            other => panic!("{other:?}"),
-        };
-        assert_eq!(field(r#"{"username":"","password":"pw","client_ip":"1.2.3.4","client_port":1}"#), "username");
-        assert_eq!(
-            field(&format!(
-                r#"{{"username":"{}","password":"pw","client_ip":"1.2.3.4","client_port":1}}"#,
-                "u".repeat(257)
-            )),
-            "username"
-        );
-        assert_eq!(
-            field(r#"{"username":"a\u0000b","password":"pw","client_ip":"1.2.3.4","client_port":1}"#),
-            "username"
-        );
-        assert_eq!(field(r#"{"username":"a","password":"p\nw","client_ip":"1.2.3.4","client_port":1}"#), "password");
-        assert_eq!(
-            field(&format!(
-                r#"{{"username":"a","password":"{}","client_ip":"1.2.3.4","client_port":1}}"#,
-                "p".repeat(1025)
-            )),
-            "password"
-        );
-        assert_eq!(field(r#"{"username":"a","password":"p","client_ip":"1.2.3","client_port":1}"#), "client_ip");
-        assert_eq!(field(r#"{"username":"a","password":"p","client_ip":"::1","client_port":0}"#), "client_port");
-        assert_eq!(field(r#"{"username":"a","password":"p","client_ip":"::1","client_port":65536}"#), "client_port");
-        // Never prints the password.
-        let r = f(r#"{"username":"a","password":"hunter2","client_ip":"::1","client_port":5}"#).unwrap();
-        assert!(!format!("{r:?}").contains("hunter2"));
-    }
-
-    #[test]
-    fn offline_batches() {
-        let f = |s: &str| parse_offline(&Fields::parse(s.as_bytes()).unwrap(), NOW);
-        let ok = f(r#"{"sessions":[{"username":"a","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":1700000000}]}"#).unwrap();
-        assert_eq!(ok[0].admitted_at_ms, 1_700_000_000_000);
-        let err = f(
-            r#"{"sessions":[{"username":"a","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":1}, {"username":"","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":1}]}"#,
-        );
-        assert_eq!(err.unwrap_err(), RequestError::field("sessions[1].username", "must be 1 to 256 bytes"));
-        let future = format!(
-            r#"{{"sessions":[{{"username":"a","password":"p","client_ip":"192.0.2.1","client_port":5,"admitted_at":{}}}]}}"#,
-            NOW / 1000 + 3600
-        );
-        assert!(f(&future).is_err());
-        assert!(f(r#"{}"#).is_err());
-        assert!(!consults_cache(OriginAnswer::Unavailable, Closed));
-        assert!(consults_cache(OriginAnswer::Valid, Closed));
-    }
-
-    #[test]
-    fn acks() {
-        let f = |s: &str| parse_acks(&Fields::parse(s.as_bytes()).unwrap());
-        assert_eq!(f(r#"{"session_ids":["ab12","cd-3"]}"#).unwrap().len(), 2);
-        assert!(f(r#"{"session_ids":["a b"]}"#).is_err());
-        assert!(f(r#"{"session_ids":[1]}"#).is_err());
-        assert!(f(r#"{}"#).is_err());
-        assert!(checks_lockout(OriginAnswer::Unavailable, CachedOnly));
-        assert!(!checks_lockout(OriginAnswer::Unavailable, Closed));
-        assert!(!checks_lockout(OriginAnswer::Invalid, Open));
-    }
-
-    #[test]
-    fn constant_time_eq() {
-        assert!(ct_eq(b"abc", b"abc"));
-        assert!(!ct_eq(b"abc", b"abd"));
-        assert!(!ct_eq(b"abc", b"ab"));
-    }
-}
+mod tests;

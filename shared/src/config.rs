@@ -95,6 +95,15 @@ pub struct Config {
     pub cache_refresh_s: u32,
     pub cache_max_age_days: u32,
     pub provisional_per_minute: u32,
+    /// Failures across all addresses that lock a username everywhere (per 15 min).
+    pub lockout_user_max: u32,
+    /// Attempts before a session the origin cannot judge is disconnected (`unverifiable`).
+    pub reverify_max_attempts: u32,
+    /// How old an offline admission may be when reported.
+    pub offline_max_age_h: u32,
+    /// Test-only fault injection (`TEST_FAULTS`); never set in production, and reported
+    /// as a problem by `/healthz` when it is.
+    pub test_faults: Vec<String>,
     pub heartbeat_stale_s: u32,
     pub down_after: u32,
     pub up_after: u32,
@@ -114,9 +123,22 @@ pub struct Config {
     pub sla_credit_multiplier: u32,
     pub credit_api_url: Option<String>,
     pub credit_api_token: Option<Secret>,
-    /// First retry delay of a failed credit call; doubles per attempt, at most 6 h.
+    /// First retry delay of a failed credit call; doubles per attempt, at most
+    /// `credit_retry_max_s` (6 h).
     pub credit_retry_base_s: u32,
+    /// `ALLOW_PRIVATE_ADDRESSES`: accept private and documentation server addresses (test
+    /// rigs, local demos); loopback, multicast and the like are refused regardless.
+    pub allow_private_addresses: bool,
+    pub credit_retry_max_s: u32,
     pub problems: Vec<ConfigProblem>,
+}
+
+/// The DNS provider's settings when DNS changes are on: the one answer `/healthz`, the round
+/// and the DNS admin routes all use (README "DNS pools").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DnsSettings<'a> {
+    Cloudflare { api_url: &'a str, zone_id: &'a str, api_token: &'a str },
+    Powerdns { api_url: &'a str, server_id: &'a str, api_key: &'a str },
 }
 
 /// What `/healthz` says about one feature.
@@ -156,6 +178,17 @@ impl Reader<'_> {
                     default
                 }
             },
+        }
+    }
+
+    fn flag(&mut self, name: &'static str) -> bool {
+        match self.opt(name).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false") | Some("0") | Some("no") => false,
+            Some("true") | Some("1") | Some("yes") => true,
+            Some(_) => {
+                self.problems.push(ConfigProblem { name, problem: "must be true or false; using false".into() });
+                false
+            }
         }
     }
 
@@ -242,6 +275,13 @@ impl Config {
             cache_refresh_s: r.num("CACHE_REFRESH_S", 3600, 60, 30 * 86_400),
             cache_max_age_days: r.num("CACHE_MAX_AGE_DAYS", 30, 1, 365),
             provisional_per_minute: r.num("PROVISIONAL_PER_MINUTE", 600, 0, 1_000_000),
+            lockout_user_max: r.num("LOCKOUT_USER_MAX", 20, 5, 10_000),
+            reverify_max_attempts: r.num("REVERIFY_MAX_ATTEMPTS", 5, 1, 100),
+            offline_max_age_h: r.num("OFFLINE_MAX_AGE_H", 24, 1, 168),
+            test_faults: r
+                .opt("TEST_FAULTS")
+                .map(|v| v.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect())
+                .unwrap_or_default(),
             heartbeat_stale_s: r.num("HEARTBEAT_STALE_S", 90, 30, 3600),
             down_after: r.num("DOWN_AFTER", 3, 1, 60),
             up_after: r.num("UP_AFTER", 2, 1, 60),
@@ -264,9 +304,37 @@ impl Config {
             credit_api_url: r.url("CREDIT_API_URL"),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
             credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
+            allow_private_addresses: r.flag("ALLOW_PRIVATE_ADDRESSES"),
+            credit_retry_max_s: r.num("CREDIT_RETRY_MAX_S", crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400),
             problems: Vec::new(),
         };
-        Config { problems: r.problems, ..cfg }
+        let mut problems = r.problems;
+        // Without a usable origin, auth is closed (README "Auth when the origin fails").
+        for (name, present) in
+            [("ORIGIN_AUTH_URL", cfg.origin_auth_url.is_some()), ("ORIGIN_API_TOKEN", cfg.origin_api_token.is_some())]
+        {
+            if !present && !problems.iter().any(|p| p.name == name) {
+                problems.push(ConfigProblem {
+                    name,
+                    problem: "missing: every login is denied (auth_not_configured)".into(),
+                });
+            }
+        }
+        if !cfg.test_faults.is_empty() {
+            problems
+                .push(ConfigProblem { name: "TEST_FAULTS", problem: "set: test-only fault injection is on".into() });
+        }
+        Config { problems, ..cfg }
+    }
+
+    /// Whether a usable origin URL and token are configured.
+    pub fn auth_configured(&self) -> bool {
+        self.origin_auth_url.is_some() && self.origin_api_token.is_some()
+    }
+
+    /// A test-only fault switch (see `TEST_FAULTS` in the README); always off in production.
+    pub fn fault(&self, name: &str) -> bool {
+        self.test_faults.iter().any(|f| f == name)
     }
 
     pub fn features(&self) -> Vec<FeatureState> {
@@ -274,18 +342,10 @@ impl Config {
             let missing: Vec<&'static str> = needs.iter().filter(|(_, present)| !present).map(|(n, _)| *n).collect();
             FeatureState { feature, enabled: missing.is_empty(), missing }
         }
-        let mut dns_needs = vec![];
-        match self.dns_provider {
-            DnsProvider::None => {}
-            DnsProvider::Cloudflare => {
-                dns_needs.push(("CLOUDFLARE_ZONE_ID", self.cloudflare_zone_id.is_some()));
-                dns_needs.push(("CLOUDFLARE_API_TOKEN", self.cloudflare_api_token.is_some()));
-            }
-            DnsProvider::Powerdns => {
-                dns_needs.push(("POWERDNS_API_URL", self.powerdns_api_url.is_some()));
-                dns_needs.push(("POWERDNS_API_KEY", self.powerdns_api_key.is_some()));
-            }
-        }
+        let dns = match self.dns() {
+            Ok(_) => FeatureState { feature: "dns", enabled: true, missing: vec![] },
+            Err(missing) => FeatureState { feature: "dns", enabled: false, missing },
+        };
         vec![
             state("admin_api", &[("ADMIN_TOKEN", self.admin_token.is_some())]),
             state("server_api", &[("FLEET_SECRET", self.fleet_secret.is_some())]),
@@ -301,7 +361,7 @@ impl Config {
                 "credential_cache",
                 &[("CRED_PEPPER", self.cred_pepper.is_some()), ("SESSION_KEY", self.session_key.is_some())],
             ),
-            state("dns", &dns_needs),
+            dns,
             state("alerts", &[("ALERT_WEBHOOK_URL", self.alert_webhook_url.is_some())]),
             state(
                 "sla_credits",
@@ -314,8 +374,46 @@ impl Config {
         ]
     }
 
+    /// DNS changes are on exactly when this is `Ok`; otherwise the variables that would turn
+    /// them on (`DNS_PROVIDER` itself when it is `none`).
+    pub fn dns(&self) -> Result<DnsSettings<'_>, Vec<&'static str>> {
+        match self.dns_provider {
+            DnsProvider::None => Err(vec!["DNS_PROVIDER"]),
+            DnsProvider::Cloudflare => match (&self.cloudflare_zone_id, &self.cloudflare_api_token) {
+                (Some(zone_id), Some(api_token)) => Ok(DnsSettings::Cloudflare {
+                    api_url: &self.cloudflare_api_url,
+                    zone_id,
+                    api_token: api_token.expose(),
+                }),
+                (z, t) => Err([("CLOUDFLARE_ZONE_ID", z.is_none()), ("CLOUDFLARE_API_TOKEN", t.is_none())]
+                    .into_iter()
+                    .filter_map(|(n, missing)| missing.then_some(n))
+                    .collect()),
+            },
+            DnsProvider::Powerdns => match (&self.powerdns_api_url, &self.powerdns_api_key) {
+                (Some(api_url), Some(api_key)) => Ok(DnsSettings::Powerdns {
+                    api_url,
+                    server_id: &self.powerdns_server_id,
+                    api_key: api_key.expose(),
+                }),
+                (u, k) => Err([("POWERDNS_API_URL", u.is_none()), ("POWERDNS_API_KEY", k.is_none())]
+                    .into_iter()
+                    .filter_map(|(n, missing)| missing.then_some(n))
+                    .collect()),
+            },
+        }
+    }
+
+    pub fn address_policy(&self) -> crate::types::AddressPolicy {
+        crate::types::AddressPolicy { allow_private: self.allow_private_addresses }
+    }
+
     pub fn sla_policy(&self) -> crate::sla::SlaPolicy {
         crate::sla::SlaPolicy::new(self.sla_target_pct, self.sla_credit_multiplier)
+    }
+
+    pub fn credit_retry(&self) -> crate::sla::RetryPolicy {
+        crate::sla::RetryPolicy { base_s: self.credit_retry_base_s, max_s: self.credit_retry_max_s }
     }
 
     pub fn thresholds(&self) -> crate::health::Thresholds {
@@ -340,18 +438,35 @@ mod tests {
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Open);
         assert_eq!((c.down_after, c.up_after, c.dns_ttl, c.max_delete_pct), (3, 2, 60, 30));
         assert_eq!(c.sla_target_pct, 99.5);
-        assert!(c.problems.is_empty());
-        assert!(c.features().iter().all(|f| f.feature == "dns" || !f.enabled));
+        let names: Vec<&str> = c.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["ORIGIN_AUTH_URL", "ORIGIN_API_TOKEN"], "no origin: auth is closed, and said so");
+        assert!(!c.auth_configured());
+        assert_eq!((c.lockout_user_max, c.reverify_max_attempts, c.offline_max_age_h), (20, 5, 24));
+        assert!(!c.fault("guard"));
+        assert!(c.features().iter().all(|f| !f.enabled), "nothing is on without its settings, DNS included");
+        assert!(!c.allow_private_addresses);
     }
 
     #[test]
     fn malformed_values_are_named_never_echoed() {
         let c = cfg(&[("SESSION_KEY", "c2hvcnQ="), ("DOWN_AFTER", "zero"), ("FAIL_OPEN_POLICY", "yes")]);
         let names: Vec<&str> = c.problems.iter().map(|p| p.name).collect();
-        assert_eq!(names, ["SESSION_KEY", "FAIL_OPEN_POLICY", "DOWN_AFTER"]);
+        assert_eq!(names, ["SESSION_KEY", "FAIL_OPEN_POLICY", "DOWN_AFTER", "ORIGIN_AUTH_URL", "ORIGIN_API_TOKEN"]);
         assert!(c.problems.iter().all(|p| !p.problem.contains("c2hvcnQ")));
         assert_eq!(c.fail_open_policy, FailOpenPolicy::Closed);
         assert!(c.session_key.is_none());
+    }
+
+    #[test]
+    fn origin_configured_and_faults() {
+        let c = cfg(&[("ORIGIN_AUTH_URL", "https://o.example/auth"), ("ORIGIN_API_TOKEN", "t")]);
+        assert!(c.auth_configured());
+        assert!(c.problems.is_empty());
+        let bad = cfg(&[("ORIGIN_AUTH_URL", "ftp://x"), ("ORIGIN_API_TOKEN", "t"), ("TEST_FAULTS", "guard, kv")]);
+        assert!(!bad.auth_configured());
+        let names: Vec<&str> = bad.problems.iter().map(|p| p.name).collect();
+        assert_eq!(names, ["ORIGIN_AUTH_URL", "TEST_FAULTS"]);
+        assert!(bad.fault("guard") && bad.fault("kv") && !bad.fault("ledger"));
     }
 
     #[test]
@@ -386,5 +501,28 @@ mod tests {
     fn a_good_session_key() {
         let c = cfg(&[("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")]);
         assert_eq!(c.session_key.unwrap()[31], 31);
+    }
+
+    #[test]
+    fn healthz_and_dns_routes_share_one_answer() {
+        let dns = |c: &Config| c.features().into_iter().find(|f| f.feature == "dns").unwrap();
+        let none = cfg(&[("DNS_PROVIDER", "none")]);
+        assert_eq!(none.dns(), Err(vec!["DNS_PROVIDER"]));
+        assert_eq!((dns(&none).enabled, dns(&none).missing), (false, vec!["DNS_PROVIDER"]));
+        let half = cfg(&[("DNS_PROVIDER", "cloudflare"), ("CLOUDFLARE_ZONE_ID", "z")]);
+        assert_eq!(half.dns(), Err(vec!["CLOUDFLARE_API_TOKEN"]));
+        assert!(!dns(&half).enabled);
+        let on = cfg(&[("DNS_PROVIDER", "powerdns"), ("POWERDNS_API_URL", "http://p"), ("POWERDNS_API_KEY", "k")]);
+        assert_eq!(on.dns(), Ok(DnsSettings::Powerdns { api_url: "http://p", server_id: "localhost", api_key: "k" }));
+        assert!(dns(&on).enabled);
+    }
+
+    #[test]
+    fn allow_private_addresses_flag() {
+        assert!(cfg(&[("ALLOW_PRIVATE_ADDRESSES", "true")]).allow_private_addresses);
+        assert!(!cfg(&[("ALLOW_PRIVATE_ADDRESSES", "false")]).allow_private_addresses);
+        let c = cfg(&[("ALLOW_PRIVATE_ADDRESSES", "maybe")]);
+        assert!(!c.allow_private_addresses);
+        assert_eq!(c.problems[0].name, "ALLOW_PRIVATE_ADDRESSES");
     }
 }

@@ -4,7 +4,7 @@ use crate::api_error::{CallerError, RequestError};
 use crate::health::{heartbeat_fresh, Health, HealthState, Judged, Thresholds};
 use crate::registration::{Probe, Registration};
 use crate::request::Fields;
-use crate::types::{CountryCode, Feature, ServerId};
+use crate::types::{CountryCode, Degrees, Feature, GeoPoint, ServerId};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -173,6 +173,58 @@ impl ServerRecord {
             capacity,
             features: self.reg.features.clone(),
             last_seen: self.last_seen_ms.and_then(rfc3339_ms),
+            latitude: self.reg.latitude,
+            longitude: self.reg.longitude,
+        }
+    }
+}
+
+/// What `GET /v1/admin/servers[/{id}]` shows: the registration as a `PUT` body states it
+/// (probe, maintenance and coordinates included, so it can be edited and sent back) plus
+/// the live state under `live`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AdminServer {
+    pub id: ServerId,
+    #[serde(flatten)]
+    pub registration: serde_json::Map<String, serde_json::Value>,
+    pub live: LiveState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LiveState {
+    pub status: Status,
+    /// The hysteresis verdict, which `status` shows unless the server is in maintenance.
+    pub health: Health,
+    pub load: Option<u8>,
+    pub clients: u32,
+    /// The capacity in use: the heartbeat's, capped by the registration.
+    pub capacity: u32,
+    pub last_seen: Option<String>,
+    /// The raw result of the last round's check.
+    pub last_check_passed: Option<bool>,
+    pub cpu: Option<f64>,
+    pub bandwidth_mbps: Option<f64>,
+    pub version: Option<String>,
+}
+
+impl ServerRecord {
+    pub fn admin_view(&self, now_ms: i64, stale_s: u32) -> AdminServer {
+        let v = self.view(now_ms, stale_s);
+        AdminServer {
+            id: self.reg.id.clone(),
+            registration: self.reg.to_body(),
+            live: LiveState {
+                status: v.status,
+                health: self.health.health(),
+                load: v.load,
+                clients: v.clients,
+                capacity: v.capacity,
+                last_seen: v.last_seen,
+                last_check_passed: self.last_check_passed,
+                cpu: self.telemetry.cpu,
+                bandwidth_mbps: self.telemetry.bandwidth_mbps,
+                version: self.telemetry.version.clone(),
+            },
         }
     }
 }
@@ -196,11 +248,20 @@ pub struct ServerView {
     pub capacity: u32,
     pub features: Vec<Feature>,
     pub last_seen: Option<String>,
+    /// The registered location (both or neither; `null` when not registered).
+    #[serde(default)]
+    pub latitude: Option<Degrees>,
+    #[serde(default)]
+    pub longitude: Option<Degrees>,
 }
 
 impl ServerView {
     pub fn spare(&self) -> u32 {
         self.capacity.saturating_sub(self.clients)
+    }
+
+    pub fn position(&self) -> Option<GeoPoint> {
+        Some(GeoPoint { latitude: self.latitude?, longitude: self.longitude? })
     }
 }
 
@@ -377,7 +438,8 @@ mod tests {
                 .as_bytes(),
         )
         .unwrap();
-        Registration::parse(ServerId::parse(id).unwrap(), &f).unwrap()
+        Registration::parse(ServerId::parse(id).unwrap(), &f, crate::types::AddressPolicy { allow_private: true })
+            .unwrap()
     }
 
     #[test]
@@ -430,6 +492,22 @@ mod tests {
         let mut c = recs[2].clone();
         let again = judge_pool(std::iter::once(&mut c), 0, 0, &Default::default(), 90, t);
         assert!(again.changed.is_empty(), "the same minute with the same result changes nothing");
+    }
+
+    #[test]
+    fn the_admin_view_shows_the_registration_and_live_state() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        r.reg.probe = Probe::Tcp { port: 1194 };
+        r.heartbeat(Heartbeat(Telemetry { clients: 30, version: Some("2.6".into()), ..Default::default() }), 1, 0)
+            .unwrap();
+        let v = serde_json::to_value(r.admin_view(0, 90)).unwrap();
+        assert_eq!(v["id"], "a");
+        assert_eq!(v["probe"], serde_json::json!({"kind":"tcp","port":1194}));
+        assert_eq!(v["maintenance"], false);
+        assert_eq!(v["latitude"], serde_json::Value::Null);
+        assert_eq!(v["live"]["status"], "down");
+        assert_eq!(v["live"]["load"], 30);
+        assert_eq!(v["live"]["version"], "2.6");
     }
 
     #[test]

@@ -1,9 +1,11 @@
-//! The operator's description of a server (`PUT /v1/admin/servers/{id}`), validated.
+//! The operator's description of a server (`PUT /v1/admin/servers/{id}`, and
+//! `PATCH` as a JSON merge patch over the stored one), validated.
 
 use crate::api_error::RequestError;
 use crate::request::Fields;
-use crate::types::{City, CountryCode, Feature, Hostname, ServerId};
+use crate::types::{AddressPolicy, City, CountryCode, Degrees, Feature, GeoPoint, Hostname, ServerId};
 use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 /// How the health round observes a server.
@@ -27,26 +29,27 @@ pub struct Registration {
     pub features: Vec<Feature>,
     pub probe: Probe,
     pub maintenance: bool,
+    /// Where the server is (both or neither); recommendations score distance with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latitude: Option<Degrees>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub longitude: Option<Degrees>,
 }
 
 pub const MAX_CAPACITY: u64 = 1_000_000;
 const MAX_FEATURES: usize = 32;
 
 impl Registration {
-    pub fn parse(id: ServerId, f: &Fields) -> Result<Self, RequestError> {
+    pub fn parse(id: ServerId, f: &Fields, policy: AddressPolicy) -> Result<Self, RequestError> {
         let hostname = Hostname::parse(f.str("hostname")?).map_err(|e| RequestError::field("hostname", e.0))?;
         let ipv4: Ipv4Addr =
             f.str("ipv4")?.parse().map_err(|_| RequestError::field("ipv4", "must be an IPv4 address"))?;
-        if ipv4.is_unspecified() || ipv4.is_broadcast() || ipv4.is_multicast() {
-            return Err(RequestError::field("ipv4", "must be a unicast host address"));
-        }
+        policy.check_ipv4(ipv4).map_err(|why| RequestError::field("ipv4", why))?;
         let ipv6 = match f.opt_str("ipv6")? {
             None | Some("") => None,
             Some(s) => {
                 let a: Ipv6Addr = s.parse().map_err(|_| RequestError::field("ipv6", "must be an IPv6 address"))?;
-                if a.is_unspecified() || a.is_multicast() {
-                    return Err(RequestError::field("ipv6", "must be a unicast host address"));
-                }
+                policy.check_ipv6(a).map_err(|why| RequestError::field("ipv6", why))?;
                 Some(a)
             }
         };
@@ -75,7 +78,80 @@ impl Registration {
             Some(p) => parse_probe(&p)?,
         };
         let maintenance = f.opt_bool("maintenance")?.unwrap_or(false);
-        Ok(Self { id, hostname, ipv4, ipv6, country, city, capacity: capacity as u32, features, probe, maintenance })
+        let latitude = f.opt_f64("latitude", -90.0, 90.0)?;
+        let longitude = f.opt_f64("longitude", -180.0, 180.0)?;
+        let position = match (latitude, longitude) {
+            (None, None) => None,
+            (Some(_), None) => return Err(RequestError::field("longitude", "is required when latitude is given")),
+            (None, Some(_)) => return Err(RequestError::field("latitude", "is required when longitude is given")),
+            (Some(lat), Some(lon)) => GeoPoint::new(lat, lon),
+        };
+        Ok(Self {
+            id,
+            hostname,
+            ipv4,
+            ipv6,
+            country,
+            city,
+            capacity: capacity as u32,
+            features,
+            probe,
+            maintenance,
+            latitude: position.map(|p| p.latitude),
+            longitude: position.map(|p| p.longitude),
+        })
+    }
+
+    pub fn position(&self) -> Option<GeoPoint> {
+        Some(GeoPoint { latitude: self.latitude?, longitude: self.longitude? })
+    }
+
+    /// The registration as a `PUT` body would state it (what `GET /v1/admin/servers/{id}`
+    /// shows and a `PATCH` is merged into).
+    pub fn to_body(&self) -> Map<String, Value> {
+        let mut m = match serde_json::to_value(self) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        m.remove("id");
+        for k in ["ipv6", "latitude", "longitude"] {
+            m.entry(k).or_insert(Value::Null);
+        }
+        m
+    }
+
+    /// `PATCH`: an RFC 7386 JSON merge patch over this registration, validated exactly as a
+    /// `PUT` (a `null` removes an optional field; removing a required one names it).
+    pub fn merge_patch(&self, patch: &Value, policy: AddressPolicy) -> Result<Self, RequestError> {
+        if !patch.is_object() {
+            return Err(RequestError::MalformedJson("a merge patch must be a JSON object".into()));
+        }
+        let mut doc = Value::Object(self.to_body());
+        merge(&mut doc, patch);
+        match doc {
+            Value::Object(m) => Self::parse(self.id.clone(), &Fields::from_map(m), policy),
+            _ => Err(RequestError::MalformedJson("a merge patch must be a JSON object".into())),
+        }
+    }
+}
+
+/// RFC 7386 section 2, MergePatch(Target, Patch).
+fn merge(target: &mut Value, patch: &Value) {
+    let Value::Object(p) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(t) = target {
+        for (k, v) in p {
+            if v.is_null() {
+                t.remove(k);
+            } else {
+                merge(t.entry(k.clone()).or_insert(Value::Null), v);
+            }
+        }
     }
 }
 
@@ -109,8 +185,10 @@ fn parse_probe(p: &Fields) -> Result<Probe, RequestError> {
 mod tests {
     use super::*;
 
+    const LAB: AddressPolicy = AddressPolicy { allow_private: true };
+
     fn parse(json: &str) -> Result<Registration, RequestError> {
-        Registration::parse(ServerId::parse("se-1").unwrap(), &Fields::parse(json.as_bytes()).unwrap())
+        Registration::parse(ServerId::parse("se-1").unwrap(), &Fields::parse(json.as_bytes()).unwrap(), LAB)
     }
 
     const GOOD: &str = r#"{"hostname":"se1.vpn.example.com","ipv4":"198.51.100.7","ipv6":"2001:db8::7",
@@ -132,6 +210,15 @@ mod tests {
             ("ipv4", r#""ipv4":"300.1.1.1""#),
             ("ipv6", r#""ipv6":"zz""#),
             ("country", r#""country":"SE""#),
+            ("country", r#""country":"zz""#),
+            ("ipv4", r#""ipv4":"127.0.0.1""#),
+            ("ipv4", r#""ipv4":"169.254.0.1""#),
+            ("ipv6", r#""ipv6":"fe80::1""#),
+            ("latitude", r#""latitude":90.5,"longitude":0"#),
+            ("longitude", r#""latitude":0,"longitude":-181"#),
+            ("longitude", r#""latitude":59.3"#),
+            ("latitude", r#""longitude":18.1"#),
+            ("latitude", r#""latitude":"59.3","longitude":18.1"#),
             ("capacity", r#""capacity":0"#),
             ("capacity", r#""capacity":"9""#),
             ("features", r#""features":[1]"#),
@@ -144,7 +231,7 @@ mod tests {
             let patch: serde_json::Map<String, serde_json::Value> =
                 serde_json::from_str(&format!("{{{replacement}}}")).unwrap();
             m.extend(patch);
-            let err = Registration::parse(ServerId::parse("x").unwrap(), &Fields::from_map(m)).unwrap_err();
+            let err = Registration::parse(ServerId::parse("x").unwrap(), &Fields::from_map(m), LAB).unwrap_err();
             match err {
                 RequestError::Field { field: f, .. } => assert_eq!(f, field, "{replacement}"),
                 other => panic!("{other:?}"),
@@ -158,5 +245,61 @@ mod tests {
             RequestError::Field { field, .. } => assert_eq!(field, "ipv4"),
             e => panic!("{e:?}"),
         }
+    }
+
+    #[test]
+    fn private_addresses_need_the_lab_switch() {
+        let f = Fields::parse(GOOD.as_bytes()).unwrap();
+        let err = Registration::parse(ServerId::parse("se-1").unwrap(), &f, AddressPolicy::default()).unwrap_err();
+        assert!(matches!(err, RequestError::Field { ref field, .. } if field == "ipv4"), "{err:?}");
+    }
+
+    #[test]
+    fn coordinates_both_or_neither() {
+        let r = parse(
+            &GOOD.replace(r#""maintenance":false"#, r#""maintenance":false,"latitude":59.3293,"longitude":18.0686"#),
+        )
+        .unwrap();
+        assert_eq!(r.position(), GeoPoint::new(59.3293, 18.0686));
+        assert_eq!(parse(GOOD).unwrap().position(), None);
+    }
+
+    #[test]
+    fn merge_patch_changes_only_what_it_names_and_validates_like_put() {
+        let r = parse(GOOD).unwrap();
+        let p = |j: &str| r.merge_patch(&serde_json::from_str(j).unwrap(), LAB);
+        let m = p(r#"{"maintenance":true}"#).unwrap();
+        assert!(m.maintenance);
+        assert_eq!(Registration { maintenance: false, ..m }, r, "nothing else changed");
+        let m = p(r#"{"probe":{"port":1195},"ipv6":null,"latitude":59.33,"longitude":18.07}"#).unwrap();
+        assert_eq!(m.probe, Probe::Tcp { port: 1195 });
+        assert_eq!(m.ipv6, None);
+        assert_eq!(m.position(), GeoPoint::new(59.33, 18.07));
+        let back = m.merge_patch(&serde_json::from_str(r#"{"latitude":null,"longitude":null}"#).unwrap(), LAB);
+        assert_eq!(back.unwrap().position(), None);
+        for (patch, field) in [
+            (r#"{"hostname":null}"#, "hostname"),
+            (r#"{"country":"zz"}"#, "country"),
+            (r#"{"capacity":0}"#, "capacity"),
+            (r#"{"latitude":10}"#, "longitude"),
+            (r#"{"probe":{"kind":"http"}}"#, "probe.url"),
+        ] {
+            match p(patch).unwrap_err() {
+                RequestError::Field { field: f, .. } => assert_eq!(f, field, "{patch}"),
+                e => panic!("{patch}: {e:?}"),
+            }
+        }
+        assert!(matches!(p("[1]"), Err(RequestError::MalformedJson(_))));
+        // The body shown to operators round-trips through PUT unchanged.
+        let shown = Fields::from_map(m.to_body());
+        assert_eq!(Registration::parse(m.id.clone(), &shown, LAB).unwrap(), m);
+    }
+
+    #[test]
+    fn records_stored_before_coordinates_still_load() {
+        let mut v = serde_json::to_value(parse(GOOD).unwrap()).unwrap();
+        v.as_object_mut().unwrap().remove("latitude");
+        let r: Registration = serde_json::from_value(v).unwrap();
+        assert_eq!(r.position(), None);
     }
 }

@@ -8,12 +8,18 @@ pub const MAX_BODY: usize = 16 * 1024;
 
 /// Content type and size, checked before the body is parsed.
 pub fn check_body_envelope(content_type: Option<&str>, len: usize) -> Result<(), RequestError> {
+    check_body_envelope_as(content_type, len, &["application/json"])
+}
+
+/// As `check_body_envelope`, for an endpoint taking other JSON media types too
+/// (`PATCH` takes `application/merge-patch+json`).
+pub fn check_body_envelope_as(content_type: Option<&str>, len: usize, accepted: &[&str]) -> Result<(), RequestError> {
     if len > MAX_BODY {
         return Err(RequestError::TooLarge { limit: MAX_BODY });
     }
     let essence =
         content_type.map(|c| c.split(';').next().unwrap_or("").trim().to_ascii_lowercase()).unwrap_or_default();
-    if essence != "application/json" {
+    if !accepted.contains(&essence.as_str()) {
         return Err(RequestError::UnsupportedMediaType);
     }
     Ok(())

@@ -19,13 +19,17 @@ pub enum Route<'a> {
     DisconnectsAck(&'a str),
     SessionsEnd,
     SessionsOffline,
+    AdminListServers,
+    AdminGetServer(&'a str),
     AdminPutServer(&'a str),
+    AdminPatchServer(&'a str),
     AdminDeleteServer(&'a str),
     AdminDnsPlan,
     AdminDnsApply,
     AdminSessions,
     AdminCacheFlush,
     AdminSlaCredit(&'a str),
+    AdminSla(&'a str),
     LibreNms,
 }
 
@@ -105,12 +109,16 @@ pub const ROUTES: &[Spec] = &[
     spec("POST", "/v1/servers/{id}/disconnects/ack", OwnServer(Once), |p| Route::DisconnectsAck(p)),
     spec("POST", "/v1/sessions/end", Server(Once), |_| Route::SessionsEnd),
     spec("POST", "/v1/sessions/offline", Server(Once), |_| Route::SessionsOffline),
+    spec("GET", "/v1/admin/servers", Admin, |_| Route::AdminListServers),
+    spec("GET", "/v1/admin/servers/{id}", Admin, |p| Route::AdminGetServer(p)),
     spec("PUT", "/v1/admin/servers/{id}", Admin, |p| Route::AdminPutServer(p)),
+    spec("PATCH", "/v1/admin/servers/{id}", Admin, |p| Route::AdminPatchServer(p)),
     spec("DELETE", "/v1/admin/servers/{id}", Admin, |p| Route::AdminDeleteServer(p)),
     spec("GET", "/v1/admin/dns/plan", Admin, |_| Route::AdminDnsPlan),
     spec("POST", "/v1/admin/dns/apply", Admin, |_| Route::AdminDnsApply),
     spec("GET", "/v1/admin/sessions", Admin, |_| Route::AdminSessions),
     spec("POST", "/v1/admin/cache/flush", Admin, |_| Route::AdminCacheFlush),
+    spec("GET", "/v1/admin/sla/{month}", Admin, |p| Route::AdminSla(p)),
     spec("POST", "/v1/admin/sla/{month}/credit", Admin, |p| Route::AdminSlaCredit(p)),
     spec("POST", "/v1/integrations/librenms", Nms, |_| Route::LibreNms),
 ];
@@ -178,7 +186,7 @@ pub fn route<'a>(method: &str, path: &'a str) -> Result<Route<'a>, RouteError> {
 
 /// The `Allow` header of a known path: the methods of every row it matches, in table order.
 fn allow_of(path: &str) -> &'static str {
-    const ALLOWS: &[&str] = &["GET, HEAD", "POST", "PUT, DELETE", "GET, HEAD, POST", "GET, HEAD, PUT, DELETE"];
+    const ALLOWS: &[&str] = &["GET, HEAD", "POST", "GET, HEAD, PUT, PATCH, DELETE"];
     let mut methods: Vec<&str> = Vec::new();
     for s in ROUTES.iter().filter(|s| capture(s.pattern, path).is_some()) {
         methods.push(s.method);
@@ -202,10 +210,18 @@ mod tests {
         assert_eq!(route("GET", "/v1/servers/se-1"), Ok(Route::GetServer("se-1")));
         assert_eq!(route("POST", "/v1/servers/se-1/heartbeat"), Ok(Route::Heartbeat("se-1")));
         assert_eq!(route("DELETE", "/v1/admin/servers/x"), Ok(Route::AdminDeleteServer("x")));
+        assert_eq!(route("PATCH", "/v1/admin/servers/x"), Ok(Route::AdminPatchServer("x")));
+        assert_eq!(route("GET", "/v1/admin/servers/x"), Ok(Route::AdminGetServer("x")));
+        assert_eq!(route("GET", "/v1/admin/servers"), Ok(Route::AdminListServers));
+        assert_eq!(
+            route("POST", "/v1/admin/servers/x"),
+            Err(RouteError::MethodNotAllowed { allow: "GET, HEAD, PUT, PATCH, DELETE" })
+        );
         assert_eq!(route("POST", "/v1/servers"), Err(RouteError::MethodNotAllowed { allow: "GET, HEAD" }));
         assert_eq!(route("GET", "/v1/auth"), Err(RouteError::MethodNotAllowed { allow: "POST" }));
-        assert_eq!(route("POST", "/v1/admin/servers/x"), Err(RouteError::MethodNotAllowed { allow: "PUT, DELETE" }));
         assert_eq!(route("GET", "/nope"), Err(RouteError::NotFound));
+        assert_eq!(route("GET", "/v1/admin/sla/2026-10"), Ok(Route::AdminSla("2026-10")));
+        assert_eq!(route("POST", "/v1/admin/sla/2026-10/credit"), Ok(Route::AdminSlaCredit("2026-10")));
         assert_eq!(route("GET", "/v1/servers/"), Err(RouteError::NotFound));
         assert_eq!(route("HEAD", "/healthz"), Ok(Route::Healthz));
         assert_eq!(route("post", "/v1/auth"), Ok(Route::Auth));

@@ -1,4 +1,4 @@
-//! SLA arithmetic and the credit's life cycle (DESIGN.md §4).
+//! SLA arithmetic and the credit's life cycle (README "The SLA and its credits").
 //!
 //! All arithmetic is in integers (minutes × 100,000 for the allowance), so a credit never
 //! flips by a floating-point hair: 31 days at 99.5 % is an allowance of exactly 223.2 min.
@@ -162,6 +162,10 @@ pub struct CreditState {
     pub next_attempt_ms: Option<i64>,
     /// What was (or is being) sent, fixed at the first attempt so retries repeat it exactly.
     pub credit_minutes: Option<u32>,
+    /// The exact request body of the first attempt: every retry (alarm or operator) sends
+    /// these bytes under the same Idempotency-Key, whatever late rounds add to the month.
+    #[serde(default)]
+    pub body: Option<String>,
 }
 
 impl Default for CreditState {
@@ -173,7 +177,21 @@ impl Default for CreditState {
             last_error: None,
             next_attempt_ms: None,
             credit_minutes: None,
+            body: None,
         }
+    }
+}
+
+/// Stored credit state that cannot be read back. It is reported and left as it is: a
+/// fresh `Pending` would forget the figures every retry must repeat.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptCredit(pub String);
+
+/// Reads the stored credit state: `None` when nothing was stored yet.
+pub fn parse_credit_state(stored: Option<&str>) -> Result<Option<CreditState>, CorruptCredit> {
+    match stored {
+        None => Ok(None),
+        Some(s) => serde_json::from_str(s).map(Some).map_err(|e| CorruptCredit(e.to_string())),
     }
 }
 
@@ -186,43 +204,106 @@ pub struct DayFigures {
     pub down: u32,
 }
 
-/// `SlaReport` exactly as DESIGN.md defines it.
+/// Whether the ledger has any recorded minute of the month. A month without one (before
+/// the edge existed, or one no round reached) is `not_measured`: it has no availability
+/// figure and no credit, rather than a 100 % nobody measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Measurement {
+    Measured,
+    NotMeasured,
+}
+
+/// `SlaReport`, generic over how much of the credit it shows: `CreditView` on the public
+/// route, `CreditDetail` (with the billing API's words) in the operator's view.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SlaReport {
+pub struct SlaReport<C = CreditView> {
     pub month: String,
+    pub measurement: Measurement,
     pub minutes: u32,
     /// Minutes of the month that have passed (the whole month once it is closed).
     pub elapsed_minutes: u32,
     pub observed_minutes: u32,
+    /// `observed ÷ elapsed`, in percent with three decimals: how much of the figure below
+    /// was measured rather than assumed.
+    pub coverage_pct: f64,
     pub downtime_minutes: u32,
     pub maintenance_minutes: u32,
     pub unknown_minutes: u32,
-    pub availability_pct: f64,
+    /// Always a JSON number with a decimal point (`100.0`, `99.491`); `null` when the month
+    /// is not measured.
+    pub availability_pct: Option<f64>,
     pub target_pct: f64,
     pub allowance_minutes: f64,
     pub excess_minutes: f64,
     pub credit_minutes: u32,
-    pub credit: CreditView,
+    /// `null` when the month is not measured.
+    pub credit: Option<C>,
 }
 
+/// The credit as the public sees it: no third-party text.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CreditView {
     pub status: CreditStatus,
     pub attempts: u32,
     pub issued_at: Option<String>,
-    /// Why the last attempt failed (status and the billing API's words), for operators.
+}
+
+/// The credit as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreditDetail {
+    pub status: CreditStatus,
+    pub attempts: u32,
+    pub issued_at: Option<String>,
+    /// Why the last attempt failed (status and the billing API's words).
     pub last_error: Option<String>,
+    /// When the alarm tries again (RFC 3339), while retrying.
+    pub next_attempt_at: Option<String>,
+    /// The exact body sent (and re-sent) to the billing API, once frozen.
+    pub request_body: Option<String>,
+}
+
+impl SlaReport<CreditDetail> {
+    /// The public report: the same figures, the credit without `last_error` and the body.
+    pub fn public(self) -> SlaReport<CreditView> {
+        let credit = self.credit.map(|c| CreditView { status: c.status, attempts: c.attempts, issued_at: c.issued_at });
+        SlaReport {
+            month: self.month,
+            measurement: self.measurement,
+            minutes: self.minutes,
+            elapsed_minutes: self.elapsed_minutes,
+            observed_minutes: self.observed_minutes,
+            coverage_pct: self.coverage_pct,
+            downtime_minutes: self.downtime_minutes,
+            maintenance_minutes: self.maintenance_minutes,
+            unknown_minutes: self.unknown_minutes,
+            availability_pct: self.availability_pct,
+            target_pct: self.target_pct,
+            allowance_minutes: self.allowance_minutes,
+            excess_minutes: self.excess_minutes,
+            credit_minutes: self.credit_minutes,
+            credit,
+        }
+    }
+}
+
+/// A percentage with three decimals.
+fn pct3(part: u32, whole: u32) -> f64 {
+    if whole == 0 {
+        return 0.0;
+    }
+    (f64::from(part) / f64::from(whole) * 100.0 * 1000.0).round() / 1000.0
 }
 
 /// The report of `month` as of the unix minute `now_minute` (month-to-date while the
-/// month runs). Unknown minutes count as available.
+/// month runs). Unknown minutes count as available; `coverage_pct` says how many there are.
 pub fn report(
     month: Month,
     counts: MinuteCounts,
     now_minute: i64,
     p: SlaPolicy,
     credit: Option<&CreditState>,
-) -> SlaReport {
+) -> SlaReport<CreditDetail> {
     let start = month.start_minute();
     let end = month.end_minute();
     let elapsed = (now_minute.clamp(start, end) - start) as u32;
@@ -230,27 +311,46 @@ pub fn report(
     let figures = credit_for(month, counts.down, p);
     let recorded = counts.recorded();
     let unknown = elapsed.saturating_sub(recorded.saturating_sub(counts.unknown)).max(counts.unknown);
-    let availability_pct = if elapsed == 0 {
-        100.0
-    } else {
-        let up = f64::from(elapsed.saturating_sub(counts.down));
-        (up / f64::from(elapsed) * 100.0 * 1000.0).round() / 1000.0
+    let measurement = if recorded == 0 { Measurement::NotMeasured } else { Measurement::Measured };
+    let availability_pct = match measurement {
+        Measurement::NotMeasured => None,
+        Measurement::Measured if elapsed == 0 => Some(100.0),
+        Measurement::Measured => Some(pct3(elapsed.saturating_sub(counts.down), elapsed)),
     };
-    let credit = match (closed, credit) {
-        (false, _) => CreditView { status: CreditStatus::NotDue, attempts: 0, issued_at: None, last_error: None },
-        (true, None) => CreditView { status: CreditStatus::Pending, attempts: 0, issued_at: None, last_error: None },
-        (true, Some(c)) => CreditView {
+    let credit = match (measurement, closed, credit) {
+        (Measurement::NotMeasured, _, _) => None,
+        (_, false, _) => Some(CreditDetail {
+            status: CreditStatus::NotDue,
+            attempts: 0,
+            issued_at: None,
+            last_error: None,
+            next_attempt_at: None,
+            request_body: None,
+        }),
+        (_, true, None) => Some(CreditDetail {
+            status: CreditStatus::Pending,
+            attempts: 0,
+            issued_at: None,
+            last_error: None,
+            next_attempt_at: None,
+            request_body: None,
+        }),
+        (_, true, Some(c)) => Some(CreditDetail {
             status: c.status,
             attempts: c.attempts,
             issued_at: c.issued_at.clone(),
             last_error: c.last_error.clone(),
-        },
+            next_attempt_at: c.next_attempt_ms.and_then(crate::fleet::rfc3339_ms),
+            request_body: c.body.clone(),
+        }),
     };
     SlaReport {
         month: month.to_string(),
+        measurement,
         minutes: figures.minutes,
         elapsed_minutes: elapsed,
         observed_minutes: recorded,
+        coverage_pct: pct3(recorded.min(elapsed), elapsed),
         downtime_minutes: counts.down,
         maintenance_minutes: counts.maintenance,
         unknown_minutes: unknown,
@@ -271,34 +371,43 @@ pub fn credit_due(month: Month, now_minute: i64) -> bool {
 /// What to do about a month's credit now.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CreditAction {
-    /// Month still running, already issued, failed permanently, or a retry not yet due.
+    /// Month still running or not measured, already issued, failed permanently, or a
+    /// retry not yet due.
     Nothing,
     /// Zero credit: recorded as issued without a call.
     IssueWithoutCall,
     Send(CreditRequest),
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// One call to the billing API: the exact bytes to send.
+#[derive(Debug, Clone, PartialEq)]
 pub struct CreditRequest {
-    #[serde(skip)]
     pub idempotency_key: String,
-    pub month: String,
     pub credit_minutes: u32,
-    pub downtime_minutes: u32,
-    pub availability_pct: f64,
+    /// The JSON body, byte for byte (frozen at the first attempt).
+    pub body: String,
+}
+
+/// `{"month","credit_minutes","downtime_minutes","availability_pct"}`.
+#[derive(Serialize)]
+struct CreditBody<'a> {
+    month: &'a str,
+    credit_minutes: u32,
+    downtime_minutes: u32,
+    availability_pct: f64,
 }
 
 /// `by_hand`: an operator's trigger, which also retries a permanently failed credit and
 /// ignores the backoff.
-pub fn plan_credit(
-    r: &SlaReport,
+pub fn plan_credit<C>(
+    r: &SlaReport<C>,
     state: &CreditState,
     now_minute: i64,
     month: Month,
     now_ms: i64,
     by_hand: bool,
 ) -> CreditAction {
-    if !credit_due(month, now_minute) {
+    if !credit_due(month, now_minute) || r.measurement == Measurement::NotMeasured {
         return CreditAction::Nothing;
     }
     match state.status {
@@ -309,53 +418,94 @@ pub fn plan_credit(
     if !by_hand && state.next_attempt_ms.is_some_and(|t| now_ms < t) {
         return CreditAction::Nothing;
     }
+    let idempotency_key = format!("sla-{month}");
+    if let (Some(body), Some(credit_minutes)) = (&state.body, state.credit_minutes) {
+        return CreditAction::Send(CreditRequest { idempotency_key, credit_minutes, body: body.clone() });
+    }
+    // A state stored before bodies were frozen keeps at least its credit minutes.
     let credit_minutes = state.credit_minutes.unwrap_or(r.credit_minutes);
     if credit_minutes == 0 {
         return CreditAction::IssueWithoutCall;
     }
-    CreditAction::Send(CreditRequest {
-        idempotency_key: format!("sla-{month}"),
-        month: month.to_string(),
+    let body = CreditBody {
+        month: &r.month,
         credit_minutes,
         downtime_minutes: r.downtime_minutes,
-        availability_pct: r.availability_pct,
-    })
+        availability_pct: r.availability_pct.unwrap_or(100.0),
+    };
+    let Ok(body) = serde_json::to_string(&body) else { return CreditAction::Nothing };
+    CreditAction::Send(CreditRequest { idempotency_key, credit_minutes, body })
+}
+
+/// The state to store *before* the first call, so that a retry after anything (a failed
+/// call, an eviction mid-call, a deploy) repeats the same bytes. `None`: already frozen.
+pub fn freeze(state: &CreditState, req: &CreditRequest) -> Option<CreditState> {
+    if state.body.is_some() {
+        return None;
+    }
+    Some(CreditState { body: Some(req.body.clone()), credit_minutes: Some(req.credit_minutes), ..state.clone() })
 }
 
 /// How a send ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SendOutcome {
     Acknowledged,
-    /// 5xx, 408, 429, timeout, network: worth retrying.
-    Retryable(String),
+    /// 5xx, 408, 425, 429, timeout, network: worth retrying, not before `retry_after_s`
+    /// when the billing API said so.
+    Retryable {
+        error: String,
+        retry_after_s: Option<u32>,
+    },
     /// Other 4xx: retrying the same request cannot succeed.
     Rejected(String),
 }
 
-pub fn classify_status(status: u16) -> SendOutcome {
+impl SendOutcome {
+    pub fn retryable(error: impl Into<String>) -> Self {
+        Self::Retryable { error: error.into(), retry_after_s: None }
+    }
+}
+
+/// An HTTP answer of the billing API, classified. `Retry-After` in seconds is honoured
+/// (an HTTP date is ignored: the backoff applies).
+pub fn classify_status(status: u16, retry_after: Option<&str>) -> SendOutcome {
     match status {
         200..=299 => SendOutcome::Acknowledged,
-        408 | 425 | 429 | 500..=599 => SendOutcome::Retryable(format!("HTTP {status}")),
+        408 | 425 | 429 | 500..=599 => SendOutcome::Retryable {
+            error: format!("HTTP {status}"),
+            retry_after_s: retry_after.and_then(|v| v.trim().parse::<u32>().ok()),
+        },
         _ => SendOutcome::Rejected(format!("HTTP {status}")),
     }
 }
 
-/// Backoff after the n-th failed attempt: base × 2^(n−1), at most 6 h.
-pub fn backoff_ms(attempts: u32, base_s: u32) -> i64 {
+/// The longest wait between two attempts (`CREDIT_RETRY_MAX_S` default).
+pub const CREDIT_RETRY_MAX_S: u32 = 6 * 3600;
+
+/// Backoff after the n-th failed attempt: base × 2^(n−1), at most `max_s`.
+pub fn backoff_ms(attempts: u32, base_s: u32, max_s: u32) -> i64 {
     let exp = attempts.saturating_sub(1).min(20);
-    (i64::from(base_s) * 1000 * (1i64 << exp)).min(6 * 3600 * 1000)
+    (i64::from(base_s) * 1000 * (1i64 << exp)).min(i64::from(max_s) * 1000)
+}
+
+/// Retry timing: `CREDIT_RETRY_BASE_S` and `CREDIT_RETRY_MAX_S`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub base_s: u32,
+    pub max_s: u32,
 }
 
 pub fn after_attempt(
     mut s: CreditState,
-    sent: u32,
+    sent: &CreditRequest,
     outcome: SendOutcome,
     now_ms: i64,
     issued_at: String,
-    base_s: u32,
+    retry: RetryPolicy,
 ) -> CreditState {
     s.attempts += 1;
-    s.credit_minutes = Some(sent);
+    s.credit_minutes = Some(sent.credit_minutes);
+    s.body = Some(sent.body.clone());
     match outcome {
         SendOutcome::Acknowledged => {
             s.status = CreditStatus::Issued;
@@ -363,10 +513,12 @@ pub fn after_attempt(
             s.last_error = None;
             s.next_attempt_ms = None;
         }
-        SendOutcome::Retryable(e) => {
+        SendOutcome::Retryable { error, retry_after_s } => {
             s.status = CreditStatus::Pending;
-            s.last_error = Some(e);
-            s.next_attempt_ms = Some(now_ms + backoff_ms(s.attempts, base_s));
+            s.last_error = Some(error);
+            let backoff = backoff_ms(s.attempts, retry.base_s, retry.max_s);
+            let asked = i64::from(retry_after_s.unwrap_or(0).min(retry.max_s)) * 1000;
+            s.next_attempt_ms = Some(now_ms + backoff.max(asked));
         }
         SendOutcome::Rejected(e) => {
             s.status = CreditStatus::Failed;
@@ -430,8 +582,9 @@ mod tests {
             SlaPolicy::default(),
             None,
         );
-        assert_eq!(r.availability_pct, 0.0);
-        assert_eq!(r.credit.status, CreditStatus::Pending);
+        assert_eq!(r.availability_pct, Some(0.0));
+        assert_eq!(r.coverage_pct, 100.0);
+        assert_eq!(r.credit.unwrap().status, CreditStatus::Pending);
     }
 
     #[test]
@@ -442,11 +595,101 @@ mod tests {
         let r = report(month, counts, now, SlaPolicy::default(), None);
         assert_eq!(r.elapsed_minutes, 100);
         assert_eq!(r.observed_minutes, 67);
+        assert_eq!(r.coverage_pct, 67.0);
         // 100 elapsed − 65 recorded with a known state = 35 unknown (incl. the 2 recorded).
         assert_eq!(r.unknown_minutes, 35);
-        assert_eq!(r.availability_pct, 90.0);
-        assert_eq!(r.credit.status, CreditStatus::NotDue);
+        assert_eq!(r.availability_pct, Some(90.0));
+        assert_eq!(r.measurement, Measurement::Measured);
+        assert_eq!(r.credit.unwrap().status, CreditStatus::NotDue);
         assert_eq!(r.minutes, 43_200);
+    }
+
+    #[test]
+    fn coverage_is_observed_over_elapsed() {
+        // The reviewer's month: 13 recorded minutes of 35,545 elapsed.
+        let month = m("2026-11");
+        let r = report(
+            month,
+            MinuteCounts { up: 13, ..Default::default() },
+            month.start_minute() + 35_545,
+            SlaPolicy::default(),
+            None,
+        );
+        assert_eq!((r.observed_minutes, r.elapsed_minutes), (13, 35_545));
+        assert_eq!(r.coverage_pct, 0.037);
+        assert_eq!(r.availability_pct, Some(100.0));
+        // Rounds recorded for minutes still ahead (a skewed clock) never push it past 100.
+        let r = report(
+            month,
+            MinuteCounts { up: 20, ..Default::default() },
+            month.start_minute() + 10,
+            SlaPolicy::default(),
+            None,
+        );
+        assert_eq!(r.coverage_pct, 100.0);
+    }
+
+    #[test]
+    fn a_month_without_a_recorded_minute_is_not_measured_and_has_no_credit() {
+        let month = m("2026-10");
+        let closed = month.end_minute() + 10;
+        let stale = CreditState { status: CreditStatus::Issued, ..Default::default() };
+        for stored in [None, Some(&stale)] {
+            let r = report(month, MinuteCounts::default(), closed, SlaPolicy::default(), stored);
+            assert_eq!(r.measurement, Measurement::NotMeasured);
+            assert_eq!((r.availability_pct, r.coverage_pct, r.credit.is_none()), (None, 0.0, true));
+            assert_eq!(
+                plan_credit(&r, &CreditState::default(), closed, month, closed * 60_000, true),
+                CreditAction::Nothing
+            );
+            let json = serde_json::to_string(&r.public()).unwrap();
+            assert!(json.contains(r#""measurement":"not_measured""#), "{json}");
+            assert!(json.contains(r#""availability_pct":null"#) && json.contains(r#""credit":null"#), "{json}");
+        }
+        // One recorded minute (even of an empty fleet) makes it measured.
+        let r = report(month, MinuteCounts { unknown: 1, ..Default::default() }, closed, SlaPolicy::default(), None);
+        assert_eq!(r.measurement, Measurement::Measured);
+    }
+
+    #[test]
+    fn availability_is_always_written_with_a_decimal_point() {
+        let month = m("2026-11");
+        for (down, text) in [(0, "100.0"), (43_200, "0.0"), (220, "99.491")] {
+            let r = report(
+                month,
+                MinuteCounts { up: 43_200 - down, down, ..Default::default() },
+                month.end_minute(),
+                SlaPolicy::default(),
+                None,
+            );
+            let json = serde_json::to_string(&r.public()).unwrap();
+            assert!(json.contains(&format!(r#""availability_pct":{text},"#)), "{json}");
+        }
+    }
+
+    #[test]
+    fn the_public_report_carries_no_billing_text() {
+        let month = m("2026-10");
+        let closed = month.end_minute() + 1;
+        let failed = CreditState {
+            status: CreditStatus::Failed,
+            attempts: 1,
+            last_error: Some("HTTP 401: invalid api key sk_live_abc".into()),
+            body: Some("{}".into()),
+            credit_minutes: Some(2),
+            ..Default::default()
+        };
+        let r = report(
+            month,
+            MinuteCounts { down: 300, ..Default::default() },
+            closed,
+            SlaPolicy::default(),
+            Some(&failed),
+        );
+        assert!(serde_json::to_string(&r).unwrap().contains("sk_live_abc"), "the operator's view has it");
+        let public = serde_json::to_string(&r.public()).unwrap();
+        assert!(!public.contains("sk_live") && !public.contains("last_error") && !public.contains("request_body"));
+        assert!(public.contains(r#""credit":{"status":"failed","attempts":1,"issued_at":null}"#), "{public}");
     }
 
     #[test]
@@ -457,6 +700,15 @@ mod tests {
         assert_eq!(c(3, 0, 2), MinuteState::Down);
         assert_eq!(c(3, 1, 2), MinuteState::Up);
         assert_eq!(c(3, 0, 0), MinuteState::Down);
+    }
+
+    const RETRY: RetryPolicy = RetryPolicy { base_s: 60, max_s: CREDIT_RETRY_MAX_S };
+
+    fn send(a: CreditAction) -> CreditRequest {
+        match a {
+            CreditAction::Send(r) => r,
+            other => panic!("expected a send, got {other:?}"),
+        }
     }
 
     #[test]
@@ -477,41 +729,118 @@ mod tests {
             CreditAction::Nothing,
             "month running"
         );
-        let CreditAction::Send(req) = plan_credit(&r, &s, closed, month, now_ms, false) else { panic!() };
+        let req = send(plan_credit(&r, &s, closed, month, now_ms, false));
         assert_eq!(req.idempotency_key, "sla-2026-10");
         assert_eq!(req.credit_minutes, 2 * (300 - 223));
-        let s = after_attempt(s, req.credit_minutes, SendOutcome::Retryable("HTTP 500".into()), now_ms, "t".into(), 60);
+        assert_eq!(
+            req.body,
+            r#"{"month":"2026-10","credit_minutes":154,"downtime_minutes":300,"availability_pct":99.328}"#
+        );
+        let s = after_attempt(s, &req, SendOutcome::retryable("HTTP 500"), now_ms, "t".into(), RETRY);
         assert_eq!((s.status, s.attempts, s.next_attempt_ms), (CreditStatus::Pending, 1, Some(now_ms + 60_000)));
         assert_eq!(plan_credit(&r, &s, closed, month, now_ms + 59_999, false), CreditAction::Nothing, "backoff");
         assert!(matches!(plan_credit(&r, &s, closed, month, now_ms + 60_000, false), CreditAction::Send(_)));
-        let s = after_attempt(s, req.credit_minutes, SendOutcome::Retryable("HTTP 500".into()), now_ms, "t".into(), 60);
+        let s = after_attempt(s, &req, SendOutcome::retryable("HTTP 500"), now_ms, "t".into(), RETRY);
         assert_eq!(s.next_attempt_ms, Some(now_ms + 120_000));
-        let s = after_attempt(s, req.credit_minutes, SendOutcome::Acknowledged, now_ms, "then".into(), 60);
+        let s = after_attempt(s, &req, SendOutcome::Acknowledged, now_ms, "then".into(), RETRY);
         assert_eq!((s.status, s.attempts, s.issued_at.as_deref()), (CreditStatus::Issued, 3, Some("then")));
         assert_eq!(plan_credit(&r, &s, closed, month, now_ms * 2, true), CreditAction::Nothing, "never twice");
 
-        let zero = report(month, MinuteCounts::default(), closed, SlaPolicy::default(), None);
+        let zero = report(month, MinuteCounts { up: 10, ..Default::default() }, closed, SlaPolicy::default(), None);
         assert_eq!(
             plan_credit(&zero, &CreditState::default(), closed, month, now_ms, false),
             CreditAction::IssueWithoutCall
         );
 
-        let failed =
-            after_attempt(CreditState::default(), 5, SendOutcome::Rejected("HTTP 401".into()), now_ms, "t".into(), 60);
+        let failed = after_attempt(
+            CreditState::default(),
+            &CreditRequest { idempotency_key: "sla-2026-10".into(), credit_minutes: 5, body: "{\"x\":5}".into() },
+            SendOutcome::Rejected("HTTP 401".into()),
+            now_ms,
+            "t".into(),
+            RETRY,
+        );
         assert_eq!(failed.status, CreditStatus::Failed);
         assert_eq!(plan_credit(&r, &failed, closed, month, now_ms, false), CreditAction::Nothing);
-        let CreditAction::Send(again) = plan_credit(&r, &failed, closed, month, now_ms, true) else { panic!() };
-        assert_eq!(again.credit_minutes, 5, "a retry repeats what was first sent");
+        let again = send(plan_credit(&r, &failed, closed, month, now_ms, true));
+        assert_eq!(
+            (again.credit_minutes, again.body.as_str()),
+            (5, "{\"x\":5}"),
+            "a retry repeats what was first sent"
+        );
     }
 
     #[test]
-    fn backoff_caps() {
-        assert_eq!(backoff_ms(1, 60), 60_000);
-        assert_eq!(backoff_ms(3, 60), 240_000);
-        assert_eq!(backoff_ms(30, 60), 6 * 3600 * 1000);
-        assert_eq!(classify_status(204), SendOutcome::Acknowledged);
-        assert!(matches!(classify_status(429), SendOutcome::Retryable(_)));
-        assert!(matches!(classify_status(403), SendOutcome::Rejected(_)));
+    fn retries_repeat_the_first_body_byte_for_byte_whatever_late_rounds_add() {
+        let month = m("2026-09");
+        let closed = month.end_minute() + 5;
+        let now_ms = closed * 60_000;
+        let at = |down: u32| {
+            report(month, MinuteCounts { up: 1000, down, ..Default::default() }, closed, SlaPolicy::default(), None)
+        };
+        let first = send(plan_credit(&at(220), &CreditState::default(), closed, month, now_ms, false));
+        assert_eq!(
+            first.body,
+            r#"{"month":"2026-09","credit_minutes":8,"downtime_minutes":220,"availability_pct":99.491}"#
+        );
+        // Frozen before the call goes out.
+        let frozen = freeze(&CreditState::default(), &first).expect("first attempt freezes");
+        assert_eq!(freeze(&frozen, &first), None, "frozen once");
+        // Late rounds for the closed month arrive: 230 down now. The retry, by alarm or by
+        // hand, still sends the first bytes.
+        let late = at(230);
+        assert_eq!((late.downtime_minutes, late.availability_pct), (230, Some(99.468)));
+        assert_eq!(send(plan_credit(&late, &frozen, closed, month, now_ms, false)), first);
+        let s = after_attempt(frozen, &first, SendOutcome::retryable("HTTP 503"), now_ms, "t".into(), RETRY);
+        assert_eq!(send(plan_credit(&late, &s, closed, month, now_ms + 60_000, false)), first);
+        let s = after_attempt(s, &first, SendOutcome::Rejected("HTTP 401".into()), now_ms, "t".into(), RETRY);
+        assert_eq!(send(plan_credit(&late, &s, closed, month, now_ms, true)), first);
+    }
+
+    #[test]
+    fn corrupt_credit_state_is_an_error_never_a_fresh_pending() {
+        assert_eq!(parse_credit_state(None), Ok(None));
+        let s = CreditState { credit_minutes: Some(8), body: Some("{}".into()), ..Default::default() };
+        let stored = serde_json::to_string(&s).unwrap();
+        assert_eq!(parse_credit_state(Some(&stored)), Ok(Some(s)));
+        // A state stored before bodies were frozen still reads.
+        let legacy = r#"{"status":"pending","attempts":1,"issued_at":null,"last_error":"HTTP 500","next_attempt_ms":5,"credit_minutes":8}"#;
+        assert_eq!(parse_credit_state(Some(legacy)).unwrap().unwrap().credit_minutes, Some(8));
+        for bad in ["", "{", "null", r#"{"status":"lost"}"#, "\u{0}garbage"] {
+            assert!(parse_credit_state(Some(bad)).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_from_the_base_and_is_capped() {
+        assert_eq!(backoff_ms(1, 60, CREDIT_RETRY_MAX_S), 60_000);
+        assert_eq!(backoff_ms(2, 60, CREDIT_RETRY_MAX_S), 120_000);
+        assert_eq!(backoff_ms(3, 60, CREDIT_RETRY_MAX_S), 240_000);
+        assert_eq!(backoff_ms(30, 60, CREDIT_RETRY_MAX_S), 6 * 3600 * 1000);
+        assert_eq!(backoff_ms(3, 1, 2), 2_000);
+        assert_eq!(classify_status(204, None), SendOutcome::Acknowledged);
+        for status in [408, 425, 429, 500, 503] {
+            assert!(matches!(classify_status(status, None), SendOutcome::Retryable { .. }), "{status}");
+        }
+        for status in [400, 401, 403, 404, 409, 422] {
+            assert!(matches!(classify_status(status, None), SendOutcome::Rejected(_)), "{status}");
+        }
+        // Retry-After (seconds) is a floor on the wait, within the cap.
+        let retry = RetryPolicy { base_s: 1, max_s: 10 };
+        let req = CreditRequest { idempotency_key: "k".into(), credit_minutes: 2, body: "{}".into() };
+        let s = after_attempt(CreditState::default(), &req, classify_status(429, Some("3")), 0, "t".into(), retry);
+        assert_eq!(s.next_attempt_ms, Some(3_000));
+        let s = after_attempt(CreditState::default(), &req, classify_status(429, Some("99999")), 0, "t".into(), retry);
+        assert_eq!(s.next_attempt_ms, Some(10_000));
+        let s = after_attempt(
+            CreditState::default(),
+            &req,
+            classify_status(503, Some("Wed, 21 Oct 2015 07:28:00 GMT")),
+            0,
+            "t".into(),
+            retry,
+        );
+        assert_eq!(s.next_attempt_ms, Some(1_000));
     }
 
     proptest! {
@@ -546,7 +875,9 @@ mod tests {
             prop_assert_eq!(r.minutes, 40_320);
             prop_assert_eq!(r.unknown_minutes + r.downtime_minutes + counts.up + counts.maintenance, 40_320);
             let avail = (40_320 - down) as f64 / 40_320.0 * 100.0;
-            prop_assert!((r.availability_pct - avail).abs() < 0.001);
+            let measured = states.iter().any(|s| *s < 4);
+            prop_assert_eq!(r.availability_pct.is_some(), measured);
+            prop_assert!(r.availability_pct.is_none_or(|a| (a - avail).abs() < 0.001));
         }
     }
 }

@@ -47,14 +47,177 @@ impl ServerId {
     }
 }
 
+/// Every officially assigned ISO 3166-1 alpha-2 code (249), lower case, sorted. User-assigned
+/// (`aa`, `qm`..`qz`, `xa`..`xz`, `zz`), reserved (`uk`, `eu`) and withdrawn codes are not
+/// countries a pool can be named after (README "API").
+pub const ISO_3166_ALPHA2: [&str; 249] = [
+    "ad", "ae", "af", "ag", "ai", "al", "am", "ao", "aq", "ar", "as", "at", "au", "aw", "ax", "az", "ba", "bb", "bd",
+    "be", "bf", "bg", "bh", "bi", "bj", "bl", "bm", "bn", "bo", "bq", "br", "bs", "bt", "bv", "bw", "by", "bz", "ca",
+    "cc", "cd", "cf", "cg", "ch", "ci", "ck", "cl", "cm", "cn", "co", "cr", "cu", "cv", "cw", "cx", "cy", "cz", "de",
+    "dj", "dk", "dm", "do", "dz", "ec", "ee", "eg", "eh", "er", "es", "et", "fi", "fj", "fk", "fm", "fo", "fr", "ga",
+    "gb", "gd", "ge", "gf", "gg", "gh", "gi", "gl", "gm", "gn", "gp", "gq", "gr", "gs", "gt", "gu", "gw", "gy", "hk",
+    "hm", "hn", "hr", "ht", "hu", "id", "ie", "il", "im", "in", "io", "iq", "ir", "is", "it", "je", "jm", "jo", "jp",
+    "ke", "kg", "kh", "ki", "km", "kn", "kp", "kr", "kw", "ky", "kz", "la", "lb", "lc", "li", "lk", "lr", "ls", "lt",
+    "lu", "lv", "ly", "ma", "mc", "md", "me", "mf", "mg", "mh", "mk", "ml", "mm", "mn", "mo", "mp", "mq", "mr", "ms",
+    "mt", "mu", "mv", "mw", "mx", "my", "mz", "na", "nc", "ne", "nf", "ng", "ni", "nl", "no", "np", "nr", "nu", "nz",
+    "om", "pa", "pe", "pf", "pg", "ph", "pk", "pl", "pm", "pn", "pr", "ps", "pt", "pw", "py", "qa", "re", "ro", "rs",
+    "ru", "rw", "sa", "sb", "sc", "sd", "se", "sg", "sh", "si", "sj", "sk", "sl", "sm", "sn", "so", "sr", "ss", "st",
+    "sv", "sx", "sy", "sz", "tc", "td", "tf", "tg", "th", "tj", "tk", "tl", "tm", "tn", "to", "tr", "tt", "tv", "tw",
+    "tz", "ua", "ug", "um", "us", "uy", "uz", "va", "vc", "ve", "vg", "vi", "vn", "vu", "wf", "ws", "ye", "yt", "za",
+    "zm", "zw",
+];
+
 impl CountryCode {
-    /// ISO 3166-1 alpha-2, lower case (`se`, `de`).
+    /// An assigned ISO 3166-1 alpha-2 code, lower case (`se`, `de`).
     pub fn parse(s: &str) -> Result<Self, Invalid> {
-        if s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase()) {
-            Ok(Self(s.to_owned()))
-        } else {
-            Err(Invalid("must be a lower-case ISO 3166-1 alpha-2 code"))
+        if !(s.len() == 2 && s.bytes().all(|b| b.is_ascii_lowercase())) {
+            return Err(Invalid("must be a lower-case ISO 3166-1 alpha-2 code"));
         }
+        if ISO_3166_ALPHA2.binary_search(&s).is_err() {
+            return Err(if s == "uk" {
+                Invalid("is not an assigned ISO 3166-1 code: the United Kingdom is gb")
+            } else {
+                Invalid("is not an assigned ISO 3166-1 alpha-2 code")
+            });
+        }
+        Ok(Self(s.to_owned()))
+    }
+}
+
+/// Whether private and documentation addresses may be registered (`ALLOW_PRIVATE_ADDRESSES`:
+/// test rigs and local demos; never in production, where they would be published in DNS).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AddressPolicy {
+    pub allow_private: bool,
+}
+
+/// Why an address is not a global unicast address.
+fn ipv4_class(a: std::net::Ipv4Addr) -> Option<(&'static str, bool)> {
+    let o = a.octets();
+    // (what it is, allowed with ALLOW_PRIVATE_ADDRESSES)
+    let c = if o[0] == 0 {
+        ("unspecified (0.0.0.0/8)", false)
+    } else if a.is_loopback() {
+        ("loopback", false)
+    } else if a.is_link_local() {
+        ("link-local", false)
+    } else if a.is_broadcast() {
+        ("broadcast", false)
+    } else if a.is_multicast() {
+        ("multicast", false)
+    } else if o[0] >= 240 {
+        ("reserved (240.0.0.0/4)", false)
+    } else if a.is_private() {
+        ("private (RFC 1918)", true)
+    } else if o[0] == 100 && (64..128).contains(&o[1]) {
+        ("shared address space (100.64.0.0/10)", true)
+    } else if o[0] == 198 && (18..20).contains(&o[1]) {
+        ("benchmarking (198.18.0.0/15)", true)
+    } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
+        ("IETF protocol assignments (192.0.0.0/24)", true)
+    } else if a.is_documentation() {
+        ("documentation (RFC 5737)", true)
+    } else {
+        return None;
+    };
+    Some(c)
+}
+
+fn ipv6_class(a: std::net::Ipv6Addr) -> Option<(&'static str, bool)> {
+    let s = a.segments();
+    let c = if a.is_unspecified() {
+        ("unspecified", false)
+    } else if a.is_loopback() {
+        ("loopback", false)
+    } else if a.is_multicast() {
+        ("multicast", false)
+    } else if s[0] & 0xffc0 == 0xfe80 {
+        ("link-local", false)
+    } else if s[0] & 0xfe00 == 0xfc00 {
+        ("unique local (fc00::/7)", true)
+    } else if s[0] == 0x2001 && s[1] == 0x0db8 || s[0] & 0xfff0 == 0x3ff0 {
+        ("documentation", true)
+    } else if s[0] & 0xe000 != 0x2000 {
+        ("outside global unicast (2000::/3)", false)
+    } else {
+        return None;
+    };
+    Some(c)
+}
+
+impl AddressPolicy {
+    /// A server address must be global unicast: it is published in DNS pools.
+    pub fn check_ipv4(self, a: std::net::Ipv4Addr) -> Result<(), String> {
+        self.verdict(ipv4_class(a))
+    }
+
+    pub fn check_ipv6(self, a: std::net::Ipv6Addr) -> Result<(), String> {
+        self.verdict(ipv6_class(a))
+    }
+
+    fn verdict(self, class: Option<(&'static str, bool)>) -> Result<(), String> {
+        match class {
+            None => Ok(()),
+            Some((_, true)) if self.allow_private => Ok(()),
+            Some((what, true)) => Err(format!(
+                "must be a global unicast address; this one is {what} (allowed only with ALLOW_PRIVATE_ADDRESSES)"
+            )),
+            Some((what, false)) => Err(format!("must be a global unicast address; this one is {what}")),
+        }
+    }
+}
+
+/// Decimal degrees, kept as whole microdegrees (about 0.1 m) so positions compare exactly
+/// and survive JSON round trips unchanged; on the wire a plain number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Degrees(i32);
+
+impl Degrees {
+    /// A finite value within `-limit..=limit`.
+    pub fn parse(v: f64, limit: f64) -> Option<Self> {
+        (v.is_finite() && (-limit..=limit).contains(&v)).then(|| Self((v * 1e6).round() as i32))
+    }
+
+    pub fn value(self) -> f64 {
+        f64::from(self.0) / 1e6
+    }
+}
+
+impl Serialize for Degrees {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(self.value())
+    }
+}
+
+impl<'de> Deserialize<'de> for Degrees {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = f64::deserialize(d)?;
+        Self::parse(v, 180.0).ok_or_else(|| serde::de::Error::custom("degrees out of range"))
+    }
+}
+
+/// A point on the Earth: a server's registered location or a client's position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeoPoint {
+    pub latitude: Degrees,
+    pub longitude: Degrees,
+}
+
+/// Mean Earth radius (IUGG), km.
+const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+impl GeoPoint {
+    pub fn new(latitude: f64, longitude: f64) -> Option<Self> {
+        Some(Self { latitude: Degrees::parse(latitude, 90.0)?, longitude: Degrees::parse(longitude, 180.0)? })
+    }
+
+    /// Great-circle distance (haversine), km.
+    pub fn distance_km(self, other: GeoPoint) -> f64 {
+        let (la1, la2) = (self.latitude.value().to_radians(), other.latitude.value().to_radians());
+        let dla = la2 - la1;
+        let dlo = (other.longitude.value() - self.longitude.value()).to_radians();
+        let h = (dla / 2.0).sin().powi(2) + la1.cos() * la2.cos() * (dlo / 2.0).sin().powi(2);
+        2.0 * EARTH_RADIUS_KM * h.sqrt().min(1.0).asin()
     }
 }
 
@@ -221,6 +384,75 @@ mod tests {
         assert!(ServerId::parse("").is_err());
         assert!(ServerId::parse("SE").is_err());
         assert!(ServerId::parse("a/b").is_err());
+    }
+
+    #[test]
+    fn country_table_is_sorted_unique_and_assigned_only() {
+        assert!(ISO_3166_ALPHA2.windows(2).all(|w| w[0] < w[1]), "sorted, no duplicates");
+        for code in ["se", "de", "gb", "us", "jp", "au", "no", "ax", "ss", "zw"] {
+            assert!(CountryCode::parse(code).is_ok(), "{code}");
+        }
+        for code in ["zz", "aa", "uk", "eu", "xk", "qz", "yu", "an"] {
+            assert!(CountryCode::parse(code).is_err(), "{code}");
+        }
+        assert!(CountryCode::parse("uk").unwrap_err().0.contains("gb"));
+    }
+
+    #[test]
+    fn addresses_must_be_global_unicast() {
+        let strict = AddressPolicy::default();
+        let lab = AddressPolicy { allow_private: true };
+        let v4 = |s: &str| s.parse::<std::net::Ipv4Addr>().unwrap();
+        let v6 = |s: &str| s.parse::<std::net::Ipv6Addr>().unwrap();
+        for a in ["8.8.8.8", "185.65.134.1", "198.51.0.9", "100.128.0.1", "172.32.0.1"] {
+            assert!(strict.check_ipv4(v4(a)).is_ok(), "{a}");
+        }
+        for a in ["127.0.0.1", "0.0.0.0", "0.1.2.3", "224.0.0.1", "169.254.1.1", "255.255.255.255", "240.0.0.1"] {
+            assert!(strict.check_ipv4(v4(a)).is_err(), "{a}");
+            assert!(lab.check_ipv4(v4(a)).is_err(), "{a} is refused even in a lab");
+        }
+        for a in [
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "192.0.2.1",
+            "198.51.100.7",
+            "203.0.113.5",
+            "198.18.0.1",
+        ] {
+            assert!(strict.check_ipv4(v4(a)).is_err(), "{a}");
+            assert!(lab.check_ipv4(v4(a)).is_ok(), "{a}");
+        }
+        assert!(strict.check_ipv4(v4("10.0.0.1")).unwrap_err().contains("ALLOW_PRIVATE_ADDRESSES"));
+        assert!(strict.check_ipv6(v6("2a03:2880::1")).is_ok());
+        for a in ["::", "::1", "ff02::1", "fe80::1", "::ffff:8.8.8.8", "64:ff9b::1"] {
+            assert!(lab.check_ipv6(v6(a)).is_err(), "{a}");
+        }
+        for a in ["fd00::11", "2001:db8::1", "3fff::1"] {
+            assert!(strict.check_ipv6(v6(a)).is_err(), "{a}");
+            assert!(lab.check_ipv6(v6(a)).is_ok(), "{a}");
+        }
+    }
+
+    #[test]
+    fn great_circle_distances() {
+        let oslo = GeoPoint::new(59.9139, 10.7522).unwrap();
+        let stockholm = GeoPoint::new(59.3293, 18.0686).unwrap();
+        let tokyo = GeoPoint::new(35.6762, 139.6503).unwrap();
+        let d = oslo.distance_km(stockholm);
+        assert!((410.0..425.0).contains(&d), "{d}");
+        let d = oslo.distance_km(tokyo);
+        assert!((8_300.0..8_500.0).contains(&d), "{d}");
+        assert_eq!(oslo.distance_km(oslo), 0.0);
+        let antipode = GeoPoint::new(-59.9139, -169.2478).unwrap();
+        assert!((oslo.distance_km(antipode) - std::f64::consts::PI * EARTH_RADIUS_KM).abs() < 1.0);
+        assert!(GeoPoint::new(90.5, 0.0).is_none());
+        assert!(GeoPoint::new(0.0, -180.01).is_none());
+        assert!(GeoPoint::new(f64::NAN, 0.0).is_none());
+        let json = serde_json::to_string(&stockholm).unwrap();
+        assert_eq!(json, r#"{"latitude":59.3293,"longitude":18.0686}"#);
+        assert_eq!(serde_json::from_str::<GeoPoint>(&json).unwrap(), stockholm);
     }
 
     #[test]

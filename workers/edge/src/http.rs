@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::request::{check_body_envelope, BoundedBody, Fields};
+use vpn_edge_core::request::{check_body_envelope_as, BoundedBody, Fields};
 use vpn_edge_core::signature::sha256_hex;
 use worker::{Headers, Request, Response};
 
@@ -73,11 +73,17 @@ pub fn cacheable_json<T: Serialize>(req: &Request, value: &T) -> Result<Response
 /// cancelled) as soon as it passes 16 KiB: a chunked upload of any size costs at most the
 /// limit in memory (README "API").
 pub async fn body_bytes(req: &mut Request) -> Result<Vec<u8>> {
+    body_bytes_as(req, &["application/json"]).await
+}
+
+/// As `body_bytes`, accepting the given JSON media types (`PATCH` takes
+/// `application/merge-patch+json` too).
+pub async fn body_bytes_as(req: &mut Request, accepted: &[&str]) -> Result<Vec<u8>> {
     use futures_util::StreamExt;
     let declared =
         req.headers().get("content-length").ok().flatten().and_then(|v| v.trim().parse::<usize>().ok()).unwrap_or(0);
     let content_type = req.headers().get("content-type").ok().flatten();
-    check_body_envelope(content_type.as_deref(), declared)?;
+    check_body_envelope_as(content_type.as_deref(), declared, accepted)?;
     let mut body = BoundedBody::default();
     if req.inner().body().is_none() {
         return Ok(body.into_bytes());

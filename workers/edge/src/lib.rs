@@ -31,10 +31,13 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
         Err(e) => Err(ApiError::from(e)),
         Ok(m) => dispatch(m, &mut req, &env, &ctx).await,
     };
-    Ok(match result {
+    let mut resp = match result {
         Ok(resp) => resp,
         Err(e) => http::error_response(&e),
-    })
+    };
+    // Every answer is exactly the type it declares (README "API"): no MIME sniffing.
+    let _ = resp.headers_mut().set("x-content-type-options", "nosniff");
+    Ok(resp)
 }
 
 /// Reads the clock once, enforces the route's declared access (README "Signed by a
@@ -70,9 +73,13 @@ async fn dispatch(
         Route::Countries => public::countries(cx).await,
         Route::Recommendations => public::recommendations(cx).await,
         Route::Heartbeat(_) => server_api::heartbeat(cx).await,
+        Route::AdminListServers => admin::list_servers(cx).await,
+        Route::AdminGetServer(_) => admin::get_server(cx).await,
         Route::AdminPutServer(_) => admin::put_server(cx).await,
+        Route::AdminPatchServer(_) => admin::patch_server(cx).await,
         Route::AdminDeleteServer(_) => admin::delete_server(cx).await,
         Route::Sla(_) => sla_api::report(cx).await,
+        Route::AdminSla(_) => sla_api::admin_report(cx).await,
         Route::AdminSlaCredit(_) => sla_api::credit_by_hand(cx).await,
         Route::Auth => auth_api::auth(cx).await,
         Route::SessionsEnd => auth_api::end_session(cx).await,

@@ -1,10 +1,13 @@
-//! `POST /v1/auth` and the session endpoints around it. The core decides (decision table,
-//! lockout, cap); this module asks the origin, reads the cache and performs the effects.
+//! `POST /v1/auth` and the session endpoints around it. The core decides everything
+//! (`vpn_edge_core::auth::next`): this module performs each read it asks for, reports the
+//! result back (failures included), and carries out the outcome unchanged.
 
 use crate::context::Cx;
 use crate::http::{self, Result};
-use crate::objects::auth_guard;
-use crate::objects::session_ledger::{AckReq, EndReq, PendingSession, RecordReq, ReverifyReport, ServerReq};
+use crate::objects::auth_guard::{self, GuardReq, OriginSet, OriginState};
+use crate::objects::session_ledger::{
+    AckReq, EndReq, OfflineItem, OfflineReq, RecordReq, ReverifyReport, ReverifyReq, ServerReq, SessionView,
+};
 use crate::outbound::{alerts, origin};
 use crate::rpc::{call, stub};
 use crate::stores::credential_cache;
@@ -14,10 +17,11 @@ use std::cell::Cell;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::auth::{
-    checks_lockout, consults_cache, decide, needs_match, parse_acks, parse_offline, provisional_refused, AuthRequest,
-    CacheView, Context as AuthContext, Decision, Effect, OriginAnswer, Outcome, Source,
+    effect_tag, kicks_reverify, next, offline_session_id, parse_acks, parse_offline, session_id_for, Admission,
+    AuthRequest, AuthSettings, CacheEntry, CacheView, Decision, Effect, Facts, GuardAction, GuardReply, Next,
+    OriginAnswer, Outcome, Read, Reason, Source, Unreadable,
 };
-use vpn_edge_core::config::Config;
+use vpn_edge_core::config::{Config, ConfigProblem};
 use vpn_edge_core::signature::{hex, sha256_hex};
 use vpn_edge_core::types::SessionId;
 use worker::{Context, Env, Response, Stub};
@@ -28,7 +32,14 @@ thread_local! {
     /// fresh isolate (after a deploy or an eviction) cannot know what an earlier one recorded,
     /// so its first origin answer asks the ledger once.
     static RECORDED_DEGRADED: Cell<bool> = const { Cell::new(true) };
+    /// This isolate saw the origin refuse the edge's token: the next judged answer clears it.
+    static ORIGIN_FLAGGED: Cell<bool> = const { Cell::new(false) };
+    /// `/healthz`'s view of the fleet-wide origin state, read at most every 5 s per isolate
+    /// (it is the benchmark's floor and must stay cheap).
+    static HEALTH_MEMO: Cell<Option<(i64, bool)>> = const { Cell::new(None) };
 }
+
+const HEALTH_MEMO_MS: i64 = 5_000;
 
 pub fn ledger(env: &Env) -> std::result::Result<Stub, ApiError> {
     stub(env, "SESSIONS", "ledger", "session ledger")
@@ -43,125 +54,192 @@ struct AuthAnswer {
     decision: Decision,
     source: Source,
     session_id: String,
-    reason: &'static str,
+    reason: Reason,
 }
 
-fn new_session_id() -> Result<String> {
-    Ok(hex(&webcrypto::random::<16>().map_err(|_| ApiError::internal("random"))?))
+async fn origin_set(env: &Env, set: OriginSet) -> std::result::Result<auth_guard::Changed, ApiError> {
+    call(&guard(env)?, "origin_set", &set).await
 }
 
-/// Record the fleet-wide origin state; the alert to send when it changed.
-pub async fn set_origin_state(env: &Env, down: bool) -> Option<Alert> {
-    let r: std::result::Result<auth_guard::Changed, ApiError> = match guard(env) {
-        Ok(stub) => call(&stub, "origin_set", &auth_guard::OriginState { down }).await,
-        Err(e) => Err(e),
-    };
-    match r {
-        Ok(c) if c.changed => Some(if down { Alert::origin_down() } else { Alert::origin_up() }),
-        Ok(_) => None,
+/// Record the fleet-wide origin state; the alerts to send for what changed.
+async fn set_origin(env: &Env, down: Option<bool>, misconfigured: Option<bool>) -> Vec<Alert> {
+    match origin_set(env, OriginSet { down, misconfigured }).await {
+        Ok(c) => {
+            let mut out = Vec::new();
+            if c.down {
+                out.push(if down == Some(true) { Alert::origin_down() } else { Alert::origin_up() });
+            }
+            if c.misconfigured && misconfigured == Some(true) {
+                out.push(Alert::origin_misconfigured());
+            }
+            out
+        }
         Err(e) => {
             worker::console_error!("origin state: {}", e.message);
-            None
+            Vec::new()
         }
     }
 }
 
-/// The round's look at a down origin: one probe a minute; any answer means it is back.
-pub async fn check_origin(env: &Env, cfg: &Config) -> Option<Alert> {
-    let r: std::result::Result<auth_guard::OriginState, ApiError> = match guard(env) {
-        Ok(stub) => call(&stub, "origin_get", &()).await,
-        Err(e) => Err(e),
+async fn origin_state(env: &Env) -> std::result::Result<OriginState, ApiError> {
+    call(&guard(env)?, "origin_get", &()).await
+}
+
+/// What `/healthz` adds about the origin: a token it refuses.
+pub async fn origin_problems(env: &Env, cfg: &Config, now: i64) -> Vec<ConfigProblem> {
+    if !cfg.auth_configured() {
+        return Vec::new();
+    }
+    let misconfigured = match HEALTH_MEMO.with(Cell::get) {
+        Some((at, m)) if now - at < HEALTH_MEMO_MS && !ORIGIN_FLAGGED.with(Cell::get) => m,
+        _ => {
+            let m = origin_state(env).await.map(|s| s.misconfigured).unwrap_or(false);
+            HEALTH_MEMO.with(|c| c.set(Some((now, m))));
+            m
+        }
     };
-    if !r.map(|s| s.down).unwrap_or(false) {
-        return None;
+    if !misconfigured {
+        return Vec::new();
     }
-    let probe_password = hex(&webcrypto::random::<16>().ok()?);
-    if origin::ask(cfg, origin::PROBE_USERNAME, &probe_password).await == OriginAnswer::Unavailable {
-        return None;
+    vec![ConfigProblem {
+        name: "ORIGIN_API_TOKEN",
+        problem: "the origin refuses it (401/403): every login is denied (origin_misconfigured)".into(),
+    }]
+}
+
+/// The round's look at a down or misconfigured origin: one probe a minute.
+pub async fn check_origin(env: &Env, cfg: &Config) -> Vec<Alert> {
+    let state = origin_state(env).await.unwrap_or_default();
+    if !state.down && !state.misconfigured {
+        return Vec::new();
     }
-    set_origin_state(env, false).await
+    let Ok(pw) = webcrypto::random::<16>() else { return Vec::new() };
+    match origin::ask(cfg, origin::PROBE_USERNAME, &hex(&pw)).await {
+        OriginAnswer::Unavailable => Vec::new(),
+        OriginAnswer::Misconfigured { .. } => set_origin(env, Some(false), Some(true)).await,
+        _ => set_origin(env, Some(false), Some(false)).await,
+    }
 }
 
 /// Re-verify what the ledger holds; used by the cron round and after an origin answer.
-pub async fn reverify(env: &Env) -> Result<ReverifyReport> {
-    call(&ledger(env)?, "reverify", &()).await
+pub async fn reverify(env: &Env, cfg: &Config, now_ms: i64) -> Result<ReverifyReport> {
+    call(&ledger(env)?, "reverify", &ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await
+}
+
+fn unreadable<T>(what: &str, r: std::result::Result<T, ApiError>) -> Read<T> {
+    r.map_err(|e| {
+        worker::console_error!("auth: {what} unavailable: {}", e.message);
+        Unreadable
+    })
+}
+
+/// The cache epoch and this user's entry. An unreadable epoch makes the whole cache
+/// unreadable (guessing one could trust entries a flush revoked).
+async fn read_cache(env: &Env, username: &str, now: i64) -> Read<(u64, Option<CacheEntry>)> {
+    let epoch = unreadable("cache epoch", credential_cache::epoch(env, now).await)?;
+    let entry = unreadable("cache entry", credential_cache::get(env, username).await)?;
+    Ok((epoch, entry))
 }
 
 pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
-    let signed = &cx.signed()?.by;
-    let a = AuthRequest::parse(&http::parse_fields(&cx.signed()?.body)?)?;
-    let (origin_answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
-    if breaker_opened {
-        let (env, cfg) = (env.clone(), cfg.clone());
-        ctx.wait_until(async move {
-            if let Some(alert) = set_origin_state(&env, true).await {
-                alerts::send(&cfg, vec![alert]).await;
-            }
-        });
-    }
-    let user_key = sha256_hex(a.username.as_bytes());
-
-    // The cache, only as far as this answer needs it. Without CRED_PEPPER it is off.
-    let consult = cfg.cred_pepper.is_some() && consults_cache(origin_answer, cfg.fail_open_policy);
-    // An unreadable epoch turns the cache off for this login: guessing one could trust
-    // entries a flush revoked. An unreadable entry counts as missing.
-    let epoch = if consult { credential_cache::epoch(env, now).await.ok() } else { None };
-    let (mut view, entry) = match epoch {
-        Some(epoch) => {
-            let entry = credential_cache::get(env, &a.username).await.unwrap_or(None);
-            (CacheView::of(entry.as_ref(), epoch, now, cfg.cache_max_age_days), entry)
-        }
-        None => (CacheView::Missing, None),
+    // Replays of /v1/auth are made harmless here (effects keyed by the signature), not
+    // refused: no Durable Object call on the hot path.
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let signature = signed.replay_key.clone();
+    let a = AuthRequest::parse(&http::parse_fields(body)?)?;
+    // Derived from the signature: a replayed request names the same session, and its
+    // degraded-path effects are written once (README "Auth when the origin fails").
+    let session_id = session_id_for(&signature);
+    let settings = AuthSettings {
+        configured: cfg.auth_configured(),
+        cache_enabled: cfg.cred_pepper.is_some(),
+        policy: cfg.fail_open_policy,
+        refresh_s: cfg.cache_refresh_s,
+        now_ms: now,
+        origin_flagged: ORIGIN_FLAGGED.with(Cell::get),
     };
-    if let (Some(e), Some(pepper), CacheView::Fresh { .. }) = (&entry, &cfg.cred_pepper, view) {
-        if needs_match(origin_answer, true, cfg.fail_open_policy) {
-            view = view.with_match(credential_cache::matches(e, pepper, &a.password).await?);
-        }
-    }
-
-    let locked_out = if checks_lockout(origin_answer, cfg.fail_open_policy) {
-        let r: std::result::Result<auth_guard::Locked, ApiError> =
-            call(&guard(env)?, "check", &auth_guard::UserReq { user: user_key.clone(), now_ms: now }).await;
-        r.map(|l| l.locked).unwrap_or_else(|e| {
-            worker::console_error!("auth guard unavailable: {}", e.message);
-            false
-        })
-    } else {
-        false
-    };
-    let mut outcome = decide(
-        origin_answer,
-        AuthContext {
-            cache: view,
-            policy: cfg.fail_open_policy,
-            locked_out,
-            now_ms: now,
-            refresh_s: cfg.cache_refresh_s,
-        },
-    );
-    if outcome.source == Source::Provisional {
-        let r: std::result::Result<auth_guard::Granted, ApiError> = call(
-            &guard(env)?,
-            "provisional",
-            &auth_guard::ProvisionalReq { now_ms: now, cap: cfg.provisional_per_minute },
-        )
-        .await;
-        if !r.map(|g| g.granted).unwrap_or(false) {
-            outcome = provisional_refused();
-        }
-    }
-
-    let session_id = new_session_id()?;
-    outcome = perform(env, ctx, cfg, &a, &outcome, &session_id, signed.server.as_str(), &user_key, epoch, now).await;
-
-    if origin_answer != OriginAnswer::Unavailable && RECORDED_DEGRADED.with(|f| f.replace(false)) {
-        let env = env.clone();
-        ctx.wait_until(async move {
-            if let Err(e) = reverify(&env).await {
-                worker::console_error!("re-verification after the origin came back failed: {}", e.message);
+    let mut facts = Facts::default();
+    let mut epoch = None;
+    let mut entry = None;
+    let outcome: Outcome = loop {
+        match next(&settings, &facts) {
+            Next::Answer(o) => break o,
+            Next::AskOrigin => {
+                let (answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
+                if breaker_opened {
+                    let (env, cfg) = (env.clone(), cfg.clone());
+                    ctx.wait_until(async move {
+                        alerts::send(&cfg, set_origin(&env, Some(true), None).await).await;
+                    });
+                }
+                facts.origin = Some(answer);
             }
-        });
+            Next::ReadCache => {
+                facts.cache = Some(read_cache(env, &a.username, now).await.map(|(e, ent)| {
+                    let view = CacheView::of(ent.as_ref(), e, now, cfg.cache_max_age_days);
+                    (epoch, entry) = (Some(e), ent);
+                    view
+                }));
+            }
+            Next::Hash => {
+                facts.matches = Some(match (&entry, &cfg.cred_pepper) {
+                    (Some(e), Some(pepper)) => {
+                        unreadable("hash", credential_cache::matches(e, pepper, &a.password).await)
+                    }
+                    _ => Err(Unreadable),
+                });
+            }
+            Next::Guard(action) => {
+                let r = GuardReq {
+                    user: sha256_hex(a.username.as_bytes()),
+                    client_ip: a.client_ip.to_string(),
+                    tag: effect_tag(&signature),
+                    action,
+                    now_ms: now,
+                    user_max: cfg.lockout_user_max,
+                    cap: cfg.provisional_per_minute,
+                };
+                let reply: std::result::Result<GuardReply, ApiError> = match guard(env) {
+                    Ok(stub) => call(&stub, "guard", &r).await,
+                    Err(e) => Err(e),
+                };
+                facts.guard = Some(unreadable("auth guard", reply));
+            }
+            Next::Record(source) => {
+                let rec = RecordReq {
+                    session_id: session_id.clone(),
+                    server_id: signed.server.to_string(),
+                    username: a.username.clone(),
+                    password: a.password.clone(),
+                    client_ip: a.client_ip.to_string(),
+                    client_port: a.client_port,
+                    source,
+                    admitted_at: now,
+                };
+                let r: std::result::Result<serde_json::Value, ApiError> = match ledger(env) {
+                    Ok(stub) => call(&stub, "record", &rec).await,
+                    Err(e) => Err(e),
+                };
+                let r = unreadable("session ledger", r).map(|_| ());
+                if r.is_ok() {
+                    RECORDED_DEGRADED.with(|f| f.set(true));
+                }
+                facts.recorded = Some(r);
+            }
+        }
+    };
+    perform(env, ctx, cfg, &a, &outcome, epoch, now).await;
+    if let Some(origin_answer) = facts.origin {
+        if kicks_reverify(origin_answer, RECORDED_DEGRADED.with(Cell::get)) {
+            RECORDED_DEGRADED.with(|f| f.set(false));
+            let (env, cfg) = (env.clone(), cfg.clone());
+            ctx.wait_until(async move {
+                if let Err(e) = reverify(&env, &cfg, now).await {
+                    worker::console_error!("re-verification after the origin came back failed: {}", e.message);
+                }
+            });
+        }
     }
     http::json(
         200,
@@ -169,62 +247,18 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
     )
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The outcome's effects, as decided: none of them changes the answer.
 async fn perform(
     env: &Env,
     ctx: &Context,
     cfg: &Config,
     a: &AuthRequest,
     outcome: &Outcome,
-    session_id: &str,
-    server_id: &str,
-    user_key: &str,
     epoch: Option<u64>,
     now: i64,
-) -> Outcome {
-    let mut outcome = outcome.clone();
-    for effect in outcome.effects.clone() {
+) {
+    for effect in &outcome.effects {
         match effect {
-            Effect::RecordSession => {
-                let rec = RecordReq {
-                    session_id: session_id.to_owned(),
-                    server_id: server_id.to_owned(),
-                    username: a.username.clone(),
-                    password: a.password.clone(),
-                    client_ip: a.client_ip.to_string(),
-                    client_port: a.client_port,
-                    source: if outcome.source == Source::Cache { "cache".into() } else { "provisional".into() },
-                    admitted_at: now,
-                };
-                let r: std::result::Result<serde_json::Value, ApiError> = match ledger(env) {
-                    Ok(stub) => call(&stub, "record", &rec).await,
-                    Err(e) => Err(e),
-                };
-                match r {
-                    Ok(_) => RECORDED_DEGRADED.with(|f| f.set(true)),
-                    Err(e) => {
-                        // An admission that cannot be re-verified later is not made.
-                        worker::console_error!("session ledger refused a record: {}", e.message);
-                        outcome = Outcome {
-                            decision: Decision::Deny,
-                            source: Source::Policy,
-                            reason: "origin unavailable and the admission could not be recorded",
-                            effects: vec![],
-                        };
-                    }
-                }
-            }
-            Effect::CountFailure => {
-                let r: std::result::Result<auth_guard::Locked, ApiError> = match guard(env) {
-                    Ok(stub) => {
-                        call(&stub, "fail", &auth_guard::UserReq { user: user_key.to_owned(), now_ms: now }).await
-                    }
-                    Err(e) => Err(e),
-                };
-                if let Err(e) = r {
-                    worker::console_error!("auth guard could not count a failure: {}", e.message);
-                }
-            }
             Effect::DeleteCache => {
                 if let Err(e) = credential_cache::delete(env, &a.username).await {
                     worker::console_error!("could not delete a revoked cache entry: {}", e.message);
@@ -244,9 +278,23 @@ async fn perform(
                     });
                 }
             }
+            Effect::OriginMisconfigured => {
+                ORIGIN_FLAGGED.with(|f| f.set(true));
+                worker::console_error!("origin refused the edge's token (401/403): logins are denied");
+                let (env, cfg) = (env.clone(), cfg.clone());
+                ctx.wait_until(async move {
+                    alerts::send(&cfg, set_origin(&env, Some(false), Some(true)).await).await;
+                });
+            }
+            Effect::OriginWorks => {
+                ORIGIN_FLAGGED.with(|f| f.set(false));
+                let env = env.clone();
+                ctx.wait_until(async move {
+                    let _ = set_origin(&env, None, Some(false)).await;
+                });
+            }
         }
     }
-    outcome
 }
 
 pub async fn end_session(cx: &mut Cx<'_>) -> Result<Response> {
@@ -264,52 +312,104 @@ pub async fn end_session(cx: &mut Cx<'_>) -> Result<Response> {
 }
 
 #[derive(Serialize)]
-struct OfflineAnswer {
-    recorded: usize,
-    session_ids: Vec<String>,
+struct Recorded {
+    index: usize,
+    session_id: String,
 }
 
-/// Admissions a server made by itself while the edge was unreachable.
+#[derive(Serialize)]
+struct Rejected {
+    index: usize,
+    error: String,
+}
+
+#[derive(Serialize)]
+struct OfflineAnswer {
+    recorded: Vec<Recorded>,
+    rejected: Vec<Rejected>,
+}
+
+/// Admissions a server made by itself while the edge was unreachable, judged item by
+/// item: valid ones are recorded, each bad one is reported back by index.
 pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
-    let (env, ctx, now) = (cx.env, cx.ctx, cx.now_ms);
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
     let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
-    let admissions = parse_offline(&http::parse_fields(body)?, now)?;
-    let mut records = Vec::with_capacity(admissions.len());
-    for a in admissions {
-        records.push(RecordReq {
-            session_id: new_session_id()?,
-            server_id: signed.server.to_string(),
-            username: a.username,
-            password: a.password,
+    let signature = signed.replay_key.clone();
+    let items = parse_offline(&http::parse_fields(body)?, now, cfg.offline_max_age_h)?;
+    let server = signed.server.to_string();
+    let mut rejected = Vec::new();
+    let mut valid = Vec::new();
+    for (index, item) in items.into_iter().enumerate() {
+        match item {
+            Ok(a) => valid.push((index, a)),
+            Err(e) => rejected.push(Rejected { index, error: ApiError::from(e).message }),
+        }
+    }
+    let records: Vec<RecordReq> = valid
+        .iter()
+        .map(|(_, a)| RecordReq {
+            session_id: offline_session_id(&server, a),
+            server_id: server.clone(),
+            username: a.username.clone(),
+            password: a.password.clone(),
             client_ip: a.client_ip.to_string(),
             client_port: a.client_port,
-            source: "offline".into(),
+            source: Admission::Offline,
             admitted_at: a.admitted_at_ms,
-        });
+        })
+        .collect();
+    let ids: Vec<String> = records.iter().map(|r| r.session_id.clone()).collect();
+    let results: Vec<OfflineItem> = if records.is_empty() {
+        Vec::new()
+    } else {
+        call(&ledger(env)?, "record_offline", &OfflineReq { items: records }).await?
+    };
+    let mut recorded = Vec::new();
+    for (((index, a), id), result) in valid.iter().zip(ids).zip(results) {
+        if result.recorded {
+            recorded.push(Recorded { index: *index, session_id: id });
+            continue;
+        }
+        if result.failure {
+            // More pending offline sessions for one username than reconnects explain: a
+            // failure toward that user's lockout, keyed by this item.
+            let r = GuardReq {
+                user: sha256_hex(a.username.as_bytes()),
+                client_ip: a.client_ip.to_string(),
+                tag: effect_tag(&format!("{signature}#{index}")),
+                action: GuardAction::Fail,
+                now_ms: now,
+                user_max: cfg.lockout_user_max,
+                cap: cfg.provisional_per_minute,
+            };
+            let counted: std::result::Result<GuardReply, ApiError> = match guard(env) {
+                Ok(stub) => call(&stub, "guard", &r).await,
+                Err(e) => Err(e),
+            };
+            if let Err(e) = counted {
+                worker::console_error!("offline: could not count a failure: {}", e.message);
+            }
+        }
+        rejected.push(Rejected { index: *index, error: result.error.unwrap_or_default() });
     }
-    let stub = ledger(env)?;
-    let mut ids = Vec::with_capacity(records.len());
-    for rec in records {
-        ids.push(rec.session_id.clone());
-        let _: serde_json::Value = call(&stub, "record", &rec).await?;
-    }
-    if !ids.is_empty() && !origin::breaker_open() {
-        let env = env.clone();
+    rejected.sort_by_key(|r| r.index);
+    if !recorded.is_empty() && !origin::breaker_open() {
+        let (env, cfg) = (env.clone(), cfg.clone());
         ctx.wait_until(async move {
-            if let Err(e) = reverify(&env).await {
-                worker::console_error!("re-verification after offline admissions failed: {} {}", e.code, e.message);
+            if let Err(e) = reverify(&env, &cfg, now).await {
+                worker::console_error!("re-verification of offline admissions failed: {}", e.message);
             }
         });
     }
-    http::json(200, &OfflineAnswer { recorded: ids.len(), session_ids: ids })
+    http::json(200, &OfflineAnswer { recorded, rejected })
 }
 
 pub async fn ack_disconnects(cx: &mut Cx<'_>) -> Result<Response> {
-    let env = cx.env;
+    let (env, now) = (cx.env, cx.now_ms);
     let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
     let session_ids = parse_acks(&http::parse_fields(body)?)?.into_iter().map(|id| id.to_string()).collect();
     let r: serde_json::Value =
-        call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids }).await?;
+        call(&ledger(env)?, "ack", &AckReq { server_id: signed.server.to_string(), session_ids, now_ms: now }).await?;
     http::json(200, &r)
 }
 
@@ -327,13 +427,14 @@ pub async fn disconnects_for(env: &Env, server_id: &str) -> Vec<crate::objects::
 }
 
 #[derive(Serialize)]
-struct Pending {
-    sessions: Vec<PendingSession>,
+struct Sessions {
+    sessions: Vec<SessionView>,
 }
 
+/// Every session the ledger holds, in its state, never a password.
 pub async fn admin_sessions(cx: &mut Cx<'_>) -> Result<Response> {
-    let sessions: Vec<PendingSession> = call(&ledger(cx.env)?, "pending", &()).await?;
-    http::json(200, &Pending { sessions })
+    let sessions: Vec<SessionView> = call(&ledger(cx.env)?, "sessions", &()).await?;
+    http::json(200, &Sessions { sessions })
 }
 
 pub async fn admin_cache_flush(cx: &mut Cx<'_>) -> Result<Response> {

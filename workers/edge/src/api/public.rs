@@ -8,8 +8,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use vpn_edge_core::api_error::{ApiError, LookupError};
 use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView, Snapshot};
-use vpn_edge_core::recommend::{parse_limit, recommend};
-use worker::Response;
+use vpn_edge_core::recommend::{client_position, parse_limit, recommend};
+use worker::{Request, Response};
 
 #[derive(Serialize)]
 struct ServerList<'a> {
@@ -24,7 +24,7 @@ struct Countries {
 
 #[derive(Serialize)]
 struct Recommended<'a> {
-    servers: Vec<&'a ServerView>,
+    servers: Vec<vpn_edge_core::recommend::Recommended<'a>>,
 }
 
 #[derive(Serialize)]
@@ -34,11 +34,14 @@ struct Health<'a> {
     features: Vec<vpn_edge_core::config::FeatureState>,
 }
 
+/// `runtime`: problems found while running (an origin that refuses the edge's token).
 pub async fn healthz(cx: &mut Cx<'_>) -> Result<Response> {
-    let cfg = &cx.cfg;
+    let cfg = &*cx.cfg;
+    let runtime = crate::api::auth::origin_problems(cx.env, cfg, cx.now_ms).await;
+    let problems: Vec<_> = cfg.problems.iter().cloned().chain(runtime).collect();
     let body = Health {
-        status: if cfg.problems.is_empty() { "ok" } else { "misconfigured" },
-        problems: &cfg.problems,
+        status: if problems.is_empty() { "ok" } else { "misconfigured" },
+        problems: &problems,
         features: cfg.features(),
     };
     http::json(200, &body)
@@ -94,19 +97,34 @@ pub async fn countries(cx: &mut Cx<'_>) -> Result<Response> {
 }
 
 pub async fn recommendations(cx: &mut Cx<'_>) -> Result<Response> {
-    let q = http::query(cx.req);
+    let req = &*cx.req;
+    let q = http::query(req);
     let filter = ServerFilter::parse(&q)?;
     let limit = parse_limit(&q)?;
+    let cf = cf_coordinates(req);
+    let client = client_position(&q, cf.as_ref().map(|(a, b)| (a.as_str(), b.as_str())))?;
     let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|_| ApiError::internal("random"))?;
-    let servers = recommend(&snap.servers, &filter, limit, u64::from_le_bytes(random));
+    let servers = recommend(&snap.servers, &filter, limit, client, u64::from_le_bytes(random));
     // Each answer is a fresh draw: shared caches must not pin every client to one pick.
     http::json(200, &Recommended { servers })
 }
 
+/// `request.cf.latitude` / `longitude` as Cloudflare sends them (strings), read without the
+/// `worker` crate's accessor, which panics on a value it cannot parse.
+fn cf_coordinates(req: &Request) -> Option<(String, String)> {
+    use wasm_bindgen::JsValue;
+    let cf = js_sys::Reflect::get(req.inner(), &JsValue::from_str("cf")).ok().filter(|v| v.is_object())?;
+    let field = |name: &str| {
+        let v = js_sys::Reflect::get(&cf, &JsValue::from_str(name)).ok()?;
+        v.as_string().or_else(|| v.as_f64().map(|n| n.to_string()))
+    };
+    Some((field("latitude")?, field("longitude")?))
+}
+
 pub async fn status_page(cx: &mut Cx<'_>) -> Result<Response> {
-    let (env, cfg, now) = (cx.env, &cx.cfg, cx.now_ms);
+    let (req, env, cfg, now) = (&*cx.req, cx.env, &*cx.cfg, cx.now_ms);
     let snap = fleet_store::snapshot(env, now).await?;
     let month = vpn_edge_core::types::Month::of_minute(now.div_euclid(60_000));
     // The page still renders when the SLA ledger cannot be read.
@@ -124,5 +142,8 @@ pub async fn status_page(cx: &mut Cx<'_>) -> Result<Response> {
         today: now.div_euclid(86_400_000),
     };
     let html = vpn_edge_core::status_page::render(&page);
-    http::cacheable(cx.req, "text/html; charset=utf-8", html.into_bytes())
+    let mut resp = http::cacheable(req, "text/html; charset=utf-8", html.into_bytes())?;
+    // Only the page's own inline style and script (by hash) and fetches of itself.
+    let _ = resp.headers_mut().set("content-security-policy", &vpn_edge_core::status_page::content_security_policy());
+    Ok(resp)
 }

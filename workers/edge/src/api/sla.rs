@@ -1,11 +1,12 @@
-//! SLA reports (public) and the credit trigger (operator and daily cron).
+//! SLA reports (public, and the operator's view with the billing API's answers) and the
+//! credit trigger (operator and daily cron).
 
 use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::sla_ledger::{MonthReq, RecordReq};
 use crate::rpc::{call, stub};
 use vpn_edge_core::api_error::{ApiError, RequestError};
-use vpn_edge_core::sla::{credit_due, DayFigures, FleetChecks, SlaReport};
+use vpn_edge_core::sla::{credit_due, CreditDetail, DayFigures, FleetChecks, SlaReport};
 use vpn_edge_core::types::Month;
 use worker::{Env, Response, Stub};
 
@@ -17,8 +18,13 @@ fn parse_month(s: &str, now_ms: i64) -> Result<Month> {
     Month::parse_report(s, now_ms.div_euclid(60_000)).map_err(|e| RequestError::field("month", e.0).into())
 }
 
-pub async fn month_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport> {
+async fn operator_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport<CreditDetail>> {
     call(&ledger(env, month)?, "report", &MonthReq { month: month.to_string(), now_ms, by_hand: false }).await
+}
+
+/// The public report: the credit's status and attempts, never the billing API's words.
+pub async fn month_report(env: &Env, month: Month, now_ms: i64) -> Result<SlaReport> {
+    Ok(operator_report(env, month, now_ms).await?.public())
 }
 
 async fn month_days(env: &Env, month: Month) -> Result<Vec<DayFigures>> {
@@ -35,8 +41,13 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
         months.push(prev);
     }
     let all = futures_util::future::join_all(months.into_iter().map(|m| month_days(env, m))).await;
-    let mut days: Vec<DayFigures> =
-        all.into_iter().filter_map(|r| r.ok()).flatten().filter(|d| d.day >= first).collect();
+    // A month that cannot be read shows as "no data" on the strip; the cause goes to the log.
+    let mut days: Vec<DayFigures> = all
+        .into_iter()
+        .filter_map(|r| r.map_err(|e| worker::console_error!("status page: ledger days: {}", e.message)).ok())
+        .flatten()
+        .filter(|d| d.day >= first)
+        .collect();
     days.sort_by_key(|d| d.day);
     Ok(days)
 }
@@ -47,13 +58,21 @@ pub async fn report(cx: &mut Cx<'_>) -> Result<Response> {
     http::cacheable_json(cx.req, &month_report(cx.env, month, now).await?)
 }
 
+/// `GET /v1/admin/sla/{month}`: the report with the credit's `last_error`, next attempt
+/// and the exact body sent.
+pub async fn admin_report(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, now) = (cx.env, cx.now_ms);
+    let month = parse_month(cx.param, now)?;
+    http::json(200, &operator_report(env, month, now).await?)
+}
+
 pub async fn credit_by_hand(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, now) = (cx.env, cx.now_ms);
     let month = parse_month(cx.param, now)?;
     if !credit_due(month, now.div_euclid(60_000)) {
         return Err(ApiError::new(409, "month_not_closed", "a month's credit is due once the month has ended"));
     }
-    let r: SlaReport =
+    let r: SlaReport<CreditDetail> =
         call(&ledger(env, month)?, "credit", &MonthReq { month: month.to_string(), now_ms: now, by_hand: true })
             .await?;
     http::json(200, &r)
@@ -75,7 +94,7 @@ pub async fn daily_credits(env: &Env, now_ms: i64) {
     let mut month = Month::of_minute(now_ms.div_euclid(60_000));
     for _ in 0..CREDIT_LOOKBACK_MONTHS {
         month = month.prev();
-        let r: Result<SlaReport> = match ledger(env, month) {
+        let r: Result<SlaReport<CreditDetail>> = match ledger(env, month) {
             Ok(stub) => call(&stub, "credit", &MonthReq { month: month.to_string(), now_ms, by_hand: false }).await,
             Err(e) => Err(e),
         };

@@ -63,7 +63,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
     let sla = sla_api::record_minute(env, minute, checks);
     // Sessions admitted while the origin was down: re-verified as soon as it answers.
     let reverify = async {
-        if let Err(e) = crate::api::auth::reverify(env).await {
+        if let Err(e) = crate::api::auth::reverify(env, cfg, scheduled_ms).await {
             worker::console_error!("round: re-verification failed: {}", e.message);
         }
         crate::api::auth::check_origin(env, cfg).await

@@ -1,50 +1,63 @@
-//! `AuthGuard`: counts failures per username while the origin is unavailable (lockout)
-//! and the fleet-wide provisional admissions per minute. The rules are the core's.
+//! `AuthGuard`: the degraded path's shared state, fleet-wide: failures per username and
+//! client address and per username (lockout), the provisional admissions per minute (cap),
+//! and the origin's fleet-wide state (down, misconfigured). The rules are the core's
+//! (`guard_apply`); this object only stores. Each request's effects are remembered under
+//! its signature's tag for `EFFECT_MEMO_MS`, so a replayed `/v1/auth` gets the same reply
+//! and changes nothing (README "Auth when the origin fails").
 
+use crate::env_config;
 use crate::objects::storage;
-use crate::rpc::{answer, op, read};
+use crate::rpc::{answer, create_schema, op, read};
 use serde::{Deserialize, Serialize};
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::auth::{Lockout, ProvisionalBudget};
+use vpn_edge_core::auth::{
+    guard_apply, GuardAction, GuardLimits, GuardReply, GuardState, Lockout, ProvisionalBudget, EFFECT_MEMO_MS,
+};
 use worker::*;
 
 #[derive(Serialize, Deserialize)]
-pub struct UserReq {
+pub struct GuardReq {
     /// Hex SHA-256 of the username.
     pub user: String,
+    pub client_ip: String,
+    /// `effect_tag` of the request's signature.
+    pub tag: String,
+    pub action: GuardAction,
     pub now_ms: i64,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct Locked {
-    pub locked: bool,
-}
-
-#[derive(Serialize, Deserialize)]
-pub struct ProvisionalReq {
-    pub now_ms: i64,
+    pub user_max: u32,
     pub cap: u32,
 }
 
-#[derive(Serialize, Deserialize)]
-pub struct Granted {
-    pub granted: bool,
-}
-
-/// The fleet-wide view of the origin, for the origin down/up alerts.
-#[derive(Serialize, Deserialize)]
+/// The fleet-wide view of the origin, for alerts and `/healthz`.
+#[derive(Serialize, Deserialize, Default, Clone, Copy)]
 pub struct OriginState {
     pub down: bool,
+    #[serde(default)]
+    pub misconfigured: bool,
+}
+
+/// Set one of the two flags; `None` leaves it as it is.
+#[derive(Serialize, Deserialize)]
+pub struct OriginSet {
+    pub down: Option<bool>,
+    pub misconfigured: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize)]
 pub struct Changed {
-    pub changed: bool,
+    pub down: bool,
+    pub misconfigured: bool,
+}
+
+#[derive(Deserialize)]
+struct MemoRow {
+    reply: String,
 }
 
 #[durable_object]
 pub struct AuthGuard {
     state: State,
+    env: Env,
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
@@ -53,65 +66,101 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 }
 
 impl AuthGuard {
-    async fn lockout(&self, user: &str) -> std::result::Result<Lockout, ApiError> {
-        Ok(storage::get::<Lockout>(&self.state.storage(), &format!("l:{user}"))
-            .await
-            .map_err(storage_err)?
-            .unwrap_or_default())
+    async fn get<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> std::result::Result<T, ApiError> {
+        Ok(storage::get::<T>(&self.state.storage(), key).await.map_err(storage_err)?.unwrap_or_default())
+    }
+
+    /// A lockout entry: written when it holds something, deleted when it has nothing left.
+    async fn put_lockout(&self, key: &str, l: &Lockout, now_ms: i64) -> std::result::Result<(), ApiError> {
+        if l.is_empty(now_ms) {
+            self.state.storage().delete(key).await.map_err(storage_err)?;
+        } else {
+            storage::put(&self.state.storage(), key, l).await.map_err(storage_err)?;
+        }
+        Ok(())
+    }
+
+    async fn guard(&self, r: GuardReq) -> std::result::Result<GuardReply, ApiError> {
+        let sql = self.state.storage().sql();
+        sql.exec("DELETE FROM memo WHERE expires < ?", vec![r.now_ms.into()]).map_err(storage_err)?;
+        let seen: Vec<MemoRow> = sql
+            .exec("SELECT reply FROM memo WHERE tag = ?", vec![r.tag.clone().into()])
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        if let Some(reply) = seen.first().and_then(|m| serde_json::from_str::<GuardReply>(&m.reply).ok()) {
+            // A replay: the same answer, no new failure, no new slot.
+            return Ok(reply);
+        }
+        let (ip_key, user_key) = (format!("l:{}:{}", r.user, r.client_ip), format!("u:{}", r.user));
+        let before = GuardState {
+            by_ip: self.get(&ip_key).await?,
+            by_user: self.get(&user_key).await?,
+            budget: self.get::<ProvisionalBudget>("p").await?,
+        };
+        let limits = GuardLimits { user_max: r.user_max, cap: r.cap };
+        let (after, reply) = guard_apply(before.clone(), r.action, r.now_ms, limits);
+        if after.by_ip != before.by_ip {
+            self.put_lockout(&ip_key, &after.by_ip, r.now_ms).await?;
+        }
+        if after.by_user != before.by_user {
+            self.put_lockout(&user_key, &after.by_user, r.now_ms).await?;
+        }
+        if after.budget != before.budget {
+            storage::put(&self.state.storage(), "p", &after.budget).await.map_err(storage_err)?;
+        }
+        let text = serde_json::to_string(&reply).map_err(|_| ApiError::internal("serialize"))?;
+        sql.exec(
+            "INSERT OR REPLACE INTO memo (tag, expires, reply) VALUES (?, ?, ?)",
+            vec![r.tag.into(), (r.now_ms + EFFECT_MEMO_MS).into(), text.into()],
+        )
+        .map_err(storage_err)?;
+        Ok(reply)
     }
 
     async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        let v = match op {
-            "check" => {
-                let r: UserReq = read(req).await?;
-                let l = self.lockout(&r.user).await?;
-                if l.is_empty(r.now_ms) && l != Lockout::default() {
-                    // Nothing left to remember: forget the username.
-                    self.state.storage().delete(&format!("l:{}", r.user)).await.map_err(storage_err)?;
-                }
-                serde_json::to_value(Locked { locked: l.is_locked(r.now_ms) })
-            }
-            "fail" => {
-                let r: UserReq = read(req).await?;
-                let l = self.lockout(&r.user).await?.fail(r.now_ms);
-                storage::put(&self.state.storage(), &format!("l:{}", r.user), &l).await.map_err(storage_err)?;
-                serde_json::to_value(Locked { locked: l.is_locked(r.now_ms) })
-            }
-            "provisional" => {
-                let r: ProvisionalReq = read(req).await?;
-                let budget: ProvisionalBudget =
-                    storage::get(&self.state.storage(), "p").await.map_err(storage_err)?.unwrap_or_default();
-                let (next, granted) = budget.take(r.now_ms, r.cap);
-                storage::put(&self.state.storage(), "p", &next).await.map_err(storage_err)?;
-                serde_json::to_value(Granted { granted })
-            }
-            "origin_get" => {
-                let down = storage::get::<bool>(&self.state.storage(), "origin_down")
-                    .await
-                    .map_err(storage_err)?
-                    .unwrap_or(false);
-                serde_json::to_value(OriginState { down })
-            }
-            "origin_set" => {
-                let r: OriginState = read(req).await?;
-                let was = storage::get::<bool>(&self.state.storage(), "origin_down")
-                    .await
-                    .map_err(storage_err)?
-                    .unwrap_or(false);
-                if was != r.down {
-                    storage::put(&self.state.storage(), "origin_down", &r.down).await.map_err(storage_err)?;
-                }
-                serde_json::to_value(Changed { changed: was != r.down })
-            }
-            _ => return Err(ApiError::new(404, "not_found", "no such operation")),
+        let ser = |v: std::result::Result<serde_json::Value, serde_json::Error>| {
+            v.map_err(|_| ApiError::internal("serialize"))
         };
-        v.map_err(|_| ApiError::internal("serialize"))
+        match op {
+            "guard" => {
+                // Test-only fault switch (README "Tests"): configured out of production.
+                if env_config::load(&self.env).fault("guard") {
+                    return Err(ApiError::unavailable("auth guard"));
+                }
+                let r: GuardReq = read(req).await?;
+                ser(serde_json::to_value(self.guard(r).await?))
+            }
+            "origin_get" => ser(serde_json::to_value(self.get::<OriginState>("origin").await?)),
+            "origin_set" => {
+                let r: OriginSet = read(req).await?;
+                let was: OriginState = self.get("origin").await?;
+                let now = OriginState {
+                    down: r.down.unwrap_or(was.down),
+                    misconfigured: r.misconfigured.unwrap_or(was.misconfigured),
+                };
+                let changed =
+                    Changed { down: now.down != was.down, misconfigured: now.misconfigured != was.misconfigured };
+                if changed.down || changed.misconfigured {
+                    storage::put(&self.state.storage(), "origin", &now).await.map_err(storage_err)?;
+                }
+                ser(serde_json::to_value(changed))
+            }
+            _ => Err(ApiError::new(404, "not_found", "no such operation")),
+        }
     }
 }
 
 impl DurableObject for AuthGuard {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state }
+    fn new(state: State, env: Env) -> Self {
+        create_schema(
+            &state.storage().sql(),
+            "auth guard",
+            &[
+                "CREATE TABLE IF NOT EXISTS memo (tag TEXT PRIMARY KEY, expires INTEGER NOT NULL, reply TEXT NOT NULL)",
+                "CREATE INDEX IF NOT EXISTS memo_by_expiry ON memo (expires)",
+            ],
+        );
+        Self { state, env }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

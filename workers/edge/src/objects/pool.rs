@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
-use vpn_edge_core::fleet::{judge_pool, ServerRecord, ServerView, Status, Telemetry};
+use vpn_edge_core::fleet::{judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
@@ -84,6 +84,14 @@ pub struct ExternalReq {
 pub struct ExternalResp {
     pub view: ServerView,
     pub transition: Option<Health>,
+}
+
+/// One server's stored registration (`registration`) or admin view (`admin_get`).
+#[derive(Serialize, Deserialize)]
+pub struct GetReq {
+    pub id: String,
+    pub now_ms: i64,
+    pub stale_s: u32,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -242,6 +250,22 @@ impl PoolRegistry {
                 })?;
                 self.store(&record).await?;
                 serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
+            }
+            "registration" => {
+                let r: GetReq = read(req).await?;
+                let reg = self.with(|m| m.get(&r.id).map(|rec| rec.reg.clone()));
+                serde_json::to_value(reg.ok_or(ApiError::from(LookupError::NotFound("server")))?)
+            }
+            "admin_get" => {
+                let r: GetReq = read(req).await?;
+                let view = self.with(|m| m.get(&r.id).map(|rec| rec.admin_view(r.now_ms, r.stale_s)));
+                serde_json::to_value(view.ok_or(ApiError::from(LookupError::NotFound("server")))?)
+            }
+            "admin_list" => {
+                let r: ListReq = read(req).await?;
+                let views: Vec<AdminServer> =
+                    self.with(|m| m.values().map(|s| s.admin_view(r.now_ms, r.stale_s)).collect());
+                serde_json::to_value(views)
             }
             "list" => {
                 let r: ListReq = read(req).await?;

@@ -1,8 +1,10 @@
 //! `SessionLedger`: every admission made while the origin was unavailable, with the
 //! password sealed by AES-GCM under `SESSION_KEY` (random nonce per record, the session id
-//! as associated data). When the origin answers again each one is re-verified; the sealed
-//! password is deleted as soon as its answer is in; the invalid go on their server's
-//! disconnect list until the server acks.
+//! as associated data). Re-verification asks the origin for each due session; the core
+//! judges each answer (`reverify_verdict`): the sealed password is deleted as soon as a
+//! verdict is in, the invalid and the unverifiable go on their server's disconnect list
+//! until the server acks, the ones the origin could not judge wait for their backoff
+//! (stored, so it survives eviction). README "Auth when the origin fails".
 
 use crate::outbound::origin;
 use crate::rpc::{answer, create_schema, op, read};
@@ -12,7 +14,10 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::auth::OriginAnswer;
+use vpn_edge_core::auth::{
+    needs_probe, offline_fits, origin_judging, reverify_verdict, seal_data_key_name, seal_key, Admission, Attempts,
+    DisconnectReason, Judged, SessionState, Verdict, ACKED_KEEP_MS,
+};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::signature::{hex, unhex};
@@ -31,8 +36,23 @@ pub struct RecordReq {
     pub password: String,
     pub client_ip: String,
     pub client_port: u16,
-    pub source: String,
+    pub source: Admission,
     pub admitted_at: i64,
+}
+
+/// Offline admissions of one report: each is recorded or refused on its own.
+#[derive(Serialize, Deserialize)]
+pub struct OfflineReq {
+    pub items: Vec<RecordReq>,
+}
+
+/// What happened to one offline item.
+#[derive(Serialize, Deserialize)]
+pub struct OfflineItem {
+    pub recorded: bool,
+    pub error: Option<String>,
+    /// The refusal counts as a failure toward the user's lockout.
+    pub failure: bool,
 }
 
 /// A session ended on `server_id`: only the server it was admitted on may end it, so one
@@ -52,11 +72,18 @@ pub struct ServerReq {
 pub struct AckReq {
     pub server_id: String,
     pub session_ids: Vec<String>,
+    pub now_ms: i64,
 }
 
-/// A pending session as operators see it (never the password).
 #[derive(Serialize, Deserialize)]
-pub struct PendingSession {
+pub struct ReverifyReq {
+    pub now_ms: i64,
+    pub max_attempts: u32,
+}
+
+/// A session as operators see it (never the password), in every state until it is gone.
+#[derive(Serialize, Deserialize)]
+pub struct SessionView {
     pub session_id: String,
     pub server_id: String,
     pub username: String,
@@ -64,6 +91,11 @@ pub struct PendingSession {
     pub client_port: u16,
     pub source: String,
     pub admitted_at: String,
+    pub state: SessionState,
+    /// Attempts the origin could not judge (pending sessions).
+    pub attempts: u32,
+    /// Why it is being disconnected (disconnect states).
+    pub reason: Option<String>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
@@ -79,9 +111,9 @@ pub struct Disconnect {
 pub struct ReverifyReport {
     pub valid: u32,
     pub invalid: u32,
+    /// Sessions the origin could not judge, waiting for their backoff.
+    pub retrying: u32,
     pub remaining: u32,
-    /// The origin was still unavailable: the run stopped early.
-    pub origin_unavailable: bool,
 }
 
 #[derive(Deserialize)]
@@ -93,6 +125,20 @@ struct SessionRow {
     client_port: f64,
     source: String,
     admitted_at: f64,
+    attempts: f64,
+}
+
+#[derive(Deserialize)]
+struct DisconnectViewRow {
+    session_id: String,
+    server_id: String,
+    username: String,
+    client_ip: String,
+    client_port: f64,
+    source: String,
+    admitted_at: f64,
+    reason: String,
+    acked_at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -102,6 +148,8 @@ struct SealedRow {
     /// Hex: SQLite BLOBs do not survive the trip through serde as bytes.
     nonce: String,
     sealed: String,
+    attempts: f64,
+    first_attempt_at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -116,6 +164,14 @@ struct DisconnectRow {
 #[derive(Deserialize)]
 struct Count {
     n: f64,
+}
+
+/// What one re-verification run works with.
+struct Run<'a> {
+    cfg: &'a Config,
+    /// The cache epoch, when readable (valid sessions refresh the cache only then).
+    epoch: Option<u64>,
+    now_ms: i64,
 }
 
 #[durable_object]
@@ -136,29 +192,69 @@ fn session_key(cfg: &Config) -> std::result::Result<[u8; 32], ApiError> {
         .ok_or_else(|| ApiError::new(503, "not_configured", "SESSION_KEY is missing or malformed"))
 }
 
+/// Columns added after the first release: added in place, so stored sessions survive.
+fn add_columns(sql: &SqlStorage, table: &str, columns: &[(&str, &str)]) {
+    let have = match sql.exec(&format!("SELECT * FROM {table} LIMIT 0"), None) {
+        Ok(c) => c.column_names(),
+        Err(e) => {
+            worker::console_error!("session ledger schema: {e}");
+            return;
+        }
+    };
+    for (name, ddl) in columns {
+        if !have.iter().any(|c| c == name) {
+            if let Err(e) = sql.exec(&format!("ALTER TABLE {table} ADD COLUMN {name} {ddl}"), None) {
+                worker::console_error!("session ledger schema: {e}");
+            }
+        }
+    }
+}
+
 impl SessionLedger {
     fn sql(&self) -> SqlStorage {
         self.state.storage().sql()
     }
 
-    async fn record(&self, r: RecordReq) -> std::result::Result<(), ApiError> {
-        let cfg = env_config::load(&self.env);
-        let key = session_key(&cfg)?;
+    fn count(&self, query: &str, args: Vec<SqlStorageValue>) -> std::result::Result<u32, ApiError> {
+        let rows: Vec<Count> = self.sql().exec(query, args).and_then(|c| c.to_array()).map_err(storage_err)?;
+        Ok(rows.first().map(|c| c.n as u32).unwrap_or(0))
+    }
+
+    fn data_keys(&self) -> std::result::Result<worker::kv::KvStore, ApiError> {
+        self.env.kv("CREDENTIALS").map_err(|_| ApiError::unavailable("credential store"))
+    }
+
+    /// Seal and store; a session id already held (a replayed request) is left as it is.
+    /// The seal's data key goes to KV first: a record without one is never written.
+    async fn record(&self, cfg: &Config, r: RecordReq) -> std::result::Result<(), ApiError> {
+        let held = self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+        if held > 0 {
+            return Ok(());
+        }
+        let data_key = webcrypto::random::<32>().map_err(|_| ApiError::internal("random"))?;
+        self.data_keys()?
+            .put(&seal_data_key_name(&r.session_id), hex(&data_key))
+            .map_err(storage_err)?
+            .expiration_ttl(u64::from(cfg.cache_max_age_days) * 86_400)
+            .execute()
+            .await
+            .map_err(storage_err)?;
+        let key = seal_key(&session_key(cfg)?, &data_key);
         let nonce = webcrypto::random::<12>().map_err(|_| ApiError::internal("random"))?;
         let sealed = webcrypto::seal(&key, &nonce, r.session_id.as_bytes(), r.password.as_bytes())
             .await
             .map_err(|_| ApiError::internal("seal"))?;
         self.sql()
             .exec(
-                "INSERT OR REPLACE INTO sessions (id, server_id, username, client_ip, client_port, source, admitted_at, nonce, sealed) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO sessions (id, server_id, username, client_ip, client_port, source, admitted_at, nonce, sealed, attempts, next_attempt_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
                 vec![
                     r.session_id.into(),
                     r.server_id.into(),
                     r.username.into(),
                     r.client_ip.into(),
                     i64::from(r.client_port).into(),
-                    r.source.into(),
+                    r.source.as_str().into(),
                     r.admitted_at.into(),
                     hex(&nonce).into(),
                     hex(&sealed).into(),
@@ -168,15 +264,58 @@ impl SessionLedger {
         Ok(())
     }
 
-    fn pending(&self) -> std::result::Result<Vec<PendingSession>, ApiError> {
-        let rows: Vec<SessionRow> = self
+    async fn record_offline(&self, cfg: &Config, req: OfflineReq) -> std::result::Result<Vec<OfflineItem>, ApiError> {
+        let mut out = Vec::with_capacity(req.items.len());
+        for r in req.items {
+            let held =
+                self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+            if held > 0 {
+                out.push(OfflineItem { recorded: true, error: None, failure: false });
+                continue;
+            }
+            let for_user = self.count(
+                "SELECT COUNT(*) AS n FROM sessions WHERE server_id = ? AND source = 'offline' AND username = ?",
+                vec![r.server_id.clone().into(), r.username.clone().into()],
+            )?;
+            let for_server = self.count(
+                "SELECT COUNT(*) AS n FROM sessions WHERE server_id = ? AND source = 'offline'",
+                vec![r.server_id.clone().into()],
+            )?;
+            match offline_fits(for_user, for_server) {
+                Ok(()) => {
+                    self.record(cfg, r).await?;
+                    out.push(OfflineItem { recorded: true, error: None, failure: false });
+                }
+                Err(refusal) => out.push(OfflineItem {
+                    recorded: false,
+                    error: Some(refusal.message()),
+                    failure: refusal.counts_as_failure(),
+                }),
+            }
+        }
+        Ok(out)
+    }
+
+    fn sessions(&self) -> std::result::Result<Vec<SessionView>, ApiError> {
+        let pending: Vec<SessionRow> = self
             .sql()
-            .exec("SELECT id, server_id, username, client_ip, client_port, source, admitted_at FROM sessions ORDER BY admitted_at", None)
+            .exec(
+                "SELECT id, server_id, username, client_ip, client_port, source, admitted_at, attempts FROM sessions ORDER BY admitted_at",
+                None,
+            )
             .and_then(|c| c.to_array())
             .map_err(storage_err)?;
-        Ok(rows
+        let disconnects: Vec<DisconnectViewRow> = self
+            .sql()
+            .exec(
+                "SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, reason, acked_at FROM disconnects ORDER BY created_at",
+                None,
+            )
+            .and_then(|c| c.to_array())
+            .map_err(storage_err)?;
+        let mut out: Vec<SessionView> = pending
             .into_iter()
-            .map(|r| PendingSession {
+            .map(|r| SessionView {
                 session_id: r.id,
                 server_id: r.server_id,
                 username: r.username,
@@ -184,45 +323,86 @@ impl SessionLedger {
                 client_port: r.client_port as u16,
                 source: r.source,
                 admitted_at: rfc3339_ms(r.admitted_at as i64).unwrap_or_default(),
+                state: SessionState::PendingReverification,
+                attempts: r.attempts as u32,
+                reason: None,
             })
-            .collect())
+            .collect();
+        out.extend(disconnects.into_iter().map(|d| SessionView {
+            session_id: d.session_id,
+            server_id: d.server_id,
+            username: d.username,
+            client_ip: d.client_ip,
+            client_port: d.client_port as u16,
+            source: d.source,
+            admitted_at: rfc3339_ms(d.admitted_at as i64).unwrap_or_default(),
+            state: if d.acked_at.is_some() { SessionState::Acked } else { SessionState::DisconnectPending },
+            attempts: 0,
+            reason: Some(d.reason),
+        }));
+        Ok(out)
     }
 
-    fn count(&self) -> std::result::Result<u32, ApiError> {
-        let rows: Vec<Count> = self
-            .sql()
-            .exec("SELECT COUNT(*) AS n FROM sessions", None)
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        Ok(rows.first().map(|c| c.n as u32).unwrap_or(0))
-    }
-
-    /// Re-verify one session. `None` when the origin was unavailable (left pending).
-    async fn reverify_one(&self, cfg: &Config, key: &[u8; 32], row: &SealedRow, epoch: Option<u64>) -> Option<bool> {
-        let opened = match (unhex(&row.nonce), unhex(&row.sealed)) {
-            (Some(nonce), Some(sealed)) => webcrypto::open(key, &nonce, row.id.as_bytes(), &sealed).await.ok(),
+    /// Open one sealed password and ask the origin.
+    async fn judge(&self, cfg: &Config, session_key: &[u8; 32], row: &SealedRow) -> (Judged, Option<String>) {
+        let data_key = match self.data_keys() {
+            Ok(kv) => kv.get(&seal_data_key_name(&row.id)).text().await.ok().flatten().and_then(|h| unhex(&h)),
+            Err(_) => None,
+        };
+        let opened = match (data_key, unhex(&row.nonce), unhex(&row.sealed)) {
+            (Some(dk), Some(nonce), Some(sealed)) => {
+                webcrypto::open(&seal_key(session_key, &dk), &nonce, row.id.as_bytes(), &sealed).await.ok()
+            }
             _ => None,
         };
-        let Some(plain) = opened else {
-            // Sealed under another key (SESSION_KEY rotated): it can never be checked, so it
-            // is treated as failed rather than trusted forever.
+        let Some(plain) = opened.and_then(|p| String::from_utf8(p).ok()) else {
             worker::console_error!("session ledger: a sealed password could not be opened; disconnecting the session");
-            return Some(false);
+            return (Judged::Unsealable, None);
         };
-        let password = String::from_utf8_lossy(&plain).into_owned();
-        match origin::ask(cfg, &row.username, &password).await {
-            OriginAnswer::Unavailable => None,
-            OriginAnswer::Invalid => Some(false),
-            OriginAnswer::Valid => {
-                if let (Some(pepper), Some(epoch)) = (&cfg.cred_pepper, epoch) {
-                    let now = Date::now().as_millis() as i64;
+        (Judged::Answer(origin::ask(cfg, &row.username, &plain).await), Some(plain))
+    }
+
+    /// Carry out one verdict. The sealed password goes with the session row as soon as
+    /// a verdict is in.
+    async fn apply(
+        &self,
+        run: &Run<'_>,
+        row: &SealedRow,
+        verdict: Verdict,
+        password: Option<&str>,
+        report: &mut ReverifyReport,
+    ) -> std::result::Result<(), ApiError> {
+        let (cfg, epoch, now_ms) = (run.cfg, run.epoch, run.now_ms);
+        match verdict {
+            Verdict::Retry { attempts, next_at } => {
+                report.retrying += 1;
+                self.sql()
+                    .exec(
+                        "UPDATE sessions SET attempts = ?, first_attempt_at = ?, next_attempt_at = ? WHERE id = ?",
+                        vec![
+                            i64::from(attempts.count).into(),
+                            attempts.first_at.map(SqlStorageValue::from).unwrap_or(SqlStorageValue::Null),
+                            next_at.into(),
+                            row.id.clone().into(),
+                        ],
+                    )
+                    .map_err(storage_err)?;
+                return Ok(());
+            }
+            Verdict::Disconnect(reason) => {
+                report.invalid += 1;
+                self.disconnect(&row.id, reason, now_ms)?;
+            }
+            Verdict::Valid => {
+                report.valid += 1;
+                if let (Some(pepper), Some(epoch), Some(password)) = (&cfg.cred_pepper, epoch, password) {
                     if let Err(e) = credential_cache::write(
                         &self.env,
                         &row.username,
-                        &password,
+                        password,
                         pepper,
                         epoch,
-                        now,
+                        now_ms,
                         cfg.cache_max_age_days,
                     )
                     .await
@@ -230,72 +410,106 @@ impl SessionLedger {
                         worker::console_error!("session ledger: cache refresh failed: {}", e.message);
                     }
                 }
-                Some(true)
             }
         }
+        self.forget(&row.id).await?;
+        Ok(())
     }
 
-    async fn reverify(&self) -> std::result::Result<ReverifyReport, ApiError> {
+    /// Delete a session and its sealed password. SQLite leaves a deleted row's bytes in
+    /// free space, so the sealed value and nonce are first overwritten in place with zeros
+    /// of the same length (a same-size update rewrites the cell where it is).
+    async fn forget(&self, id: &str) -> std::result::Result<(), ApiError> {
+        // The data key first: without it the sealed bytes left in storage history are noise.
+        self.data_keys()?.delete(&seal_data_key_name(id)).await.map_err(storage_err)?;
+        self.sql()
+            .exec(
+                "UPDATE sessions SET sealed = substr(hex(zeroblob(length(sealed))), 1, length(sealed)),                  nonce = substr(hex(zeroblob(length(nonce))), 1, length(nonce)) WHERE id = ?",
+                vec![id.into()],
+            )
+            .map_err(storage_err)?;
+        self.sql().exec("DELETE FROM sessions WHERE id = ?", vec![id.into()]).map_err(storage_err)?;
+        Ok(())
+    }
+
+    fn disconnect(&self, id: &str, reason: DisconnectReason, now_ms: i64) -> std::result::Result<(), ApiError> {
+        self.sql()
+            .exec(
+                "INSERT OR REPLACE INTO disconnects (session_id, server_id, username, client_ip, client_port, source, admitted_at, reason, created_at, acked_at) \
+                 SELECT id, server_id, username, client_ip, client_port, source, admitted_at, ?, ?, NULL FROM sessions WHERE id = ?",
+                vec![reason.as_str().into(), now_ms.into(), id.into()],
+            )
+            .map_err(storage_err)?;
+        Ok(())
+    }
+
+    async fn reverify(&self, r: ReverifyReq) -> std::result::Result<ReverifyReport, ApiError> {
         let mut report = ReverifyReport::default();
-        if self.reverifying.replace(true) {
-            report.remaining = self.count()?;
-            return Ok(report);
+        if !self.reverifying.replace(true) {
+            let result = self.reverify_run(&r, &mut report).await;
+            self.reverifying.set(false);
+            result?;
         }
-        let result = self.reverify_batch(&mut report).await;
-        self.reverifying.set(false);
-        result?;
-        report.remaining = self.count()?;
+        report.remaining = self.count("SELECT COUNT(*) AS n FROM sessions", vec![])?;
         Ok(report)
     }
 
-    async fn reverify_batch(&self, report: &mut ReverifyReport) -> std::result::Result<(), ApiError> {
-        let cfg = env_config::load(&self.env);
+    /// One run over every due session. It never stops at a failure: a session the origin
+    /// cannot judge waits for its own backoff while the others are judged.
+    async fn reverify_run(&self, r: &ReverifyReq, report: &mut ReverifyReport) -> std::result::Result<(), ApiError> {
+        let now = r.now_ms;
+        self.sql()
+            .exec(
+                "DELETE FROM disconnects WHERE acked_at IS NOT NULL AND acked_at < ?",
+                vec![(now - ACKED_KEEP_MS).into()],
+            )
+            .map_err(storage_err)?;
         let rows: Vec<SealedRow> = self
             .sql()
             .exec(
-                "SELECT id, username, nonce, sealed FROM sessions ORDER BY admitted_at LIMIT ?",
-                vec![(REVERIFY_BATCH as i64).into()],
+                "SELECT id, username, nonce, sealed, attempts, first_attempt_at FROM sessions WHERE next_attempt_at <= ? \
+                 ORDER BY next_attempt_at, admitted_at LIMIT ?",
+                vec![now.into(), (REVERIFY_BATCH as i64).into()],
             )
             .and_then(|c| c.to_array())
             .map_err(storage_err)?;
         if rows.is_empty() {
             return Ok(());
         }
+        let cfg = env_config::load(&self.env);
         let key = session_key(&cfg)?;
         // Without the epoch, valid sessions are still confirmed, only the cache is not refreshed.
-        let epoch = credential_cache::epoch(&self.env, Date::now().as_millis() as i64).await.ok();
+        let epoch = credential_cache::epoch(&self.env, now).await.ok();
+        let run = Run { cfg: &cfg, epoch, now_ms: now };
+        let attempts =
+            |row: &SealedRow| Attempts { count: row.attempts as u32, first_at: row.first_attempt_at.map(|t| t as i64) };
+        let mut judged_all = Vec::with_capacity(rows.len());
+        let mut undecided = Vec::new();
         for chunk in rows.chunks(REVERIFY_CONCURRENCY) {
-            let answers = join_all(chunk.iter().map(|row| self.reverify_one(&cfg, &key, row, epoch))).await;
-            for (row, answer) in chunk.iter().zip(answers) {
-                match answer {
-                    None => report.origin_unavailable = true,
-                    Some(valid) => {
-                        if !valid {
-                            report.invalid += 1;
-                            self.sql()
-                                .exec(
-                                    "INSERT OR REPLACE INTO disconnects (session_id, server_id, username, client_ip, client_port, reason, created_at) \
-                                     SELECT id, server_id, username, client_ip, client_port, ?, ? FROM sessions WHERE id = ?",
-                                    vec![
-                                        "re-verification failed: the origin rejected the credentials".into(),
-                                        (Date::now().as_millis() as i64).into(),
-                                        row.id.clone().into(),
-                                    ],
-                                )
-                                .map_err(storage_err)?;
-                        } else {
-                            report.valid += 1;
-                        }
-                        // The answer is in: the sealed password goes now, with the session.
-                        self.sql()
-                            .exec("DELETE FROM sessions WHERE id = ?", vec![row.id.clone().into()])
-                            .map_err(storage_err)?;
-                    }
+            let answers = join_all(chunk.iter().map(|row| self.judge(&cfg, &key, row))).await;
+            for (row, (judged, password)) in chunk.iter().zip(answers) {
+                judged_all.push(judged);
+                match reverify_verdict(attempts(row), judged, true, now, r.max_attempts) {
+                    // Could not judge: decided once the whole run shows whether the origin
+                    // judged anyone else.
+                    Verdict::Retry { .. } => undecided.push((row, judged)),
+                    verdict => self.apply(&run, row, verdict, password.as_deref(), report).await?,
                 }
             }
-            if report.origin_unavailable {
-                break;
-            }
+        }
+        if undecided.is_empty() {
+            return Ok(());
+        }
+        let probe = if needs_probe(&judged_all) {
+            let pw = hex(&webcrypto::random::<16>().map_err(|_| ApiError::internal("random"))?);
+            Some(origin::ask(&cfg, origin::PROBE_USERNAME, &pw).await)
+        } else {
+            None
+        };
+        let judging = origin_judging(&judged_all, probe);
+        for (row, judged) in undecided {
+            let verdict = reverify_verdict(attempts(row), judged, judging, now, r.max_attempts);
+            self.apply(&run, row, verdict, None, report).await?;
         }
         Ok(())
     }
@@ -304,21 +518,33 @@ impl SessionLedger {
         let ser = |v: std::result::Result<serde_json::Value, serde_json::Error>| {
             v.map_err(|_| ApiError::internal("serialize"))
         };
+        let cfg = env_config::load(&self.env);
         match op {
             "record" => {
+                // Test-only fault switch (README "Tests"): configured out of production.
+                if cfg.fault("ledger") {
+                    return Err(ApiError::unavailable("session ledger"));
+                }
                 let r: RecordReq = read(req).await?;
-                self.record(r).await?;
-                Ok(serde_json::Value::Null)
+                self.record(&cfg, r).await?;
+                Ok(serde_json::json!({ "recorded": true }))
+            }
+            "record_offline" => {
+                if cfg.fault("ledger") {
+                    return Err(ApiError::unavailable("session ledger"));
+                }
+                let r: OfflineReq = read(req).await?;
+                ser(serde_json::to_value(self.record_offline(&cfg, r).await?))
             }
             "end" => {
                 let r: EndReq = read(req).await?;
-                let a = self
-                    .sql()
-                    .exec(
-                        "DELETE FROM sessions WHERE id = ? AND server_id = ?",
-                        vec![r.session_id.clone().into(), r.server_id.clone().into()],
-                    )
-                    .map_err(storage_err)?;
+                let mine = self.count(
+                    "SELECT COUNT(*) AS n FROM sessions WHERE id = ? AND server_id = ?",
+                    vec![r.session_id.clone().into(), r.server_id.clone().into()],
+                )?;
+                if mine > 0 {
+                    self.forget(&r.session_id).await?;
+                }
                 let b = self
                     .sql()
                     .exec(
@@ -326,16 +552,20 @@ impl SessionLedger {
                         vec![r.session_id.into(), r.server_id.into()],
                     )
                     .map_err(storage_err)?;
-                Ok(serde_json::json!({ "ended": a.rows_written() + b.rows_written() > 0 }))
+                Ok(serde_json::json!({ "ended": mine > 0 || b.rows_written() > 0 }))
             }
-            "pending" => ser(serde_json::to_value(self.pending()?)),
-            "reverify" => ser(serde_json::to_value(self.reverify().await?)),
+            "sessions" => ser(serde_json::to_value(self.sessions()?)),
+            "reverify" => {
+                let r: ReverifyReq = read(req).await?;
+                ser(serde_json::to_value(self.reverify(r).await?))
+            }
             "disconnects" => {
                 let r: ServerReq = read(req).await?;
                 let rows: Vec<DisconnectRow> = self
                     .sql()
                     .exec(
-                        "SELECT session_id, username, client_ip, client_port, reason FROM disconnects WHERE server_id = ? ORDER BY created_at",
+                        "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
+                         WHERE server_id = ? AND acked_at IS NULL ORDER BY created_at",
                         vec![r.server_id.into()],
                     )
                     .and_then(|c| c.to_array())
@@ -359,8 +589,8 @@ impl SessionLedger {
                     removed += self
                         .sql()
                         .exec(
-                            "DELETE FROM disconnects WHERE server_id = ? AND session_id = ?",
-                            vec![r.server_id.clone().into(), id.into()],
+                            "UPDATE disconnects SET acked_at = ? WHERE server_id = ? AND session_id = ? AND acked_at IS NULL",
+                            vec![r.now_ms.into(), r.server_id.clone().into(), id.into()],
                         )
                         .map_err(storage_err)?
                         .rows_written();
@@ -374,8 +604,9 @@ impl SessionLedger {
 
 impl DurableObject for SessionLedger {
     fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
         create_schema(
-            &state.storage().sql(),
+            &sql,
             "session ledger",
             &[
             "CREATE TABLE IF NOT EXISTS sessions (id TEXT PRIMARY KEY, server_id TEXT NOT NULL, username TEXT NOT NULL, \
@@ -384,6 +615,24 @@ impl DurableObject for SessionLedger {
             "CREATE TABLE IF NOT EXISTS disconnects (session_id TEXT PRIMARY KEY, server_id TEXT NOT NULL, username TEXT NOT NULL, \
              client_ip TEXT NOT NULL, client_port INTEGER NOT NULL, reason TEXT NOT NULL, created_at INTEGER NOT NULL)",
             "CREATE INDEX IF NOT EXISTS disconnects_by_server ON disconnects (server_id)",
+            ],
+        );
+        add_columns(
+            &sql,
+            "sessions",
+            &[
+                ("attempts", "INTEGER NOT NULL DEFAULT 0"),
+                ("first_attempt_at", "INTEGER"),
+                ("next_attempt_at", "INTEGER NOT NULL DEFAULT 0"),
+            ],
+        );
+        add_columns(
+            &sql,
+            "disconnects",
+            &[
+                ("source", "TEXT NOT NULL DEFAULT ''"),
+                ("admitted_at", "INTEGER NOT NULL DEFAULT 0"),
+                ("acked_at", "INTEGER"),
             ],
         );
         Self { state, env, reverifying: Cell::new(false) }

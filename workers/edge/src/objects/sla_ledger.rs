@@ -1,6 +1,7 @@
 //! `SlaLedger`: one SQLite-backed Durable Object per month. One row per minute keyed by
 //! `floor(scheduled_time / 60000)`, so a round that runs twice for a minute counts once;
-//! the month's credit state; and the alarm that retries the credit call with backoff.
+//! the month's credit state (with the exact body of its first attempt); and the alarm that
+//! retries the credit call with backoff. Everything lives in SQLite, so it survives eviction.
 
 use crate::env_config;
 use crate::outbound::{self, OutboundError};
@@ -11,8 +12,9 @@ use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::sla::{
-    after_attempt, classify_status, issued_without_call, plan_credit, report, CreditAction, CreditRequest, CreditState,
-    DayFigures, FleetChecks, MinuteCounts, MinuteState, SendOutcome, SlaReport,
+    after_attempt, classify_status, freeze, issued_without_call, parse_credit_state, plan_credit, report, CreditAction,
+    CreditDetail, CreditRequest, CreditState, DayFigures, FleetChecks, MinuteCounts, MinuteState, SendOutcome,
+    SlaReport,
 };
 use vpn_edge_core::types::Month;
 use worker::*;
@@ -59,28 +61,29 @@ fn with_excerpt(status: String, body: &str) -> String {
     }
 }
 
-/// One call to the billing API, classified.
+/// One call to the billing API, classified. The body is sent exactly as frozen.
 async fn send_credit(cfg: &Config, req: &CreditRequest) -> SendOutcome {
     let (Some(url), Some(token)) = (&cfg.credit_api_url, &cfg.credit_api_token) else {
         // Not configured yet: keep it pending and retry, so setting the secret later is enough.
-        return SendOutcome::Retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured".into());
+        return SendOutcome::retryable("CREDIT_API_URL or CREDIT_API_TOKEN is not configured");
     };
-    let Ok(body) = serde_json::to_string(req) else { return SendOutcome::Rejected("unserializable credit".into()) };
     let auth = format!("Bearer {}", token.expose());
     let headers = [
         ("content-type", "application/json"),
         ("authorization", auth.as_str()),
         ("idempotency-key", req.idempotency_key.as_str()),
     ];
-    match outbound::send(Method::Post, url, &headers, Some(body), 10_000).await {
-        Ok(reply) => match classify_status(reply.status) {
-            // Keep a little of the billing API's own words for the operator.
-            SendOutcome::Retryable(e) => SendOutcome::Retryable(with_excerpt(e, &reply.body)),
+    match outbound::send(Method::Post, url, &headers, Some(req.body.clone()), 10_000).await {
+        Ok(reply) => match classify_status(reply.status, reply.retry_after.as_deref()) {
+            // Keep a little of the billing API's own words for the operator (never public).
+            SendOutcome::Retryable { error, retry_after_s } => {
+                SendOutcome::Retryable { error: with_excerpt(error, &reply.body), retry_after_s }
+            }
             SendOutcome::Rejected(e) => SendOutcome::Rejected(with_excerpt(e, &reply.body)),
             ok => ok,
         },
-        Err(OutboundError::Timeout) => SendOutcome::Retryable("timeout".into()),
-        Err(OutboundError::Network(_)) => SendOutcome::Retryable("network error".into()),
+        Err(OutboundError::Timeout) => SendOutcome::retryable("timeout"),
+        Err(OutboundError::Network(_)) => SendOutcome::retryable("network error"),
     }
 }
 
@@ -118,8 +121,18 @@ impl SlaLedger {
             .map_err(storage_err)
     }
 
-    fn credit_state(&self) -> std::result::Result<CreditState, ApiError> {
-        Ok(self.meta("credit")?.and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default())
+    /// The stored credit state (`None` before the first attempt). Unreadable state is an
+    /// error, logged with its cause and left untouched: resetting it would forget the
+    /// frozen body every retry must repeat (README "The SLA and its credits").
+    fn credit_state(&self, month: Month) -> std::result::Result<Option<CreditState>, ApiError> {
+        parse_credit_state(self.meta("credit")?.as_deref()).map_err(|e| {
+            worker::console_error!("sla ledger {month}: stored credit state is unreadable: {}", e.0);
+            ApiError::new(
+                500,
+                "internal",
+                format!("the stored credit state of {month} is unreadable; it was left as it is"),
+            )
+        })
     }
 
     fn save_credit(&self, s: &CreditState) -> std::result::Result<(), ApiError> {
@@ -156,17 +169,23 @@ impl SlaLedger {
         Month::parse(&m).map_err(|_| ApiError::internal("ledger month"))
     }
 
-    fn report(&self, month: Month, now_ms: i64) -> std::result::Result<SlaReport, ApiError> {
+    /// The operator's report (the public route strips it with `SlaReport::public`).
+    fn report(&self, month: Month, now_ms: i64) -> std::result::Result<SlaReport<CreditDetail>, ApiError> {
         let cfg = env_config::load(&self.env);
-        let credit = self.meta("credit")?.and_then(|s| serde_json::from_str::<CreditState>(&s).ok());
+        let credit = self.credit_state(month)?;
         Ok(report(month, self.counts()?, now_ms.div_euclid(60_000), cfg.sla_policy(), credit.as_ref()))
     }
 
     /// Decide (core) and, if due, send the credit (shell). Returns the report after.
-    async fn run_credit(&self, month: Month, now_ms: i64, by_hand: bool) -> std::result::Result<SlaReport, ApiError> {
+    async fn run_credit(
+        &self,
+        month: Month,
+        now_ms: i64,
+        by_hand: bool,
+    ) -> std::result::Result<SlaReport<CreditDetail>, ApiError> {
         let cfg = env_config::load(&self.env);
         let r = self.report(month, now_ms)?;
-        let state = self.credit_state()?;
+        let state = self.credit_state(month)?.unwrap_or_default();
         match plan_credit(&r, &state, now_ms.div_euclid(60_000), month, now_ms, by_hand) {
             CreditAction::Nothing => {}
             CreditAction::IssueWithoutCall => {
@@ -176,17 +195,28 @@ impl SlaLedger {
                 if self.sending.replace(true) {
                     return self.report(month, now_ms);
                 }
+                // Stored before the call: a retry after anything repeats these bytes.
+                let state = match freeze(&state, &req) {
+                    Some(frozen) => match self.save_credit(&frozen) {
+                        Ok(()) => frozen,
+                        Err(e) => {
+                            self.sending.set(false);
+                            return Err(e);
+                        }
+                    },
+                    None => state,
+                };
                 // The flag is reset on every path: `send_credit` cannot return early.
                 let outcome = send_credit(&cfg, &req).await;
                 self.sending.set(false);
                 let now_after = Date::now().as_millis() as i64;
                 let next = after_attempt(
                     state,
-                    req.credit_minutes,
+                    &req,
                     outcome,
                     now_after,
                     rfc3339_ms(now_after).unwrap_or_default(),
-                    cfg.credit_retry_base_s,
+                    cfg.credit_retry(),
                 );
                 self.save_credit(&next)?;
                 if let Some(at) = next.next_attempt_ms {

@@ -2,7 +2,7 @@
 //! there and apply one plan per changed pool; the plans come from the core.
 
 use crate::outbound::{self, OutboundError, Reply};
-use vpn_edge_core::config::{Config, DnsProvider as Kind};
+use vpn_edge_core::config::{Config, DnsSettings};
 use vpn_edge_core::dns::{
     cloudflare_batch, cloudflare_list_query, cloudflare_name_query, cloudflare_parse_list, powerdns_parse_zone,
     powerdns_patch,
@@ -155,19 +155,18 @@ pub enum Provider {
 /// The configured provider, `None` for `DNS_PROVIDER=none` or when its settings are
 /// missing (`/healthz` names them).
 pub fn from_config(cfg: &Config) -> Option<Provider> {
-    match cfg.dns_provider {
-        Kind::None => None,
-        Kind::Cloudflare => Some(Provider::Cloudflare(Cloudflare {
-            api: cfg.cloudflare_api_url.clone(),
-            zone_id: cfg.cloudflare_zone_id.clone()?,
-            auth: format!("Bearer {}", cfg.cloudflare_api_token.as_ref()?.expose()),
+    // The same answer /healthz gives (Config::dns), so the two never disagree.
+    match cfg.dns().ok()? {
+        DnsSettings::Cloudflare { api_url, zone_id, api_token } => Some(Provider::Cloudflare(Cloudflare {
+            api: api_url.to_owned(),
+            zone_id: zone_id.to_owned(),
+            auth: format!("Bearer {api_token}"),
         })),
-        Kind::Powerdns => {
-            let base = cfg.powerdns_api_url.as_ref()?;
-            let base = base.trim_end_matches("/api/v1");
+        DnsSettings::Powerdns { api_url, server_id, api_key } => {
+            let base = api_url.trim_end_matches("/api/v1");
             Some(Provider::PowerDns(PowerDns {
-                zone_url: format!("{base}/api/v1/servers/{}/zones/{}.", cfg.powerdns_server_id, cfg.dns_zone),
-                key: cfg.powerdns_api_key.as_deref()?.to_owned(),
+                zone_url: format!("{base}/api/v1/servers/{server_id}/zones/{}.", cfg.dns_zone),
+                key: api_key.to_owned(),
             }))
         }
     }

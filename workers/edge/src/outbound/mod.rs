@@ -8,7 +8,7 @@ pub mod origin;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit};
+use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboundError {
@@ -50,12 +50,25 @@ pub async fn send(
     body: Option<String>,
     timeout_ms: u32,
 ) -> Result<Reply, OutboundError> {
+    send_with(method, url, headers, body, timeout_ms, RequestRedirect::Follow).await
+}
+
+/// As `send`, choosing what a redirect does (the origin's are answers, never followed:
+/// following one would re-send a password to wherever it points).
+pub async fn send_with(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    timeout_ms: u32,
+    redirect: RequestRedirect,
+) -> Result<Reply, OutboundError> {
     let h = Headers::new();
     for (k, v) in headers {
         h.set(k, v).map_err(|e| OutboundError::Network(e.to_string()))?;
     }
     let mut init = RequestInit::new();
-    init.with_method(method).with_headers(h);
+    init.with_method(method).with_headers(h).with_redirect(redirect);
     if let Some(b) = body {
         init.with_body(Some(b.into()));
     }

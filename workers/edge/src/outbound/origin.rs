@@ -1,14 +1,12 @@
 //! The provider's website as an auth backend: one call with a timeout, behind a circuit
-//! breaker kept per isolate, so a dead origin costs one timeout per cool-down.
+//! breaker kept per isolate, so a dead origin costs one timeout per cool-down. What an
+//! answer means (and what feeds the breaker) is the core's `classify_origin`.
 
 use crate::outbound;
 use std::cell::Cell;
 use vpn_edge_core::auth::{classify_origin, Breaker, OriginAnswer};
 use vpn_edge_core::config::Config;
-use worker::Method;
-
-/// How long the breaker stays open before one request probes the origin again.
-pub const COOLDOWN_MS: i64 = 10_000;
+use worker::{Method, RequestRedirect};
 
 thread_local! {
     static BREAKER: Cell<Breaker> = Cell::new(Breaker::default());
@@ -27,7 +25,9 @@ pub async fn ask(cfg: &Config, username: &str, password: &str) -> OriginAnswer {
     let auth = format!("Bearer {}", token.expose());
     let headers =
         [("content-type", "application/json"), ("accept", "application/json"), ("authorization", auth.as_str())];
-    match outbound::send(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms).await {
+    match outbound::send_with(Method::Post, url, &headers, Some(body), cfg.origin_timeout_ms, RequestRedirect::Manual)
+        .await
+    {
         Ok(reply) => classify_origin(reply.status, &reply.body),
         Err(_) => OriginAnswer::Unavailable,
     }
@@ -44,7 +44,7 @@ pub async fn verify(cfg: &Config, username: &str, password: &str, now_ms: i64) -
     let answer = ask(cfg, username, password).await;
     let after = crate::http::now_ms();
     let was_open = BREAKER.with(|b| b.get()).is_open();
-    let next = BREAKER.with(|b| b.get()).record(answer != OriginAnswer::Unavailable, after, COOLDOWN_MS);
+    let next = BREAKER.with(|b| b.get()).record(answer, after);
     BREAKER.with(|b| b.set(next));
     (answer, next.is_open() && !was_open)
 }

@@ -17,6 +17,10 @@ thread_local! {
 }
 
 fn kv(env: &Env) -> Result<KvStore, ApiError> {
+    // Test-only fault switch (README "Tests"): configured out of production.
+    if crate::env_config::load(env).fault("kv") {
+        return Err(ApiError::unavailable("credential cache"));
+    }
     env.kv("CREDENTIALS").map_err(|_| ApiError::unavailable("credential cache"))
 }
 
@@ -34,7 +38,11 @@ pub async fn epoch(env: &Env, now_ms: i64) -> Result<u64, ApiError> {
     if let Some(e) = EPOCH.with(|m| m.borrow().filter(|(at, _)| now_ms - at < EPOCH_MEMO_MS).map(|(_, e)| e)) {
         return Ok(e);
     }
-    let e = kv(env)?.get(EPOCH_KEY).text().await.map_err(kv_err)?.and_then(|s| s.parse().ok()).unwrap_or(0);
+    // Missing: no flush yet. Corrupt: unreadable, never 0 (that would undo every flush).
+    let e = match kv(env)?.get(EPOCH_KEY).text().await.map_err(kv_err)? {
+        None => 0,
+        Some(s) => s.trim().parse().map_err(|_| kv_err("the cache epoch is not a number"))?,
+    };
     EPOCH.with(|m| *m.borrow_mut() = Some((now_ms, e)));
     Ok(e)
 }

@@ -1,0 +1,56 @@
+// Fallbacks when our own storage fails, through the test-only TEST_FAULTS switch (honoured
+// only when the TEST_FAULTS var is set, which production never does and /healthz would
+// report): the session ledger, the AuthGuard and the credential cache's KV.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { setup, USERS, waitFor } from "./auth-setup.mjs";
+
+const pair = (r) => [r.body.decision, r.body.source, r.body.reason];
+
+test("an admission the ledger cannot record is denied (cache match and provisional alike)", async () => {
+  const cached = await setup({ CACHE_REFRESH_S: "60" });
+  let entry;
+  try {
+    await cached.login("alice", USERS.alice);
+    entry = await waitFor(() => cached.cached("alice"), { what: "alice cached" });
+  } finally {
+    await cached.close();
+  }
+  const t = await setup({ TEST_FAULTS: "ledger" });
+  try {
+    const kv = await t.edge.mf.getKVNamespace("CREDENTIALS");
+    await kv.put("cred:" + (await import("node:crypto")).createHash("sha256").update("alice").digest("hex"), JSON.stringify(entry));
+    t.origin.mode = "down";
+    assert.deepEqual(pair(await t.login("alice", USERS.alice)), ["deny", "policy", "not_recorded"]);
+    assert.deepEqual(pair(await t.login("bob", USERS.bob)), ["deny", "policy", "not_recorded"]);
+    assert.equal((await t.edge.json("/healthz")).body.problems.some((p) => p.name === "TEST_FAULTS"), true, "the switch is visible");
+  } finally {
+    await t.close();
+  }
+});
+
+test("the AuthGuard down: the cap is unknown, so provisional admissions are refused; a cache match is still served", async () => {
+  const t = await setup({ TEST_FAULTS: "guard" });
+  try {
+    await t.login("alice", USERS.alice);
+    await waitFor(() => t.cached("alice"), { what: "alice cached" });
+    t.origin.mode = "down";
+    assert.deepEqual(pair(await t.login("bob", USERS.bob)), ["deny", "policy", "cap_unavailable"]);
+    assert.deepEqual(pair(await t.login("alice", USERS.alice)), ["allow", "cache", "cache_matched"]);
+    assert.deepEqual(pair(await t.login("alice", "wrong")), ["deny", "cache", "cache_mismatch"]);
+  } finally {
+    await t.close();
+  }
+});
+
+test("the credential cache's KV down: origin up still answers, degraded logins are provisional (recorded, re-verified)", async () => {
+  const t = await setup({ TEST_FAULTS: "kv" });
+  try {
+    assert.deepEqual(pair(await t.login("alice", USERS.alice)), ["allow", "origin", "origin_accepted"]);
+    t.origin.mode = "down";
+    assert.deepEqual(pair(await t.login("alice", USERS.alice)), ["allow", "provisional", "provisional"]);
+    assert.equal((await t.sessions()).length, 1);
+  } finally {
+    await t.close();
+  }
+});
