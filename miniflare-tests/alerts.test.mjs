@@ -47,8 +47,18 @@ test("a webhook that never answers does not stop the round", async () => {
     await edge.registerServer("se-1");
     await edge.heartbeat("se-1");
     await edge.round(minute(0, base));
-    await edge.round(minute(1, base)); // se-1 comes up: an alert to a hanging webhook
-    assert.equal((await edge.json("/v1/servers/se-1")).body.status, "up");
+    const started = Date.now();
+    // se-1 comes up: an alert to a hanging webhook. Miniflare's scheduled() resolves only
+    // once waitUntil settles (the alert's 5 s timeout), so watch the round's effects while
+    // it is still pending: they must all be there well before the webhook gives up.
+    let settled = 0;
+    const round = edge.round(minute(1, base)).then(() => (settled = Date.now()));
+    await waitFor(async () => (await edge.json("/v1/servers/se-1")).body.status === "up", { intervalMs: 50, what: "se-1 up" });
+    const upAfter = Date.now() - started;
+    assert.ok(upAfter < 4_000, `the round published after ${upAfter} ms`);
+    assert.equal(settled, 0, "the alert was still hanging when the round's work was done");
+    await round;
+    assert.ok(settled - started >= 4_500, `the alert's timeout (5 s) ran out after ${settled - started} ms`);
     await waitFor(() => hooks.requests.length > 0, { what: "the alert attempt" });
     assert.equal((await edge.json("/v1/sla/current")).body.observed_minutes >= 1, true);
   } finally {

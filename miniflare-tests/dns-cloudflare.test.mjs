@@ -108,6 +108,37 @@ test("Cloudflare: 429 and 5xx leave the records as they were and the next round 
   }
 });
 
+test("Cloudflare: a provider that hangs past its 10 s timeout or answers garbage changes nothing; the next round applies", async () => {
+  const { cf, edge, close } = await setup();
+  try {
+    const base = Date.now();
+    await edge.registerServer("se-1", { ipv4: "192.0.2.1" });
+    await edge.heartbeat("se-1");
+    await edge.round(minute(0, base));
+    const realFallback = cf.fallback;
+    const steps = ["hang", "garbage-list"];
+    cf.fallback = (req) => {
+      if (steps[0] === "hang" && req.method === "POST") return steps.shift() && { hang: true };
+      if (steps[0] === "garbage-list" && req.method === "GET") return steps.shift() && { status: 200, raw: "<html>maintenance</html>", contentType: "text/html" };
+      return realFallback(req);
+    };
+    const t = Date.now();
+    await edge.round(minute(1, base));
+    const took = Date.now() - t;
+    assert.ok(took >= 9_000 && took < 20_000, `the round gave up on the hanging batch after ${took} ms`);
+    assert.deepEqual(contents(cf), [], "timeout: nothing applied");
+    await edge.round(minute(2, base));
+    assert.deepEqual(contents(cf), [], "a garbage list: nothing planned, nothing applied");
+    assert.deepEqual(steps, []);
+    await edge.heartbeat("se-1");
+    await edge.round(minute(3, base));
+    assert.deepEqual(contents(cf), ["192.0.2.1"], "applied on the next round");
+    assert.equal(cf.batches.length, 1, "exactly one batch went through");
+  } finally {
+    await close();
+  }
+});
+
 test("Cloudflare: the deletion cap, and apply?force=true overriding it", async () => {
   const { cf, edge, close } = await setup({ MAX_DELETE_PCT: "30" });
   try {
@@ -137,7 +168,9 @@ test("Cloudflare: a wrong token is reported, never applied; DNS off answers 409"
   try {
     const r = await edge.admin("POST", "/v1/admin/dns/apply");
     assert.equal(r.status, 502);
-    assert.match(r.body.error, /HTTP 403/);
+    assert.equal(r.body.error.code, "dns_provider_failed");
+    assert.match(r.body.error.message, /HTTP 403/);
+    assert.equal(r.body.report.provider, "cloudflare");
     assert.equal(cf.batches.length, 0);
   } finally {
     await close();

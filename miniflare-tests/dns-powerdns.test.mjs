@@ -53,11 +53,11 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-async function dig(type = "A") {
-  const { stdout } = await run("dig", ["@127.0.0.1", "-p", String(dnsPort), POOL, type, "+noall", "+answer", "+time=2", "+tries=1"]);
+async function dig(type = "A", pool = POOL) {
+  const { stdout } = await run("dig", ["@127.0.0.1", "-p", String(dnsPort), pool, type, "+noall", "+answer", "+time=2", "+tries=1"]);
   return stdout.trim().split("\n").filter(Boolean).map((l) => l.split(/\s+/)).map((f) => ({ ttl: Number(f[1]), addr: f[4] }));
 }
-const addrs = async (type) => (await dig(type)).map((r) => r.addr).sort();
+const addrs = async (type, pool = POOL) => (await dig(type, pool)).map((r) => r.addr).sort();
 
 /** A fake VPN server: something listening on a loopback port, which the tcp probe checks. */
 async function vpnServer() {
@@ -129,6 +129,51 @@ test("PowerDNS: a dead server leaves the pool after DOWN_AFTER rounds and return
     const frozen = hooks.requests.find((r) => r.json?.event === "pool_frozen").json;
     assert.match(frozen.text, /pool\.prd\.se\.example\.com/);
     assert.ok(hooks.requests.some((r) => r.json?.event === "server_down" && r.json.server_id === "se-2"));
+  } finally {
+    for (const s of servers) await s.kill().catch(() => {});
+    await edge.close();
+    await hooks.close();
+  }
+});
+
+test("PowerDNS with the probers' alarm loop at 1 s: a dead server leaves the pool within seconds and returns, no cron fired", async () => {
+  const NL = "pool.prd.nl.example.com";
+  const hooks = await startFake("webhook");
+  const edge = await startEdge({
+    PROBE_MODE: "alarms",
+    PROBE_INTERVAL_S: "1",
+    DNS_PROVIDER: "powerdns",
+    POWERDNS_API_URL: `http://127.0.0.1:${apiPort}`,
+    POWERDNS_API_KEY: KEY,
+    DNS_ZONE: "example.com",
+    ALERT_WEBHOOK_URL: `${hooks.url}/alerts`,
+  });
+  const servers = [await vpnServer(), await vpnServer(), await vpnServer()];
+  try {
+    for (const [i, s] of servers.entries()) {
+      const r = await edge.registerServer(`nl-${i + 1}`, {
+        hostname: "localhost",
+        country: "nl",
+        ipv4: `127.0.1.${11 + i}`,
+        probe: { kind: "tcp", port: s.port },
+      });
+      assert.equal(r.status, 201);
+    }
+    const all = ["127.0.1.11", "127.0.1.12", "127.0.1.13"];
+    await waitFor(async () => (await addrs("A", NL)).length === 3, { timeoutMs: 20_000, what: "three servers in the pool" });
+    assert.deepEqual(await addrs("A", NL), all);
+    assert.ok((await dig("A", NL)).every((r) => r.ttl === 60), "TTL 60");
+
+    await servers[1].kill();
+    const killed = Date.now();
+    await waitFor(async () => !(await addrs("A", NL)).includes("127.0.1.12"), { timeoutMs: 15_000, what: "nl-2 out of the pool" });
+    const took = Date.now() - killed;
+    assert.deepEqual(await addrs("A", NL), ["127.0.1.11", "127.0.1.13"], `removed after ${took} ms`);
+    await waitFor(() => hooks.requests.some((r) => r.json?.event === "server_down" && r.json.server_id === "nl-2"), { what: "server_down alert" });
+
+    await servers[1].revive();
+    await waitFor(async () => (await addrs("A", NL)).length === 3, { timeoutMs: 15_000, what: "nl-2 back in the pool" });
+    assert.deepEqual(await addrs("A", NL), all);
   } finally {
     for (const s of servers) await s.kill().catch(() => {});
     await edge.close();

@@ -159,6 +159,8 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
       if (!b || typeof b !== "object") return fail(400, 9207, "Request body is invalid");
       // All or nothing: validate everything first.
       for (const d of b.deletes ?? []) if (!cf.records.some((r) => r.id === d.id)) return fail(404, 81044, "Record does not exist.");
+      // A PATCH (or PUT) of an id the zone does not have fails the whole batch, as the real API does.
+      for (const p of [...(b.patches ?? []), ...(b.puts ?? [])]) if (!cf.records.some((r) => r.id === p.id)) return fail(404, 81044, "Record does not exist.");
       for (const p of b.posts ?? []) {
         if (!["A", "AAAA"].includes(p.type) || !p.name || !p.content || typeof p.ttl !== "number") return fail(400, 9000, "invalid record");
         if (cf.records.some((r) => r.type === p.type && r.name === p.name && r.content === p.content)) return fail(400, 81058, "An identical record already exists.");
@@ -174,4 +176,33 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
   cf.apiUrl = `${cf.url}/client/v4`;
   cf.pool = (name) => cf.records.filter((r) => r.name === name);
   return cf;
+}
+
+/**
+ * A VPN server's http health endpoint, as the probers see it: answers 200, or 503 to the
+ * regions in `failFrom` (by `X-Edge-Probe-Region`); `hang` leaves every probe unanswered.
+ * Records each probe (region, user agent, when it arrived and when it was answered).
+ */
+export async function startVpnHealth() {
+  const s = { failFrom: new Set(), hang: false, seen: [], inFlight: 0, maxInFlight: 0 };
+  s.server = http.createServer((req, res) => {
+    const region = req.headers["x-edge-probe-region"];
+    const probe = { region, ua: req.headers["user-agent"], at: Date.now(), closedAt: null };
+    s.seen.push(probe);
+    s.inFlight += 1;
+    s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
+    res.on("close", () => {
+      s.inFlight -= 1;
+      probe.closedAt = Date.now();
+    });
+    if (s.hang) return;
+    res.writeHead(s.failFrom.has(region) ? 503 : 200).end();
+  });
+  await new Promise((r) => s.server.listen(0, "127.0.0.1", r));
+  s.url = `http://127.0.0.1:${s.server.address().port}/health`;
+  s.close = async () => {
+    s.server.closeAllConnections();
+    await new Promise((r) => s.server.close(r));
+  };
+  return s;
 }

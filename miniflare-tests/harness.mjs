@@ -26,7 +26,9 @@ export async function startEdge(bindings = {}, opts = {}) {
     ...(opts.listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...(persist ? { kvPersist: `${persist}/kv`, durableObjectsPersist: `${persist}/do` } : {}),
     // The fixtures use documentation addresses (198.51.100.0/24, 192.0.2.0/24, 2001:db8::/32).
-    bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true", ...bindings },
+    // PROBE_MODE=cron: checks only when a test fires a round, unless it asks for the
+    // probers' alarm loop (probers.test.mjs) with PROBE_MODE=alarms.
+    bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true", PROBE_MODE: "cron", ...bindings },
   };
   const edge = new Edge(null, { options, persist, ownedPersist, listen: !!opts.listen });
   await edge._start();

@@ -4,7 +4,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { startEdge } from "./harness.mjs";
+import { startEdge, ADMIN_TOKEN, minute } from "./harness.mjs";
 import { startFake, waitFor } from "./fakes.mjs";
 
 const at = (iso) => new Date(iso);
@@ -57,13 +57,17 @@ test("rounds are recorded per minute: twice in a minute counts once; month bound
 test("the SLA judges raw checks, not hysteresis; maintenance and empty fleets are not downtime", async () => {
   const edge = await startEdge();
   try {
-    await edge.round(at("2026-09-01T00:00:00Z")); // no server registered: unknown
+    // Rounds at the real current minute and after it (never before the heartbeat: a round
+    // for a minute that ended before a heartbeat arrived does not count it).
+    const base = Date.now();
+    const month = new Date(minute(0, base)).toISOString().slice(0, 7);
+    await edge.round(minute(-1, base)); // no server registered: unknown
     await edge.registerServer("se-1");
-    await edge.heartbeat("se-1"); // fresh for any past round
-    await edge.round(at("2026-09-01T00:01:00Z")); // passes, though hysteresis still says down
+    await edge.heartbeat("se-1");
+    await edge.round(minute(0, base)); // passes, though hysteresis still says down
     await edge.registerServer("se-1", { maintenance: true });
-    await edge.round(at("2026-09-01T00:02:00Z"));
-    const res = await edge.fetch("/v1/sla/2026-09");
+    await edge.round(minute(1, base));
+    const res = await edge.fetch(`/v1/sla/${month}`);
     const raw = await res.text();
     const r = JSON.parse(raw);
     assert.equal(r.observed_minutes, 3);

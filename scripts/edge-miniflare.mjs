@@ -25,6 +25,7 @@ export function edgeMiniflare(extra = {}) {
       SESSIONS: { className: "SessionLedger", useSQLite: true },
       AUTH_GUARD: { className: "AuthGuard", useSQLite: true },
       REPLAY: { className: "ReplayGuard", useSQLite: true },
+      PROBERS: { className: "Prober", useSQLite: true },
     },
     ...extra,
   });

@@ -130,6 +130,13 @@ pub struct Config {
     /// rigs, local demos); loopback, multicast and the like are refused regardless.
     pub allow_private_addresses: bool,
     pub credit_retry_max_s: u32,
+    /// Prober vantage points (`PROBE_REGIONS`, README "Probers").
+    pub probe_regions: Vec<crate::probe::Region>,
+    /// Seconds between check cycles (`PROBE_INTERVAL_S`, 1..60).
+    pub probe_interval_s: u32,
+    /// `alarms` (default): prober objects judge every cycle; `cron`: the minute round judges
+    /// from wherever it runs, as before the probers (tests that drive checks by hand).
+    pub probe_mode: crate::probe::ProbeMode,
     pub problems: Vec<ConfigProblem>,
 }
 
@@ -259,6 +266,26 @@ impl Config {
                 }
             },
         };
+        let probe_regions = match r.opt("PROBE_REGIONS") {
+            None => crate::probe::Region::DEFAULT.to_vec(),
+            Some(v) => match crate::probe::parse_regions(&v) {
+                Ok(list) => list,
+                Err(e) => {
+                    r.problems
+                        .push(ConfigProblem { name: "PROBE_REGIONS", problem: format!("{e}; using weur,enam,apac") });
+                    crate::probe::Region::DEFAULT.to_vec()
+                }
+            },
+        };
+        let probe_mode = match r.opt("PROBE_MODE").as_deref() {
+            None | Some("alarms") => crate::probe::ProbeMode::Alarms,
+            Some("cron") => crate::probe::ProbeMode::Cron,
+            Some(_) => {
+                r.problems
+                    .push(ConfigProblem { name: "PROBE_MODE", problem: "must be alarms or cron; using alarms".into() });
+                crate::probe::ProbeMode::Alarms
+            }
+        };
         let dns_zone = r.opt("DNS_ZONE").unwrap_or_else(|| "example.com".into());
         let dns_zone = dns_zone.trim_end_matches('.').to_ascii_lowercase();
         let pool_prefix = r.opt("POOL_PREFIX").unwrap_or_else(|| "pool.prd".into());
@@ -306,6 +333,9 @@ impl Config {
             credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
             allow_private_addresses: r.flag("ALLOW_PRIVATE_ADDRESSES"),
             credit_retry_max_s: r.num("CREDIT_RETRY_MAX_S", crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400),
+            probe_regions,
+            probe_interval_s: r.num("PROBE_INTERVAL_S", 15, 1, 60),
+            probe_mode,
             problems: Vec::new(),
         };
         let mut problems = r.problems;
@@ -416,6 +446,19 @@ impl Config {
         crate::sla::RetryPolicy { base_s: self.credit_retry_base_s, max_s: self.credit_retry_max_s }
     }
 
+    pub fn schedule(&self) -> crate::probe::Schedule {
+        crate::probe::Schedule::new(self.probe_interval_s)
+    }
+
+    /// The check an event at `now_ms` belongs to: its cycle (alarms mode) or its minute
+    /// (cron mode), in ms.
+    pub fn check_key(&self, now_ms: i64) -> i64 {
+        match self.probe_mode {
+            crate::probe::ProbeMode::Alarms => self.schedule().cycle_of(now_ms),
+            crate::probe::ProbeMode::Cron => now_ms.div_euclid(60_000) * 60_000,
+        }
+    }
+
     pub fn thresholds(&self) -> crate::health::Thresholds {
         crate::health::Thresholds { down_after: self.down_after, up_after: self.up_after }
     }
@@ -445,6 +488,10 @@ mod tests {
         assert!(!c.fault("guard"));
         assert!(c.features().iter().all(|f| !f.enabled), "nothing is on without its settings, DNS included");
         assert!(!c.allow_private_addresses);
+        assert_eq!(c.probe_interval_s, 15);
+        let names: Vec<&str> = c.probe_regions.iter().map(|r| r.as_str()).collect();
+        assert_eq!(names, ["weur", "enam", "apac"]);
+        assert_eq!(c.probe_mode, crate::probe::ProbeMode::Alarms);
     }
 
     #[test]
@@ -467,6 +514,20 @@ mod tests {
         let names: Vec<&str> = bad.problems.iter().map(|p| p.name).collect();
         assert_eq!(names, ["ORIGIN_AUTH_URL", "TEST_FAULTS"]);
         assert!(bad.fault("guard") && bad.fault("kv") && !bad.fault("ledger"));
+    }
+
+    #[test]
+    fn probe_settings() {
+        let c = cfg(&[("PROBE_REGIONS", "wnam, oc"), ("PROBE_INTERVAL_S", "5"), ("PROBE_MODE", "cron")]);
+        assert_eq!(c.probe_regions.len(), 2);
+        assert_eq!((c.probe_interval_s, c.probe_mode), (5, crate::probe::ProbeMode::Cron));
+        for bad in
+            [("PROBE_REGIONS", "sam"), ("PROBE_INTERVAL_S", "61"), ("PROBE_INTERVAL_S", "0"), ("PROBE_MODE", "x")]
+        {
+            let c = cfg(&[bad]);
+            let names: Vec<&str> = c.problems.iter().map(|p| p.name).filter(|n| !n.starts_with("ORIGIN_")).collect();
+            assert_eq!(names, [bad.0]);
+        }
     }
 
     #[test]

@@ -1,11 +1,13 @@
 //! Servers as the pool Durable Objects keep them, and as public reads show them.
 
 use crate::api_error::{CallerError, RequestError};
-use crate::health::{heartbeat_fresh, Health, HealthState, Judged, Thresholds};
+use crate::health::{heartbeat_fresh, heartbeat_fresh_for, CheckTime, Health, HealthState, Judged, Thresholds};
+use crate::probe::{verdict, CycleVotes, Region};
 use crate::registration::{Probe, Registration};
 use crate::request::Fields;
 use crate::types::{CountryCode, Degrees, Feature, GeoPoint, ServerId};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -26,6 +28,14 @@ impl Status {
     }
 }
 
+/// What the agent read from OpenVPN's management interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OpenVpnState {
+    Ok,
+    Down,
+}
+
 /// What a server last told us about itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Telemetry {
@@ -34,6 +44,9 @@ pub struct Telemetry {
     pub cpu: Option<f64>,
     pub bandwidth_mbps: Option<f64>,
     pub version: Option<String>,
+    /// `"openvpn":"down"` fails the server's check whatever the probes say.
+    #[serde(default)]
+    pub openvpn: Option<OpenVpnState>,
 }
 
 /// A heartbeat body, validated.
@@ -55,7 +68,13 @@ impl Heartbeat {
             }
             v => v.map(str::to_owned),
         };
-        Ok(Self(Telemetry { clients, capacity, cpu, bandwidth_mbps, version }))
+        let openvpn = match f.opt_str("openvpn")? {
+            None => None,
+            Some("ok") => Some(OpenVpnState::Ok),
+            Some("down") => Some(OpenVpnState::Down),
+            Some(_) => return Err(RequestError::field("openvpn", "must be ok or down")),
+        };
+        Ok(Self(Telemetry { clients, capacity, cpu, bandwidth_mbps, version, openvpn }))
     }
 }
 
@@ -71,6 +90,15 @@ pub struct ServerRecord {
     pub last_heartbeat_ts: Option<i64>,
     /// The raw result of the last round's check (for the SLA: what customers saw).
     pub last_check_passed: Option<bool>,
+    /// Edge clock (ms) of the heartbeat before the last: a late check for an older cycle
+    /// judges by the heartbeat it could have seen.
+    #[serde(default)]
+    pub prev_seen_ms: Option<i64>,
+    /// The last cycle's verdict per region that probed this server, and that cycle's key.
+    #[serde(default)]
+    pub region_checks: BTreeMap<Region, bool>,
+    #[serde(default)]
+    pub checked_at_ms: Option<i64>,
 }
 
 impl ServerRecord {
@@ -82,6 +110,9 @@ impl ServerRecord {
             last_seen_ms: None,
             last_heartbeat_ts: None,
             last_check_passed: None,
+            prev_seen_ms: None,
+            region_checks: BTreeMap::new(),
+            checked_at_ms: None,
         }
     }
 
@@ -114,34 +145,57 @@ impl ServerRecord {
             return Err(CallerError::Replayed);
         }
         self.telemetry = hb.0;
+        self.prev_seen_ms = self.last_seen_ms;
         self.last_seen_ms = Some(now_ms);
         self.last_heartbeat_ts = Some(signed_ts);
         Ok(())
     }
 
-    /// Judge one round's minute. `probe_passed` is the result of the server's
-    /// http/tcp probe; `None` for heartbeat-probed servers (freshness decides).
-    pub fn judge(
-        &mut self,
-        minute: i64,
-        now_ms: i64,
-        probe_passed: Option<bool>,
-        stale_s: u32,
-        t: Thresholds,
-    ) -> Judged {
-        let passed = match (&self.reg.probe, probe_passed) {
-            (Probe::Heartbeat, _) | (_, None) => heartbeat_fresh(self.last_seen_ms, now_ms, stale_s),
-            (_, Some(p)) => p,
-        };
-        self.last_check_passed = Some(passed);
-        let judged = self.health.judge(minute, passed, t);
+    /// Heartbeats for the check `c`: the last one, or the one before it when the last
+    /// arrived after the check (a late check for an older cycle).
+    pub fn fresh_at(&self, c: CheckTime, stale_s: u32) -> bool {
+        heartbeat_fresh_for(self.last_seen_ms, c, stale_s) || heartbeat_fresh_for(self.prev_seen_ms, c, stale_s)
+    }
+
+    /// The agent says OpenVPN is down, in a heartbeat that is fresh for `c`.
+    fn openvpn_down_at(&self, c: CheckTime, stale_s: u32) -> bool {
+        self.telemetry.openvpn == Some(OpenVpnState::Down) && heartbeat_fresh_for(self.last_seen_ms, c, stale_s)
+    }
+
+    /// This server's observation for the check `c`. `probe_passed` is the http/tcp
+    /// verdict, `None` when no one could probe it; heartbeat-kind servers are judged by
+    /// freshness. `None` = no observation.
+    pub fn observe(&self, c: CheckTime, probe_passed: Option<bool>, stale_s: u32) -> Option<bool> {
+        let passed = match self.reg.probe {
+            Probe::Heartbeat => Some(self.fresh_at(c, stale_s)),
+            _ => probe_passed,
+        }?;
+        Some(passed && !self.openvpn_down_at(c, stale_s))
+    }
+
+    /// Judge the check `key`, looking at heartbeats as of `c`. In cron mode (`probe_passed`
+    /// `None` for an http/tcp server) freshness stands in for the probe, as before.
+    pub fn judge(&mut self, key: i64, c: CheckTime, probe_passed: Option<bool>, stale_s: u32, t: Thresholds) -> Judged {
+        let passed = self
+            .observe(c, probe_passed, stale_s)
+            .unwrap_or_else(|| self.fresh_at(c, stale_s) && !self.openvpn_down_at(c, stale_s));
+        self.apply(key, passed, t)
+    }
+
+    fn apply(&mut self, key: i64, passed: bool, t: Thresholds) -> Judged {
+        let judged = self.health.judge(key, passed, t);
+        if judged.state != self.health || self.health.check != Some(key) {
+            self.last_check_passed = Some(passed);
+        }
         self.health = judged.state;
         judged
     }
 
-    /// A LibreNMS alert (`down`) or recovery for this server; the transition to announce.
-    pub fn external(&mut self, down: bool, minute: i64, t: Thresholds) -> Option<Health> {
-        let judged = if down { self.health.force_down(minute, t) } else { self.health.judge(minute, true, t) };
+    /// A LibreNMS alert (`down`) or recovery arriving during check `key`; the transition to
+    /// announce. The rule is `HealthState::force_down` / `recover`.
+    pub fn external(&mut self, down: bool, key: i64, t: Thresholds) -> Option<Health> {
+        let judged = if down { self.health.force_down(key, t) } else { self.health.recover(key, t) };
+        self.last_check_passed = Some(!down);
         self.health = judged.state;
         self.published(judged)
     }
@@ -173,6 +227,13 @@ impl ServerRecord {
             capacity,
             features: self.reg.features.clone(),
             last_seen: self.last_seen_ms.and_then(rfc3339_ms),
+            checks: (!self.region_checks.is_empty()).then(|| {
+                self.region_checks
+                    .iter()
+                    .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail }))
+                    .collect()
+            }),
+            checked_at: self.checked_at_ms.and_then(rfc3339_ms),
             latitude: self.reg.latitude,
             longitude: self.reg.longitude,
         }
@@ -229,6 +290,13 @@ impl ServerRecord {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckResult {
+    Pass,
+    Fail,
+}
+
 pub fn rfc3339_ms(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
@@ -253,6 +321,12 @@ pub struct ServerView {
     pub latitude: Option<Degrees>,
     #[serde(default)]
     pub longitude: Option<Degrees>,
+    /// The last cycle's verdict per region (`{"weur":"pass",…}`), shown once probers ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checks: Option<BTreeMap<Region, CheckResult>>,
+    /// The start of that cycle.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
 }
 
 impl ServerView {
@@ -319,11 +393,12 @@ pub struct PoolRound {
     pub changed: Vec<ServerId>,
 }
 
-/// Judge every server of a pool for `minute`. `probes` holds the http/tcp results by id;
-/// heartbeat-probed servers are judged by freshness.
+/// Cron mode: judge every server of a pool for the check `key` (the round's minute start,
+/// ms). `probes` holds the http/tcp results by id; heartbeat-probed servers are judged by
+/// freshness.
 pub fn judge_pool<'a>(
     records: impl Iterator<Item = &'a mut ServerRecord>,
-    minute: i64,
+    key: i64,
     now_ms: i64,
     probes: &std::collections::HashMap<String, bool>,
     stale_s: u32,
@@ -332,7 +407,45 @@ pub fn judge_pool<'a>(
     let mut round = PoolRound::default();
     for rec in records {
         let before = rec.clone();
-        let judged = rec.judge(minute, now_ms, probes.get(rec.reg.id.as_str()).copied(), stale_s, t);
+        // The round's minute: heartbeats aged at its start, none from after it.
+        let c = CheckTime { at_ms: now_ms, ends_ms: key + 60_000 };
+        let judged = rec.judge(key, c, probes.get(rec.reg.id.as_str()).copied(), stale_s, t);
+        round.checks.total += 1;
+        if rec.reg.maintenance {
+            round.checks.maintenance += 1;
+        } else if rec.last_check_passed == Some(true) {
+            round.checks.passed += 1;
+        }
+        if let Some(to) = rec.published(judged) {
+            round.transitions.push((rec.reg.id.clone(), to));
+        }
+        if *rec != before {
+            round.changed.push(rec.reg.id.clone());
+        }
+    }
+    round
+}
+
+/// Alarms mode: judge every server of a pool for one cycle from the regions' votes
+/// (majority, abstentions left out) and heartbeats at the cycle's end. A server no region
+/// could probe is not observed in this cycle (neither counted nor judged).
+pub fn judge_cycle<'a>(
+    records: impl Iterator<Item = &'a mut ServerRecord>,
+    votes: &CycleVotes,
+    stale_s: u32,
+    t: Thresholds,
+) -> PoolRound {
+    let check = CheckTime::instant(votes.cycle + votes.len_ms);
+    let mut round = PoolRound::default();
+    for rec in records {
+        let before = rec.clone();
+        let by_region = votes.votes_for(rec.reg.id.as_str());
+        let Some(passed) = rec.observe(check, verdict(by_region.values().copied()), stale_s) else { continue };
+        if rec.reg.probe != Probe::Heartbeat {
+            rec.region_checks = by_region;
+            rec.checked_at_ms = Some(votes.cycle);
+        }
+        let judged = rec.apply(votes.cycle, passed, t);
         round.checks.total += 1;
         if rec.reg.maintenance {
             round.checks.maintenance += 1;
@@ -494,6 +607,93 @@ mod tests {
         assert!(again.changed.is_empty(), "the same minute with the same result changes nothing");
     }
 
+    fn probed(id: &str) -> ServerRecord {
+        let mut r = reg(id, "se");
+        r.probe = Probe::Tcp { port: 1194 };
+        ServerRecord::new(r)
+    }
+
+    type Spec<'a> = &'a [(Region, Option<&'a [(&'a str, bool)]>)];
+
+    fn cycle(c: i64, regions: Spec<'_>) -> CycleVotes {
+        CycleVotes {
+            cycle: c,
+            len_ms: 1_000,
+            regions: regions
+                .iter()
+                .map(|(r, res)| (*r, res.map(|v| v.iter().map(|(id, p)| (id.to_string(), *p)).collect())))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_cycle_is_judged_by_majority_and_keyed_by_cycle() {
+        use Region::*;
+        let t = Thresholds { down_after: 2, up_after: 2 };
+        let mut recs = [probed("a"), probed("b")];
+        // a fails only from weur, b from weur and apac.
+        let votes = |c| {
+            cycle(
+                c,
+                &[
+                    (Weur, Some(&[("a", false), ("b", false)][..])),
+                    (Enam, Some(&[("a", true), ("b", true)][..])),
+                    (Apac, Some(&[("a", true), ("b", false)][..])),
+                ],
+            )
+        };
+        let r0 = judge_cycle(recs.iter_mut(), &votes(0), 90, t);
+        assert_eq!(r0.checks, crate::sla::FleetChecks { total: 2, passed: 1, maintenance: 0 });
+        // The same cycle again (a duplicate report) changes nothing.
+        let again = judge_cycle(recs.iter_mut(), &votes(0), 90, t);
+        assert!(again.changed.is_empty() && again.transitions.is_empty());
+        let r1 = judge_cycle(recs.iter_mut(), &votes(1_000), 90, t);
+        assert_eq!(r1.transitions, vec![(ServerId::parse("a").unwrap(), Health::Up)]);
+        assert_eq!(recs[1].status(), Status::Down);
+        let view = recs[0].view(1_000, 90);
+        let checks = view.checks.unwrap();
+        assert_eq!(checks[&Weur], CheckResult::Fail);
+        assert_eq!(checks[&Enam], CheckResult::Pass);
+        assert_eq!(view.checked_at.as_deref(), Some("1970-01-01T00:00:01Z"));
+        // Nobody could probe in this cycle: no observation, state kept, not counted.
+        let none = judge_cycle(recs.iter_mut(), &cycle(2_000, &[(Weur, None), (Enam, None)]), 90, t);
+        assert_eq!(none.checks.total, 0);
+        assert_eq!(recs[0].health.check, Some(1_000));
+    }
+
+    #[test]
+    fn openvpn_down_fails_the_check_whatever_the_probes_say() {
+        let t = Thresholds { down_after: 1, up_after: 1 };
+        let mut a = probed("a");
+        let down = Heartbeat::parse(&Fields::parse(br#"{"clients":0,"openvpn":"down"}"#).unwrap()).unwrap();
+        a.heartbeat(down, 1, 500).unwrap();
+        let mut recs = [a];
+        let all_pass = cycle(0, &[(Region::Weur, Some(&[("a", true)][..]))]);
+        let r = judge_cycle(recs.iter_mut(), &all_pass, 90, t);
+        assert_eq!(r.checks.passed, 0);
+        assert_eq!(recs[0].status(), Status::Down);
+        // Once that heartbeat is stale it no longer speaks for OpenVPN.
+        let later = cycle(200_000, &[(Region::Weur, Some(&[("a", true)][..]))]);
+        judge_cycle(recs.iter_mut(), &later, 90, t);
+        assert_eq!(recs[0].status(), Status::Up);
+        assert!(Heartbeat::parse(&Fields::parse(br#"{"clients":0,"openvpn":"maybe"}"#).unwrap()).is_err());
+        let ok = Heartbeat::parse(&Fields::parse(br#"{"clients":0,"openvpn":"ok"}"#).unwrap()).unwrap();
+        assert_eq!(ok.0.openvpn, Some(OpenVpnState::Ok));
+    }
+
+    #[test]
+    fn a_late_check_uses_the_heartbeat_it_could_have_seen() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        let hb = || Heartbeat(Telemetry::default());
+        r.heartbeat(hb(), 1, 100_000).unwrap();
+        r.heartbeat(hb(), 2, 130_000).unwrap();
+        let at = CheckTime::instant;
+        assert!(r.fresh_at(at(110_000), 90), "the heartbeat before the last one");
+        assert!(!r.fresh_at(at(50_000), 90), "both arrived after this check");
+        assert!(r.fresh_at(at(200_000), 90));
+        assert!(!r.fresh_at(at(220_000), 90));
+    }
+
     #[test]
     fn the_admin_view_shows_the_registration_and_live_state() {
         let mut r = ServerRecord::new(reg("a", "se"));
@@ -537,7 +737,7 @@ mod tests {
             let mut r = ServerRecord::new(reg(id, c));
             r.heartbeat(Heartbeat(Telemetry { clients: 40, ..Default::default() }), 1, 0).unwrap();
             if up {
-                r.judge(0, 0, None, 90, Thresholds { down_after: 1, up_after: 1 });
+                r.judge(0, CheckTime::instant(0), None, 90, Thresholds { down_after: 1, up_after: 1 });
             }
             snap.upsert(r.view(0, 90));
         }

@@ -1,7 +1,8 @@
-//! Per-minute health judgement with hysteresis (DESIGN.md §3.1–3.2).
+//! Health judgement with hysteresis (README "Health checks").
 //!
-//! Hysteresis counts *minutes*, not invocations: a round carries its minute, and a second
-//! round for the same minute replaces that minute's observation instead of adding one.
+//! Hysteresis counts *checks*, not invocations: every check carries its key (the start of
+//! its cycle, in ms), and a second judgement for the same key replaces that check's
+//! observation instead of adding one; an older key changes nothing.
 
 use serde::{Deserialize, Serialize};
 
@@ -49,23 +50,31 @@ impl Counters {
     }
 }
 
-/// A server's hysteresis state: the counters after the last judged minute, and the
-/// counters before it, so that minute can be judged again.
+/// A server's hysteresis state: the counters after the last judged check, and the
+/// counters before it, so that check can be judged again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthState {
-    pub minute: Option<i64>,
+    /// The key of the last judged check (cycle start, ms).
+    #[serde(alias = "minute")]
+    pub check: Option<i64>,
     pub before: Counters,
     pub now: Counters,
+    /// The check an external monitor (LibreNMS) decided: its own probes cannot override it.
+    #[serde(default)]
+    pub external: Option<i64>,
+    /// Whether that event was an alert (else a recovery).
+    #[serde(default)]
+    pub external_down: bool,
 }
 
 impl Default for HealthState {
     /// A new server starts down.
     fn default() -> Self {
-        Self { minute: None, before: Counters::NEW, now: Counters::NEW }
+        Self { check: None, before: Counters::NEW, now: Counters::NEW, external: None, external_down: false }
     }
 }
 
-/// The outcome of judging one minute.
+/// The outcome of judging one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Judged {
     pub state: HealthState,
@@ -78,43 +87,96 @@ impl HealthState {
         self.now.health
     }
 
-    /// Judge `minute` with one observation. A minute older than the last judged one
-    /// (a late or replayed round) changes nothing.
-    pub fn judge(self, minute: i64, passed: bool, t: Thresholds) -> Judged {
-        let base = match self.minute {
-            Some(m) if minute < m => return Judged { state: self, transition: None },
-            Some(m) if minute == m => self.before,
+    /// Judge the check `key` with one observation. A check older than the last judged one
+    /// (a late or replayed cycle) changes nothing; neither does one an external monitor
+    /// already decided.
+    pub fn judge(self, key: i64, passed: bool, t: Thresholds) -> Judged {
+        let unchanged = Judged { state: self, transition: None };
+        let base = match self.check {
+            Some(m) if key < m => return unchanged,
+            Some(m) if key == m && self.external == Some(key) => return unchanged,
+            Some(m) if key == m => self.before,
             _ => self.now,
         };
         let now = base.step(passed, t);
         let transition = (now.health != self.now.health).then_some(now.health);
-        Judged { state: HealthState { minute: Some(minute), before: base, now }, transition }
-    }
-}
-
-impl HealthState {
-    /// An external monitor says the server is down: down at once (no hysteresis), counted
-    /// as `down_after` failed minutes so one good minute does not bring it back.
-    pub fn force_down(self, minute: i64, t: Thresholds) -> Judged {
-        let before = match self.minute {
-            Some(m) if minute <= m => self.before,
-            _ => self.now,
-        };
-        let now = Counters { health: Health::Down, good: 0, bad: t.down_after };
-        let transition = (self.now.health != Health::Down).then_some(Health::Down);
         Judged {
-            state: HealthState { minute: Some(minute.max(self.minute.unwrap_or(minute))), before, now },
+            state: HealthState { check: Some(key), before: base, now, external: None, external_down: false },
             transition,
         }
     }
+
+    /// Where an external event lands: the check `key` (or the last judged one, when a test
+    /// clock runs ahead), replacing its own result; `None` when an event of the same kind
+    /// already decided that check (LibreNMS repeats itself). Returns the check, the
+    /// counters before it, and the counters the event builds on: an alert followed by a
+    /// recovery in one check is a failed check, then a good one.
+    fn external_base(self, key: i64, down: bool) -> Option<(i64, Counters, Counters)> {
+        match self.check {
+            Some(m) if key <= m && self.external == Some(m) && self.external_down == down => None,
+            Some(m) if key <= m && self.external == Some(m) && !down => Some((m, self.before, self.now)),
+            Some(m) if key <= m => Some((m, self.before, self.before)),
+            _ => Some((key, self.now, self.now)),
+        }
+    }
+
+    fn decided(self, k: i64, before: Counters, now: Counters, down: bool) -> Judged {
+        let transition = (now.health != self.now.health).then_some(now.health);
+        Judged {
+            state: HealthState { check: Some(k), before, now, external: Some(k), external_down: down },
+            transition,
+        }
+    }
+
+    /// A LibreNMS alert (state 1 or 3) arriving during check `key`: down at once (no
+    /// hysteresis), counted as `down_after` failed checks, and that check fails whatever
+    /// its own probes say; `up_after` good checks after it bring the server back.
+    pub fn force_down(self, key: i64, t: Thresholds) -> Judged {
+        let Some((k, before, base)) = self.external_base(key, true) else {
+            return Judged { state: self, transition: None };
+        };
+        let now = Counters { health: Health::Down, good: 0, bad: t.down_after.max(base.bad) };
+        self.decided(k, before, now, true)
+    }
+
+    /// A LibreNMS recovery (state 0) arriving during check `key`: that check is good
+    /// whatever its own probes say, one good check like any other.
+    pub fn recover(self, key: i64, t: Thresholds) -> Judged {
+        let Some((k, before, base)) = self.external_base(key, false) else {
+            return Judged { state: self, transition: None };
+        };
+        self.decided(k, before, base.step(true, t), false)
+    }
 }
 
-/// The heartbeat check: a heartbeat younger than `stale_s` at the round's `now`.
-pub fn heartbeat_fresh(last_seen_ms: Option<i64>, now_ms: i64, stale_s: u32) -> bool {
-    match last_seen_ms {
-        Some(seen) => now_ms - seen < i64::from(stale_s) * 1000,
-        None => false,
+/// How much newer than a check a heartbeat may be and still count for it: the edge's
+/// machines' clocks differ a little, nothing more.
+pub const CLOCK_SKEW_MS: i64 = 5_000;
+
+/// When a check looks at heartbeats: they are aged at `at_ms`, and one that arrived after
+/// the check's period ended (`ends_ms`, by more than the clock skew) says nothing about it,
+/// so a late check for an older cycle or minute never counts a newer heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckTime {
+    pub at_ms: i64,
+    pub ends_ms: i64,
+}
+
+impl CheckTime {
+    pub fn instant(t_ms: i64) -> Self {
+        Self { at_ms: t_ms, ends_ms: t_ms }
     }
+}
+
+/// The heartbeat check: a heartbeat younger than `stale_s` at the check, and not from
+/// after it.
+pub fn heartbeat_fresh_for(last_seen_ms: Option<i64>, c: CheckTime, stale_s: u32) -> bool {
+    last_seen_ms.is_some_and(|seen| seen <= c.ends_ms + CLOCK_SKEW_MS && c.at_ms - seen < i64::from(stale_s) * 1000)
+}
+
+/// `heartbeat_fresh_for` at one instant `check_ms`.
+pub fn heartbeat_fresh(last_seen_ms: Option<i64>, check_ms: i64, stale_s: u32) -> bool {
+    heartbeat_fresh_for(last_seen_ms, CheckTime::instant(check_ms), stale_s)
 }
 
 #[cfg(test)]
@@ -199,6 +261,53 @@ mod tests {
         assert!(heartbeat_fresh(Some(1_000), 90_999, 90));
         assert!(!heartbeat_fresh(Some(1_000), 91_000, 90));
         assert!(!heartbeat_fresh(None, 0, 90));
+        // A heartbeat newer than the check: within the clock skew it counts, beyond it not.
+        assert!(heartbeat_fresh(Some(105_000), 100_000, 90));
+        assert!(!heartbeat_fresh(Some(105_001), 100_000, 90));
+        assert!(!heartbeat_fresh(Some(400_000), 100_000, 90), "a late check for an older cycle");
+        // A minute's round (cron mode) counts heartbeats from within its minute.
+        let minute = CheckTime { at_ms: 60_000, ends_ms: 120_000 };
+        assert!(heartbeat_fresh_for(Some(119_000), minute, 90));
+        assert!(heartbeat_fresh_for(Some(125_000), minute, 90), "clock skew");
+        assert!(!heartbeat_fresh_for(Some(125_001), minute, 90), "from the next minute");
+        assert!(!heartbeat_fresh_for(Some(-30_000), minute, 90), "stale at the minute's start");
+    }
+
+    #[test]
+    fn an_alert_decides_its_check() {
+        let up = HealthState::default().judge(0, true, T).state.judge(1, true, T).state;
+        let j = up.force_down(2, T);
+        assert_eq!(j.transition, Some(Health::Down));
+        // The same check's probes, judged after the alert, cannot undo it.
+        let same = j.state.judge(2, true, T);
+        assert_eq!(same.state, j.state);
+        assert_eq!(same.transition, None);
+        // An alert during an already judged (passing) check replaces that check.
+        let judged = up.judge(2, true, T).state;
+        let k = judged.force_down(2, T);
+        assert_eq!((k.transition, k.state.now.bad), (Some(Health::Down), 3));
+        assert_eq!(k.state.before, up.now, "built on the counters before check 2");
+    }
+
+    #[test]
+    fn a_recovery_is_one_good_check() {
+        let down = HealthState::default().judge(0, true, T).state.judge(1, true, T).state.force_down(2, T).state;
+        let r = down.recover(3, T);
+        assert_eq!((r.transition, r.state.now.good), (None, 1), "UP_AFTER = 2: one good check is not enough");
+        // Check 3's own probes fail after the recovery: the recovery decided check 3.
+        assert_eq!(r.state.judge(3, false, T).state, r.state);
+        let back = r.state.judge(4, true, T);
+        assert_eq!(back.transition, Some(Health::Up), "the next good check brings it back");
+        // With UP_AFTER = 1 a recovery alone brings it back.
+        let one = Thresholds { down_after: 3, up_after: 1 };
+        assert_eq!(down.recover(3, one).transition, Some(Health::Up));
+        // Two recoveries during one check count once.
+        assert_eq!(r.state.recover(3, T).state.now.good, 1);
+        // An alert and its recovery in one check: a failed check, then one good one.
+        let same = down.recover(2, T);
+        assert_eq!((same.transition, same.state.now.health, same.state.now.good), (None, Health::Down, 1));
+        assert_eq!(same.state.recover(2, T).state, same.state);
+        assert_eq!(same.state.judge(3, true, T).transition, Some(Health::Up));
     }
 
     proptest! {

@@ -11,6 +11,7 @@ pub mod dns;
 pub mod fleet;
 pub mod health;
 pub mod librenms;
+pub mod probe;
 pub mod recommend;
 pub mod registration;
 pub mod request;

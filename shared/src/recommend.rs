@@ -221,6 +221,8 @@ mod tests {
             last_seen: None,
             latitude: None,
             longitude: None,
+            checks: None,
+            checked_at: None,
         }
     }
 

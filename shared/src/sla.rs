@@ -72,6 +72,25 @@ impl FleetChecks {
     }
 }
 
+/// At check resolution (README "Probers"): the fleet's checks for `minute` from the
+/// cycles the pools judged, `(cycle start ms, checks)` with one entry per pool and cycle.
+/// Pools' checks of one cycle add up; the minute takes its worst cycle, so a cycle in
+/// which no server of the fleet passed makes the minute down. `None`: no cycle judged.
+pub fn minute_checks(cycles: &[(i64, FleetChecks)], minute: i64) -> Option<FleetChecks> {
+    let mut by_cycle: std::collections::BTreeMap<i64, FleetChecks> = std::collections::BTreeMap::new();
+    for (cycle, c) in cycles.iter().filter(|(cycle, _)| cycle.div_euclid(60_000) == minute) {
+        let e = by_cycle.entry(*cycle).or_default();
+        *e = *e + *c;
+    }
+    let rank = |c: &FleetChecks| match c.classify() {
+        MinuteState::Down => 3,
+        MinuteState::Up => 2,
+        MinuteState::Maintenance => 1,
+        MinuteState::Unknown => 0,
+    };
+    by_cycle.into_values().max_by_key(rank)
+}
+
 /// `SLA_TARGET_PCT` in thousandths of a percent (99.5 → 99,500) and the multiplier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SlaPolicy {
@@ -709,6 +728,18 @@ mod tests {
             CreditAction::Send(r) => r,
             other => panic!("expected a send, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_minute_from_its_cycles() {
+        let up = FleetChecks { total: 2, passed: 1, maintenance: 0 };
+        let none = FleetChecks { total: 2, passed: 0, maintenance: 0 };
+        // Minute 1 = [60,000, 120,000): cycles at 60 s and 75 s, two pools each.
+        let cycles = [(60_000, up), (60_000, none), (75_000, none), (75_000, none), (120_000, none)];
+        let m = minute_checks(&cycles, 1).unwrap();
+        assert_eq!(m.classify(), MinuteState::Down, "the 75 s cycle had no passing server");
+        assert_eq!(minute_checks(&cycles[..2], 1).unwrap().classify(), MinuteState::Up, "pools add up");
+        assert_eq!(minute_checks(&cycles, 5), None);
     }
 
     #[test]

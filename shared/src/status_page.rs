@@ -294,7 +294,7 @@ pub fn render(page: &Page<'_>) -> String {
             load = c.load.map(|l| format!("{l} %")).unwrap_or_else(|| "–".into()),
         ));
     }
-    h.push_str("</tbody></table><h2>Servers</h2><table id=\"servers\"><thead><tr><th>Server</th><th>Location</th><th>Status</th><th>Load</th></tr></thead><tbody>");
+    h.push_str("</tbody></table><h2>Servers</h2><table id=\"servers\"><thead><tr><th>Server</th><th>Location</th><th>Status</th><th>Load</th><th>Checks</th></tr></thead><tbody>");
     for s in &snap.servers {
         let status = match s.status {
             Status::Up => "up",
@@ -303,12 +303,27 @@ pub fn render(page: &Page<'_>) -> String {
         };
         h.push_str(&format!(
             "<tr data-server=\"{id}\"><td data-label=\"Server\"><code>{host}</code></td><td data-label=\"Location\">{city}, {cc}</td>\
-             <td data-label=\"Status\" class=\"{status}\">{status}</td><td data-label=\"Load\">{load}</td></tr>",
+             <td data-label=\"Status\" class=\"{status}\">{status}</td><td data-label=\"Load\">{load}</td><td data-label=\"Checks\" class=\"checks\">{checks}</td></tr>",
             id = escape(s.id.as_str()),
             host = escape(&s.hostname),
             city = escape(&s.city),
             cc = escape(s.country.as_str()),
             load = s.load.map(|l| format!("{l} %")).unwrap_or_else(|| "unknown".into()),
+            // The last cycle's verdict per probing region (README "Probers").
+            checks = s
+                .checks
+                .as_ref()
+                .map(|c| {
+                    let parts: Vec<String> = c
+                        .iter()
+                        .map(|(r, v)| {
+                            let v = if *v == crate::fleet::CheckResult::Pass { "pass" } else { "fail" };
+                            format!("<span class=\"{v}\">{} {v}</span>", r.as_str())
+                        })
+                        .collect();
+                    parts.join(" · ")
+                })
+                .unwrap_or_else(|| "–".into()),
         ));
     }
     h.push_str("</tbody></table></main><script>");
@@ -422,5 +437,19 @@ mod tests {
         assert!(html.contains(&format!("<script>{SCRIPT}</script>")));
         assert!(html.contains(&format!("<style>{STYLE}</style>")));
         assert!(!html.contains(" style=\""), "style attributes would be blocked");
+    }
+
+    #[test]
+    fn per_region_checks() {
+        let view: crate::fleet::ServerView = serde_json::from_str(
+            r#"{"id":"se-1","hostname":"se-1.example.com","ipv4":"192.0.2.1","ipv6":null,"country":"se","city":"Stockholm",
+            "status":"up","load":null,"clients":0,"capacity":10,"features":[],"last_seen":null,
+            "checks":{"weur":"pass","enam":"fail","apac":"pass"},"checked_at":"2026-11-25T12:00:00Z"}"#,
+        )
+        .unwrap();
+        let snap = Snapshot::new(0, vec![view]);
+        let html = render(&Page { snapshot: &snap, countries: &[], sla: None, days: &[], today: 0 });
+        assert!(html.contains(r#"<span class="fail">enam fail</span>"#));
+        assert!(html.contains(r#"<span class="pass">weur pass</span>"#));
     }
 }

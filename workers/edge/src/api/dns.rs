@@ -29,6 +29,19 @@ pub async fn apply(cx: &mut Cx<'_>) -> Result<Response> {
     };
     let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     let report = sync(&cx.cfg, &snap.servers, true, force).await.ok_or_else(off)?;
-    let status = if report.error.is_some() || report.pools.iter().any(|p| p.error.is_some()) { 502 } else { 200 };
-    http::json(status, &report)
+    let failed = report
+        .error
+        .clone()
+        .or_else(|| report.pools.iter().find_map(|p| p.error.as_ref().map(|e| format!("{}: {e}", p.pool))));
+    match failed {
+        // The API's error shape, with the per-pool report beside it.
+        Some(message) => http::json(
+            502,
+            &serde_json::json!({
+                "error": { "code": "dns_provider_failed", "message": format!("the DNS provider failed: {message}") },
+                "report": report,
+            }),
+        ),
+        None => http::json(200, &report),
+    }
 }

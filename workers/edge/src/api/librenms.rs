@@ -30,7 +30,7 @@ pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
         &ExternalReq {
             id: server.id.to_string(),
             down,
-            minute: now.div_euclid(60_000),
+            key: cfg.check_key(now),
             now_ms: now,
             stale_s: cfg.heartbeat_stale_s,
             down_after: cfg.down_after,

@@ -1,10 +1,13 @@
-//! The cron round (DESIGN.md §3): judge every server for the round's minute, fanned out
-//! to the pool Durable Objects in parallel, then publish the snapshot and record the
-//! minute in the SLA ledger.
+//! The cron round. With probers (`PROBE_MODE=alarms`, the default) it is the watchdog
+//! (README "Probers"): it re-arms any prober whose alarm is missing or overdue, has every
+//! pool judge cycles whose reports are overdue, reconciles every pool (what a cycle could
+//! not apply), publishes the snapshot and records the previous minute's checks in the SLA
+//! ledger. In cron mode it judges every server itself for the round's minute, as before
+//! the probers. Pools are called in parallel.
 
 use crate::api::sla as sla_api;
 use crate::jobs::dns_sync;
-use crate::objects::pool::{RoundReq, RoundResp};
+use crate::objects::pool::{FlushReq, FlushResp, RoundReq, RoundResp};
 use crate::rpc::call;
 use crate::stores::fleet_store;
 use futures_util::future::join_all;
@@ -12,29 +15,54 @@ use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::Snapshot;
-use vpn_edge_core::sla::FleetChecks;
+use vpn_edge_core::probe::ProbeMode;
+use vpn_edge_core::sla::{minute_checks, FleetChecks};
 use worker::Env;
+
+/// One pool's part of the round, in either mode.
+async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -> Result<RoundResp, ApiError> {
+    let stub = fleet_store::pool(env, country)?;
+    match cfg.probe_mode {
+        ProbeMode::Cron => {
+            let req = RoundReq {
+                minute: scheduled_ms.div_euclid(60_000),
+                now_ms: scheduled_ms,
+                stale_s: cfg.heartbeat_stale_s,
+                down_after: cfg.down_after,
+                up_after: cfg.up_after,
+            };
+            call(&stub, "round", &req).await
+        }
+        ProbeMode::Alarms => {
+            let req = FlushReq { now_ms: scheduled_ms, expected: cfg.probe_regions.clone() };
+            let r: FlushResp = call(&stub, "flush", &req).await?;
+            Ok(RoundResp {
+                views: r.views,
+                transitions: r.transitions,
+                checks: FleetChecks::default(),
+                cycles: r.cycles,
+            })
+        }
+    }
+}
 
 /// Runs the round; returns the alerts it raised (sent by the caller from `waitUntil`).
 pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert>, ApiError> {
-    let minute = scheduled_ms.div_euclid(60_000);
+    let mut minute = scheduled_ms.div_euclid(60_000);
+    if cfg.probe_mode == ProbeMode::Alarms {
+        for (region, r) in crate::objects::prober::ensure_all(env, &cfg.probe_regions, scheduled_ms).await {
+            match r {
+                Ok(r) if r.rearmed => worker::console_warn!("watchdog: prober {} re-armed", region.as_str()),
+                Ok(_) => {}
+                Err(e) => worker::console_error!("watchdog: prober {}: {}", region.as_str(), e.message),
+            }
+        }
+    }
     let countries: Vec<String> = call(&fleet_store::index(env)?, "countries", &()).await?;
-    let calls = countries.iter().map(|c| async move {
-        let req = RoundReq {
-            minute,
-            now_ms: scheduled_ms,
-            stale_s: cfg.heartbeat_stale_s,
-            down_after: cfg.down_after,
-            up_after: cfg.up_after,
-        };
-        let r: Result<RoundResp, ApiError> = match fleet_store::pool(env, c) {
-            Ok(stub) => call(&stub, "round", &req).await,
-            Err(e) => Err(e),
-        };
-        (c, r)
-    });
+    let calls = countries.iter().map(|c| async move { (c, pool_round(env, cfg, c, scheduled_ms).await) });
     let mut views = Vec::new();
     let mut checks = FleetChecks::default();
+    let mut cycles = Vec::new();
     let mut alerts = Vec::new();
     // Set when a failing pool's last published views cannot be read either.
     let mut incomplete = false;
@@ -43,6 +71,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             Ok(r) => {
                 views.extend(r.views);
                 checks = checks + r.checks;
+                cycles.extend(r.cycles);
                 alerts.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
             }
             // One failing pool must not blank the others: keep its last published views.
@@ -63,6 +92,11 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
                 }
             }
         }
+    }
+    if cfg.probe_mode == ProbeMode::Alarms {
+        // The previous minute is complete: record it from its cycles' checks.
+        minute -= 1;
+        checks = minute_checks(&cycles, minute).unwrap_or_default();
     }
     let snapshot = Snapshot::new(scheduled_ms, views);
     let dns = async {

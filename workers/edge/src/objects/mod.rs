@@ -3,6 +3,7 @@
 pub mod auth_guard;
 pub mod fleet_index;
 pub mod pool;
+pub mod prober;
 pub mod replay_guard;
 pub mod session_ledger;
 pub mod sla_ledger;

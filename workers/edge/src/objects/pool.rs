@@ -1,20 +1,71 @@
 //! `PoolRegistry`: one Durable Object per country pool. Keeps each server's registration,
-//! telemetry and hysteresis state; the core decides, this stores.
+//! telemetry and hysteresis state, the regions' votes of cycles not yet judged, and the
+//! raw checks of recent cycles for the SLA; the core decides, this stores. A cycle that
+//! changes a server's state reconciles this pool's DNS at once (README "Probers").
 
+use crate::env_config;
 use crate::objects::storage;
-use crate::outbound;
+use crate::outbound::probe::{self as prober_probe, Target};
 use crate::rpc::{answer, op, read};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
-use vpn_edge_core::fleet::{judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
+use vpn_edge_core::fleet::{judge_cycle, judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
+use vpn_edge_core::probe::{cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Region, RegionResults};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
 use worker::*;
 
 const PREFIX: &str = "s:";
+/// Votes of a cycle not judged yet: `v:<cycle>`.
+const VOTES: &str = "v:";
+/// Raw checks of a judged cycle, kept a few minutes for the SLA: `c:<cycle>`.
+const CHECKS: &str = "c:";
+/// The latest cycle any region reported, and the last cycle this pool reconciled DNS in.
+const LATEST: &str = "latest_cycle";
+const DNS_LAST: &str = "dns_cycle";
+/// The newest cycle judged: a report for it or an older one comes too late to vote.
+const JUDGED: &str = "judged_cycle";
+/// A transition whose cycle was already reconciled: the next cycle reconciles.
+const DNS_DIRTY: &str = "dns_dirty";
+/// How long judged cycles' checks wait for the cron to record them.
+const CHECKS_KEEP_MS: i64 = 5 * 60_000;
+
+/// A region's results for one cycle (from its prober).
+#[derive(Serialize, Deserialize)]
+pub struct ReportReq {
+    pub region: Region,
+    pub cycle: i64,
+    pub len_ms: i64,
+    /// The voting regions (`PROBE_REGIONS`): the cycle is judged once all have reported.
+    pub expected: Vec<Region>,
+    pub results: RegionResults,
+    pub now_ms: i64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ReportResp {
+    /// What to probe next cycle.
+    pub targets: Vec<Target>,
+    pub transitions: Vec<Transition>,
+}
+
+/// The cron watchdog: judge what is overdue, hand over recent cycles' checks.
+#[derive(Serialize, Deserialize)]
+pub struct FlushReq {
+    pub now_ms: i64,
+    pub expected: Vec<Region>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct FlushResp {
+    pub views: Vec<ServerView>,
+    pub transitions: Vec<Transition>,
+    /// `(cycle, checks)` of the cycles judged in the last few minutes.
+    pub cycles: Vec<(i64, FleetChecks)>,
+}
 
 #[derive(Serialize, Deserialize)]
 pub struct PutReq {
@@ -66,6 +117,8 @@ pub struct RoundResp {
     pub views: Vec<ServerView>,
     pub transitions: Vec<Transition>,
     pub checks: FleetChecks,
+    #[serde(default)]
+    pub cycles: Vec<(i64, FleetChecks)>,
 }
 
 /// A LibreNMS alert (`down`) or recovery for one server.
@@ -73,7 +126,8 @@ pub struct RoundResp {
 pub struct ExternalReq {
     pub id: String,
     pub down: bool,
-    pub minute: i64,
+    /// The check the event arrives in (README "LibreNMS").
+    pub key: i64,
     pub now_ms: i64,
     pub stale_s: u32,
     pub down_after: u32,
@@ -100,40 +154,13 @@ pub struct ListReq {
     pub stale_s: u32,
 }
 
-/// Probes in flight at once per pool: an invocation may hold only six connections open.
-const PROBE_CONCURRENCY: usize = 6;
-const PROBE_TIMEOUT_MS: u32 = 5_000;
-
-/// `http`: a 2xx within 5 s; `tcp`: a connection within 5 s (Workers sockets).
-async fn probe(p: &Probe, hostname: &str) -> bool {
-    match p {
-        Probe::Heartbeat => false,
-        Probe::Http { url } => matches!(
-            outbound::send(Method::Get, url, &[("user-agent", "vpn-edge-probe")], None, PROBE_TIMEOUT_MS).await,
-            Ok(r) if (200..300).contains(&r.status)
-        ),
-        Probe::Tcp { port } => {
-            let Ok(mut socket) = Socket::builder().connect(hostname, *port) else { return false };
-            let ok = matches!(outbound::within(PROBE_TIMEOUT_MS, socket.opened()).await, Some(Ok(_)));
-            let _ = socket.close().await;
-            ok
-        }
-    }
-}
-
-/// A sliding window: a slow probe holds one slot, not a whole batch.
-async fn run_probes(targets: Vec<(String, Probe, String)>) -> HashMap<String, bool> {
-    use futures_util::stream::{self, StreamExt};
-    stream::iter(targets)
-        .map(|(id, p, host)| async move { (id, probe(&p, &host).await) })
-        .buffer_unordered(PROBE_CONCURRENCY)
-        .collect()
-        .await
-}
+/// Cron mode: the round probes from wherever it runs (the probe timeout of a 5 s cycle).
+const CRON_PROBE_TIMEOUT_MS: u32 = 5_000;
 
 #[durable_object]
 pub struct PoolRegistry {
     state: State,
+    env: Env,
     servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
 }
 
@@ -172,6 +199,112 @@ impl PoolRegistry {
         self.forget(r)
     }
 
+    /// One key at a time: `put_multiple` with a map stores nothing (TOOLCHAIN.md); the
+    /// runtime coalesces the writes of one event into one transaction anyway.
+    async fn store_all(&self, records: &[ServerRecord]) -> std::result::Result<(), ApiError> {
+        let puts = records.iter().map(|r| self.store(r));
+        futures_util::future::join_all(puts).await.into_iter().collect()
+    }
+
+    fn targets(&self) -> Vec<Target> {
+        self.with(|m| {
+            m.values()
+                .filter(|s| s.reg.probe != Probe::Heartbeat)
+                .map(|s| Target {
+                    id: s.reg.id.to_string(),
+                    probe: s.reg.probe.clone(),
+                    hostname: s.reg.hostname.to_string(),
+                })
+                .collect()
+        })
+    }
+
+    async fn pending(&self) -> std::result::Result<BTreeMap<i64, CycleVotes>, ApiError> {
+        let listed =
+            self.state.storage().list_with_options(ListOptions::new().prefix(VOTES)).await.map_err(storage_err)?;
+        let mut out = BTreeMap::new();
+        for entry in listed.entries() {
+            let pair: js_sys::Array = entry.map_err(storage_err)?.into();
+            let v: CycleVotes = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
+            out.insert(v.cycle, v);
+        }
+        Ok(out)
+    }
+
+    /// Judge every pending cycle that is ready, oldest first; reconcile DNS at most once
+    /// for this call's newest cycle when a server changed state.
+    async fn judge_ready(
+        &self,
+        mut pending: BTreeMap<i64, CycleVotes>,
+        expected: &[Region],
+        latest: i64,
+        now_ms: i64,
+    ) -> std::result::Result<Vec<Transition>, ApiError> {
+        let cfg = env_config::load(&self.env);
+        let t = cfg.thresholds();
+        let mut transitions = Vec::new();
+        let mut changed: Vec<String> = Vec::new();
+        let mut newest = None;
+        let storage = self.state.storage();
+        for (cycle, votes) in std::mem::take(&mut pending) {
+            if !cycle_ready(&votes, expected, latest, now_ms) {
+                continue;
+            }
+            let round = self.with(|m| judge_cycle(m.values_mut(), &votes, cfg.heartbeat_stale_s, t));
+            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }));
+            changed.extend(round.changed.into_iter().map(|id| id.to_string()));
+            storage.put(&format!("{CHECKS}{cycle}"), round.checks).await.map_err(storage_err)?;
+            storage.delete(&format!("{VOTES}{cycle}")).await.map_err(storage_err)?;
+            newest = Some(cycle);
+        }
+        changed.sort();
+        changed.dedup();
+        let records: Vec<ServerRecord> = self.with(|m| changed.iter().filter_map(|id| m.get(id).cloned()).collect());
+        self.store_all(&records).await?;
+        if let Some(cycle) = newest {
+            storage.put(JUDGED, cycle).await.map_err(storage_err)?;
+            self.maybe_follow(transitions.len(), cycle, now_ms).await?;
+        }
+        Ok(transitions)
+    }
+
+    /// Reconcile now if a server changed state in `cycle` (at most once per cycle).
+    async fn maybe_follow(&self, transitions: usize, cycle: i64, now_ms: i64) -> std::result::Result<(), ApiError> {
+        let storage = self.state.storage();
+        let last: Option<i64> = storage.get(DNS_LAST).await.map_err(storage_err)?;
+        let dirty: bool = storage.get(DNS_DIRTY).await.map_err(storage_err)?.unwrap_or(false);
+        if reconcile_now(transitions, dirty, last, cycle) {
+            storage.put(DNS_LAST, cycle).await.map_err(storage_err)?;
+            if dirty {
+                storage.put(DNS_DIRTY, false).await.map_err(storage_err)?;
+            }
+            self.follow(now_ms).await;
+        } else if transitions > 0 {
+            storage.put(DNS_DIRTY, true).await.map_err(storage_err)?;
+        }
+        Ok(())
+    }
+
+    /// DNS follows at once: reconcile this pool, and show the change in public reads.
+    /// A failure here is retried by the cron round, which reconciles every pool.
+    async fn follow(&self, now_ms: i64) {
+        let cfg = env_config::load(&self.env);
+        let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(now_ms, cfg.heartbeat_stale_s)).collect());
+        if let Some(report) = crate::jobs::dns_sync::sync(&cfg, &views, true, false).await {
+            if let Some(e) = report.error.or_else(|| report.pools.iter().find_map(|p| p.error.clone())) {
+                worker::console_error!("pool: dns: {e}; the cron round retries");
+            }
+        }
+        let edit = crate::stores::fleet_store::edit_snapshot(&self.env, now_ms, |snap| {
+            for v in views {
+                snap.upsert(v);
+            }
+        });
+        if let Err(e) = edit.await {
+            worker::console_error!("pool: snapshot: {}", e.message);
+        }
+    }
+
     async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
         self.load().await?;
         let v = match op {
@@ -187,6 +320,17 @@ impl PoolRegistry {
                     rec
                 });
                 self.store(&record).await?;
+                let cfg = env_config::load(&self.env);
+                if cfg.probe_mode == ProbeMode::Alarms && record.reg.probe != Probe::Heartbeat {
+                    // A new target: make sure the probers' alarm loops run (no need to wait
+                    // for the cron watchdog).
+                    for (region, r) in crate::objects::prober::ensure_all(&self.env, &cfg.probe_regions, r.now_ms).await
+                    {
+                        if let Err(e) = r {
+                            worker::console_warn!("pool: prober {}: {}", region.as_str(), e.message);
+                        }
+                    }
+                }
                 serde_json::to_value(PutResp { view: record.view(r.now_ms, r.stale_s) })
             }
             "delete" => {
@@ -211,17 +355,12 @@ impl PoolRegistry {
             "round" => {
                 let r: RoundReq = read(req).await?;
                 let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
-                let targets: Vec<(String, Probe, String)> = self.with(|m| {
-                    m.values()
-                        .filter(|s| s.reg.probe != Probe::Heartbeat)
-                        .map(|s| (s.reg.id.to_string(), s.reg.probe.clone(), s.reg.hostname.to_string()))
-                        .collect()
-                });
-                let probes = run_probes(targets).await;
+                let probes: HashMap<String, bool> =
+                    prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
                 // Other requests ran while the probes were out; a failed write there drops the cache.
                 self.load().await?;
                 let (changed, views, round) = self.with(|m| {
-                    let round = judge_pool(m.values_mut(), r.minute, r.now_ms, &probes, r.stale_s, t);
+                    let round = judge_pool(m.values_mut(), r.minute * 60_000, r.now_ms, &probes, r.stale_s, t);
                     let changed: Vec<ServerRecord> =
                         round.changed.iter().filter_map(|id| m.get(id.as_str()).cloned()).collect();
                     let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
@@ -230,13 +369,58 @@ impl PoolRegistry {
                 let transitions =
                     round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
                 let checks = round.checks;
-                let stored = storage::put_all(
-                    &self.state.storage(),
-                    changed.iter().map(|rec| (format!("{PREFIX}{}", rec.reg.id), rec)),
-                )
-                .await;
-                self.forget(stored)?;
-                serde_json::to_value(RoundResp { views, transitions, checks })
+                self.store_all(&changed).await?;
+                serde_json::to_value(RoundResp { views, transitions, checks, cycles: Vec::new() })
+            }
+            "report" => {
+                let r: ReportReq = read(req).await?;
+                let storage = self.state.storage();
+                let mut pending = self.pending().await?;
+                let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
+                    cycle: r.cycle,
+                    len_ms: r.len_ms,
+                    regions: BTreeMap::new(),
+                });
+                // A region's first report for a cycle counts; a repeated one does not, nor one
+                // for a cycle already judged (it must not replace the majority's verdict).
+                let judged: Option<i64> = storage.get(JUDGED).await.map_err(storage_err)?;
+                if !report_counts(judged, r.cycle) {
+                    let targets = self.targets();
+                    return serde_json::to_value(ReportResp { targets, transitions: Vec::new() })
+                        .map_err(|_| ApiError::internal("serialize"));
+                }
+                if let std::collections::btree_map::Entry::Vacant(e) = votes.regions.entry(r.region) {
+                    e.insert(r.results);
+                    storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
+                }
+                let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
+                let latest = latest.unwrap_or(r.cycle).max(r.cycle);
+                storage.put(LATEST, latest).await.map_err(storage_err)?;
+                let transitions = self.judge_ready(pending, &r.expected, latest, r.now_ms).await?;
+                serde_json::to_value(ReportResp { targets: self.targets(), transitions })
+            }
+            "flush" => {
+                let r: FlushReq = read(req).await?;
+                let storage = self.state.storage();
+                let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
+                let pending = self.pending().await?;
+                let transitions = self.judge_ready(pending, &r.expected, latest.unwrap_or(i64::MIN), r.now_ms).await?;
+                let listed = storage.list_with_options(ListOptions::new().prefix(CHECKS)).await.map_err(storage_err)?;
+                let mut cycles = Vec::new();
+                for entry in listed.entries() {
+                    let pair: js_sys::Array = entry.map_err(storage_err)?.into();
+                    let key = pair.get(0).as_string().unwrap_or_default();
+                    let Ok(cycle) = key.trim_start_matches(CHECKS).parse::<i64>() else { continue };
+                    if cycle < r.now_ms - CHECKS_KEEP_MS {
+                        storage.delete(&key).await.map_err(storage_err)?;
+                        continue;
+                    }
+                    let checks: FleetChecks = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
+                    cycles.push((cycle, checks));
+                }
+                let stale_s = env_config::load(&self.env).heartbeat_stale_s;
+                let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(r.now_ms, stale_s)).collect());
+                serde_json::to_value(FlushResp { views, transitions, cycles })
             }
             "external" => {
                 let r: ExternalReq = read(req).await?;
@@ -244,11 +428,17 @@ impl PoolRegistry {
                 let (record, transition) = self.with(|m| match m.get_mut(&r.id) {
                     None => Err(ApiError::from(LookupError::NotFound("server"))),
                     Some(rec) => {
-                        let to = rec.external(r.down, r.minute, t);
+                        let to = rec.external(r.down, r.key, t);
                         Ok((rec.clone(), to))
                     }
                 })?;
                 self.store(&record).await?;
+                // An alert leaves DNS at once, even in a cycle the probers already reconciled
+                // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
+                if transition.is_some() {
+                    self.state.storage().put(DNS_LAST, r.key).await.map_err(storage_err)?;
+                    self.follow(r.now_ms).await;
+                }
                 serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })
             }
             "registration" => {
@@ -279,8 +469,8 @@ impl PoolRegistry {
 }
 
 impl DurableObject for PoolRegistry {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state, servers: RefCell::new(None) }
+    fn new(state: State, env: Env) -> Self {
+        Self { state, env, servers: RefCell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

@@ -4,6 +4,7 @@
 pub mod alerts;
 pub mod dns_provider;
 pub mod origin;
+pub mod probe;
 
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;

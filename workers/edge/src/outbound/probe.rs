@@ -1,0 +1,61 @@
+//! Health probes of VPN servers (README "Probers"): `http` is a 2xx before the timeout,
+//! `tcp` a connection before the timeout (Workers sockets), at most six in flight at once
+//! in a sliding window (an invocation may hold six connections; a slow probe holds one
+//! slot, not a whole batch).
+
+use crate::outbound;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use vpn_edge_core::registration::Probe;
+use worker::{Method, Socket};
+
+/// Connections an invocation may hold open at once (the Workers limit).
+pub const CONCURRENCY: usize = 6;
+
+/// `User-Agent` of every probe request.
+pub const USER_AGENT: &str = concat!("vpn-edge-probe/", env!("CARGO_PKG_VERSION"));
+
+/// One server to probe.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Target {
+    pub id: String,
+    pub probe: Probe,
+    pub hostname: String,
+}
+
+/// Probe one server; `region` goes out as `X-Edge-Probe-Region` on http probes.
+pub async fn probe(p: &Probe, hostname: &str, region: &str, timeout_ms: u32) -> bool {
+    match p {
+        Probe::Heartbeat => false,
+        Probe::Http { url } => matches!(
+            outbound::send(
+                Method::Get,
+                url,
+                &[("user-agent", USER_AGENT), ("x-edge-probe-region", region)],
+                None,
+                timeout_ms
+            )
+            .await,
+            Ok(r) if (200..300).contains(&r.status)
+        ),
+        Probe::Tcp { port } => {
+            let Ok(mut socket) = Socket::builder().connect(hostname, *port) else { return false };
+            let ok = matches!(outbound::within(timeout_ms, socket.opened()).await, Some(Ok(_)));
+            let _ = socket.close().await;
+            ok
+        }
+    }
+}
+
+/// Probe every target, `CONCURRENCY` at a time; results by server id.
+pub async fn run(targets: Vec<Target>, region: &str, timeout_ms: u32) -> BTreeMap<String, bool> {
+    use futures_util::stream::{self, StreamExt};
+    stream::iter(targets)
+        .map(|t| async move {
+            let ok = probe(&t.probe, &t.hostname, region, timeout_ms).await;
+            (t.id, ok)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+}
