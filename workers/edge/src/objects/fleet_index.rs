@@ -37,6 +37,12 @@ pub struct FleetIndex {
     map: RefCell<Option<BTreeMap<String, String>>>,
 }
 
+/// A storage failure, logged with its cause (the caller sees `503 unavailable`).
+fn storage_err(e: worker::Error) -> ApiError {
+    worker::console_error!("fleet index storage: {e}");
+    ApiError::unavailable("storage")
+}
+
 impl FleetIndex {
     /// Memory is a cache of storage: built from it when absent, dropped when a write fails.
     async fn load(&self) -> Result<()> {
@@ -81,18 +87,18 @@ impl FleetIndex {
     }
 
     async fn handle(&self, op: &str, req: &mut Request) -> std::result::Result<serde_json::Value, ApiError> {
-        self.load().await.map_err(|_| ApiError::unavailable("storage"))?;
+        self.load().await.map_err(storage_err)?;
         let value = match op {
             "set" => {
                 let r: SetReq = read(req).await?;
-                self.save(&r.id, Some(&r.country)).await.map_err(|_| ApiError::unavailable("storage"))?;
+                self.save(&r.id, Some(&r.country)).await.map_err(storage_err)?;
                 let previous = self.with_map(|m| m.insert(r.id, r.country));
                 serde_json::to_value(CountryResp { country: previous })
             }
             "remove" => {
                 let r: IdReq = read(req).await?;
                 if self.with_map(|m| m.contains_key(&r.id)) {
-                    self.save(&r.id, None).await.map_err(|_| ApiError::unavailable("storage"))?;
+                    self.save(&r.id, None).await.map_err(storage_err)?;
                 }
                 let previous = self.with_map(|m| m.remove(&r.id));
                 serde_json::to_value(CountryResp { country: previous })
