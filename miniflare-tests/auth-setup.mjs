@@ -20,7 +20,7 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function startMf(bindings, persist, logs) {
   const options = {
     ...(persist ? { kvPersist: `${persist}/kv`, durableObjectsPersist: `${persist}/do` } : {}),
-    // As the harness: documentation addresses in the fixtures, checks only when a test fires a round.
+    // As the harness: documentation addresses allowed, checks only when a test fires a round.
     bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true", PROBE_MODE: "cron", ...bindings },
     handleRuntimeStdio(stdout, stderr) {
       stdout.on("data", (c) => logs.push(c.toString("utf8")));

@@ -11,7 +11,7 @@ const ADMIN_TOKEN = "bench-admin";
 const FLEET_SECRET = "bench-fleet";
 const BASE = "http://edge.test";
 
-const mf = edgeMiniflare({ bindings: { ADMIN_TOKEN, FLEET_SECRET } });
+const mf = edgeMiniflare({ bindings: { ADMIN_TOKEN, FLEET_SECRET, ALLOW_PRIVATE_ADDRESSES: "true" } });
 await mf.ready;
 const admin = { "content-type": "application/json", authorization: `Bearer ${ADMIN_TOKEN}` };
 const reg = { hostname: "se-1.vpn.example.com", ipv4: "198.51.100.1", country: "se", city: "Stockholm", capacity: 100, features: [], probe: { kind: "heartbeat" } };

@@ -101,6 +101,7 @@ async function failureToDeletion(intervalS) {
   const mf = edgeMiniflare({
     bindings: {
       ADMIN_TOKEN: ADMIN, PROBE_MODE: "alarms", PROBE_INTERVAL_S: String(intervalS), DNS_PROVIDER: "cloudflare",
+      ALLOW_PRIVATE_ADDRESSES: "true",
       CLOUDFLARE_ZONE_ID: "zone123", CLOUDFLARE_API_TOKEN: "cf-token", CLOUDFLARE_API_URL: cf.apiUrl,
     },
   });

@@ -41,6 +41,9 @@ async function startWrangler() {
     CLOUDFLARE_API_TOKEN: "smoke-cf",
     ALERT_WEBHOOK_URL: `${hooks.url}/alerts`,
     HEARTBEAT_STALE_S: String(STALE_S),
+    // Documentation addresses; the minute round judges (as it fires /__scheduled by hand).
+    ALLOW_PRIVATE_ADDRESSES: "true",
+    PROBE_MODE: "cron",
     UP_AFTER: String(UP_AFTER),
     DOWN_AFTER: String(DOWN_AFTER),
   };

@@ -1,6 +1,7 @@
 //! Rules of `auth.rs` that mutation testing found unpinned (README "Auth that survives its
-//! backend"). Only the parts whose interface the auth rewrite keeps are exercised here.
+//! backend").
 
+use vpn_edge_core::api_error::RequestError;
 use vpn_edge_core::auth::*;
 use vpn_edge_core::request::Fields;
 
@@ -143,4 +144,129 @@ fn a_common_name_too_long_or_with_control_characters_is_refused() {
     assert!(AuthRequest::parse(&fields(&body(&"c".repeat(257)))).is_err());
     assert!(AuthRequest::parse(&fields(&body(r"c\tn"))).is_err());
     assert!(AuthRequest::parse(&fields(&body(""))).is_err());
+}
+
+#[test]
+fn the_max_th_failure_within_the_window_locks_for_fifteen_minutes_and_starts_a_new_count() {
+    let mut l = Lockout::default();
+    for i in 0..4 {
+        l = l.fail(NOW + i, 5);
+        assert!(!l.is_locked(NOW + i), "failure {} of 5", i + 1);
+    }
+    let l = l.fail(NOW + 4, 5);
+    assert_eq!(l, Lockout { failures: vec![], locked_until: Some(NOW + 4 + LOCKOUT_FOR_MS) });
+    assert_eq!(LOCKOUT_FOR_MS, 15 * 60_000);
+    // The limit is the caller's (`LOCKOUT_USER_MAX` for the per-username lockout).
+    let two = Lockout::default().fail(NOW, 2);
+    assert!(!two.is_locked(NOW));
+    assert!(two.fail(NOW, 2).is_locked(NOW));
+    assert!(Lockout::default().fail(NOW, 1).is_locked(NOW));
+}
+
+#[test]
+fn a_failure_a_whole_window_old_no_longer_counts_toward_the_lock() {
+    let once = Lockout::default().fail(NOW, 2);
+    assert!(
+        once.clone().fail(NOW + LOCKOUT_WINDOW_MS - 1, 2).is_locked(NOW + LOCKOUT_WINDOW_MS - 1),
+        "inside the window"
+    );
+    let later = once.fail(NOW + LOCKOUT_WINDOW_MS, 2);
+    assert_eq!(later, Lockout { failures: vec![NOW + LOCKOUT_WINDOW_MS], locked_until: None }, "end exclusive");
+    assert_eq!(LOCKOUT_WINDOW_MS, 15 * 60_000);
+}
+
+#[test]
+fn the_breaker_opens_on_the_second_consecutive_unavailable_and_any_answer_closes_it() {
+    assert_eq!(BREAKER_THRESHOLD, 2);
+    let one = Breaker::default().record(OriginAnswer::Unavailable, NOW);
+    assert_eq!(one, Breaker::Closed { failures: 1 });
+    assert!(!one.is_open());
+    let two = one.record(OriginAnswer::Unavailable, NOW + 1);
+    assert_eq!(two, Breaker::Open { until_ms: NOW + 1 + BREAKER_COOLDOWN_MS });
+    assert!(two.is_open());
+    // A failed probe opens it again for a whole cool-down.
+    let probe = Breaker::HalfOpen { since_ms: NOW };
+    assert_eq!(
+        probe.record(OriginAnswer::Unavailable, NOW + 7),
+        Breaker::Open { until_ms: NOW + 7 + BREAKER_COOLDOWN_MS }
+    );
+    // A denial is an answer: it resets the count, it never opens the breaker.
+    for answer in [
+        OriginAnswer::Valid,
+        OriginAnswer::Invalid,
+        OriginAnswer::Refused { status: 429 },
+        OriginAnswer::Misconfigured { status: 401 },
+    ] {
+        assert_eq!(one.record(answer, NOW), Breaker::default(), "{answer:?}");
+        assert_eq!(probe.record(answer, NOW), Breaker::default(), "{answer:?}");
+    }
+}
+
+fn offline_item(admitted_at_s: i64) -> String {
+    format!(
+        r#"{{"username":"alice","password":"pw","client_ip":"192.0.2.7","client_port":1194,"admitted_at":{admitted_at_s}}}"#
+    )
+}
+
+fn offline(items: &[String], max_age_h: u32) -> Result<Vec<Result<OfflineAdmission, RequestError>>, RequestError> {
+    parse_offline(&fields(&format!(r#"{{"sessions":[{}]}}"#, items.join(","))), NOW, max_age_h)
+}
+
+fn field_of(e: &RequestError) -> &str {
+    match e {
+        RequestError::Field { field, .. } => field,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn offline_batches_hold_at_most_100_admissions() {
+    assert_eq!(MAX_OFFLINE_BATCH, 100);
+    let item = offline_item(NOW / 1000);
+    assert_eq!(offline(&vec![item.clone(); 100], 24).unwrap().len(), 100);
+    assert_eq!(field_of(&offline(&vec![item; 101], 24).unwrap_err()), "sessions");
+    assert_eq!(offline(&[], 24).unwrap().len(), 0);
+    assert_eq!(field_of(&parse_offline(&fields("{}"), NOW, 24).unwrap_err()), "sessions");
+}
+
+#[test]
+fn an_offline_admission_may_be_a_minute_ahead_and_max_age_hours_old_but_no_more() {
+    let now_s = NOW / 1000;
+    let skew_s = OFFLINE_SKEW_MS / 1000;
+    let items = [
+        offline_item(now_s + skew_s),
+        offline_item(now_s + skew_s + 1),
+        offline_item(now_s - 24 * 3600),
+        offline_item(now_s - 24 * 3600 - 1),
+    ];
+    let got = offline(&items, 24).unwrap();
+    let ok = got[0].as_ref().unwrap();
+    assert_eq!((ok.username.as_str(), ok.client_port, ok.admitted_at_ms), ("alice", 1194, NOW + OFFLINE_SKEW_MS));
+    assert_eq!(field_of(got[1].as_ref().unwrap_err()), "sessions[1].admitted_at");
+    assert_eq!(got[2].as_ref().unwrap().admitted_at_ms, NOW - 24 * 3_600_000);
+    assert_eq!(field_of(got[3].as_ref().unwrap_err()), "sessions[3].admitted_at");
+    // The age limit is the caller's (`OFFLINE_MAX_AGE_H`).
+    assert!(offline(&[offline_item(now_s - 3600)], 1).unwrap()[0].is_ok());
+    assert!(offline(&[offline_item(now_s - 3601)], 1).unwrap()[0].is_err());
+}
+
+#[test]
+fn one_bad_offline_item_is_refused_alone_and_named_by_its_index() {
+    let good = offline_item(NOW / 1000);
+    let items = [good.clone(), "7".to_owned(), good.replace("1194", "0"), good.replace("alice", ""), good];
+    let got = offline(&items, 24).unwrap();
+    assert!(got[0].is_ok() && got[4].is_ok());
+    assert_eq!(field_of(got[1].as_ref().unwrap_err()), "sessions[1]");
+    assert_eq!(field_of(got[2].as_ref().unwrap_err()), "sessions[2].client_port");
+    assert_eq!(field_of(got[3].as_ref().unwrap_err()), "sessions[3].username");
+}
+
+#[test]
+fn acks_must_be_a_list_of_session_id_strings() {
+    assert_eq!(field_of(&parse_acks(&fields("{}")).unwrap_err()), "session_ids");
+    assert_eq!(field_of(&parse_acks(&fields(r#"{"session_ids":"ab"}"#)).unwrap_err()), "session_ids");
+    assert!(parse_acks(&fields(r#"{"session_ids":["ab",7]}"#)).is_err());
+    assert!(parse_acks(&fields(r#"{"session_ids":["ab","a b"]}"#)).is_err());
+    let ok = parse_acks(&fields(r#"{"session_ids":["ab","c-d_9"]}"#)).unwrap();
+    assert_eq!(ok.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["ab", "c-d_9"]);
 }

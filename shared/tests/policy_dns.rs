@@ -40,6 +40,8 @@ fn server(id: &str, country: &str, status: Status, ipv4: &str, ipv6: Option<&str
         last_seen: None,
         latitude: None,
         longitude: None,
+        checks: None,
+        checked_at: None,
     }
 }
 

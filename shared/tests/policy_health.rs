@@ -12,38 +12,44 @@ fn default_thresholds_are_three_bad_and_two_good_minutes() {
 #[test]
 fn a_new_server_is_down_with_no_minute_judged() {
     let s = HealthState::default();
-    assert_eq!((s.health(), s.minute), (Health::Down, None));
+    assert_eq!((s.health(), s.check), (Health::Down, None));
 }
 
+const DOWN: Counters = Counters { health: Health::Down, good: 0, bad: 3 };
+
 #[test]
-fn force_down_again_in_a_judged_minute_keeps_that_minutes_starting_point() {
-    // Minute 0 judged good (one good minute of two), then forced down in the same minute.
+fn an_alert_in_a_judged_check_replaces_its_result_from_that_checks_starting_point() {
+    // Check 0 judged good (one good check of two), then an alert arrives for check 0.
     let s = HealthState::default().judge(0, true, T).state;
     let forced = s.force_down(0, T).state;
-    // Judging minute 0 again starts from before minute 0: still only one good minute.
+    assert_eq!((forced.check, forced.before, forced.now), (Some(0), s.before, DOWN));
+    // The alert decided check 0: its own probes judged again cannot override it.
     let again = forced.judge(0, true, T);
-    assert_eq!(again.transition, None);
-    assert_eq!(again.state.now.good, 1);
+    assert_eq!((again.state, again.transition), (forced, None));
 }
 
 #[test]
-fn force_down_for_an_older_minute_keeps_the_last_minutes_starting_point() {
+fn an_alert_for_an_older_check_lands_on_the_last_judged_one() {
     let s = HealthState::default().judge(5, true, T).state;
     let forced = s.force_down(4, T).state;
-    assert_eq!(forced.minute, Some(5), "the last judged minute stays the latest");
-    assert_eq!(forced.judge(5, true, T).state.now.good, 1);
+    assert_eq!(forced.check, Some(5), "the last judged check stays the latest");
+    assert_eq!((forced.before, forced.now), (s.before, DOWN));
+    assert_eq!(forced.judge(5, true, T).state, forced);
 }
 
 #[test]
-fn force_down_in_a_new_minute_starts_from_the_last_counters() {
+fn an_alert_in_a_new_check_starts_from_the_last_counters_and_up_after_good_checks_bring_it_back() {
     let up = HealthState::default().judge(0, true, T).state.judge(1, true, T).state;
-    let forced = up.force_down(2, T).state;
-    assert_eq!(forced.minute, Some(2));
-    assert_eq!(forced.before, up.now);
-    assert_eq!(forced.now, Counters { health: Health::Down, good: 0, bad: 3 });
-    // Judging minute 2 again undoes the alert's minute: back up from the counters before it.
-    let again = forced.judge(2, true, T);
-    assert_eq!(again.transition, Some(Health::Up));
+    assert_eq!(up.health(), Health::Up);
+    let j = up.force_down(2, T);
+    assert_eq!(j.transition, Some(Health::Down), "down at once, no hysteresis");
+    let forced = j.state;
+    assert_eq!((forced.check, forced.before, forced.now), (Some(2), up.now, DOWN));
+    // Check 2's own good probes do not undo the alert.
+    assert_eq!(forced.judge(2, true, T).transition, None);
+    let one = forced.judge(3, true, T);
+    assert_eq!(one.transition, None);
+    assert_eq!(one.state.judge(4, true, T).transition, Some(Health::Up));
 }
 
 #[test]
@@ -72,7 +78,7 @@ fn a_passing_minute_resets_the_bad_count_and_a_failing_one_the_good_count() {
 #[test]
 fn a_judged_minute_is_recorded_with_its_starting_counters() {
     let s = HealthState::default().judge(7, true, T).state;
-    assert_eq!(s.minute, Some(7));
+    assert_eq!(s.check, Some(7));
     assert_eq!(s.before, HealthState::default().now);
     let next = s.judge(8, true, T).state;
     assert_eq!(next.before, s.now);

@@ -18,11 +18,15 @@ fn server(id: &str, status: Status, clients: u32, capacity: u32, load: Option<u8
         capacity,
         features: vec![],
         last_seen: None,
+        latitude: None,
+        longitude: None,
+        checks: None,
+        checked_at: None,
     }
 }
 
-fn ids(v: Vec<&ServerView>) -> Vec<&str> {
-    v.into_iter().map(|s| s.id.as_str()).collect()
+fn ids<'a>(v: Vec<Recommended<'a>>) -> Vec<&'a str> {
+    v.into_iter().map(|r| r.server.id.as_str()).collect()
 }
 
 fn limit(v: &str) -> Result<usize, vpn_edge_core::api_error::RequestError> {
@@ -42,7 +46,7 @@ fn limit_is_one_to_fifty() {
 fn the_first_pick_maps_the_random_value_onto_spare_capacity() {
     // By load: b (spare 30) then a (spare 10): b covers slots [0, 30), a [30, 40).
     let s = [server("a", Status::Up, 90, 100, Some(90)), server("b", Status::Up, 70, 100, Some(70))];
-    let first = |r: u64| recommend(&s, &ServerFilter::default(), 1, r)[0].id.as_str().to_owned();
+    let first = |r: u64| recommend(&s, &ServerFilter::default(), 1, None, r)[0].server.id.as_str().to_owned();
     // slot = random × 40 / 2^64: 3 × 2^62 is exactly slot 30, the first of a.
     assert_eq!(first(0), "b");
     assert_eq!(first((3u64 << 62) - 1), "b");
@@ -58,7 +62,7 @@ fn the_first_pick_walks_past_several_servers() {
         server("b", Status::Up, 90, 100, Some(90)),
         server("c", Status::Up, 80, 100, Some(80)),
     ];
-    let order = |r: u64| ids(recommend(&s, &ServerFilter::default(), 3, r));
+    let order = |r: u64| ids(recommend(&s, &ServerFilter::default(), 3, None, r));
     assert_eq!(order(0), ["c", "a", "b"]);
     assert_eq!(order((1u64 << 63) - 1), ["c", "a", "b"], "slot 19");
     assert_eq!(order(1u64 << 63), ["a", "c", "b"], "slot 20");
@@ -68,7 +72,10 @@ fn the_first_pick_walks_past_several_servers() {
 #[test]
 fn servers_of_unknown_load_are_recommended_when_no_other_is() {
     let s = [server("a", Status::Up, 10, 100, None), server("b", Status::Up, 10, 100, None)];
-    assert_eq!(ids(recommend(&s, &ServerFilter::default(), 5, 123)), ["a", "b"]);
+    // Without a client position they form one band, shuffled by the random value.
+    let mut got = ids(recommend(&s, &ServerFilter::default(), 5, None, 123));
+    got.sort_unstable();
+    assert_eq!(got, ["a", "b"]);
 }
 
 #[test]
@@ -79,7 +86,7 @@ fn full_and_maintenance_servers_are_never_recommended() {
         server("c", Status::Up, 20, 100, Some(20)),
     ];
     for r in [0, 1 << 62, u64::MAX] {
-        assert_eq!(ids(recommend(&s, &ServerFilter::default(), 5, r)), ["c"]);
+        assert_eq!(ids(recommend(&s, &ServerFilter::default(), 5, None, r)), ["c"]);
     }
 }
 
@@ -90,7 +97,7 @@ fn equal_loads_are_ordered_by_id() {
         server("b", Status::Up, 50, 100, Some(50)),
         server("a", Status::Up, 50, 100, Some(50)),
     ];
-    assert_eq!(ids(recommend(&s, &ServerFilter::default(), 3, 0)), ["a", "b", "c"]);
+    assert_eq!(ids(recommend(&s, &ServerFilter::default(), 3, None, 0)), ["a", "b", "c"]);
 }
 
 #[test]
@@ -101,6 +108,6 @@ fn filters_and_limit_apply() {
         server("se-2", Status::Up, 30, 100, Some(30)),
     ];
     let se = ServerFilter { country: Some(CountryCode::parse("se").unwrap()), ..Default::default() };
-    assert_eq!(ids(recommend(&s, &se, 5, 0)), ["se-1", "se-2"]);
-    assert_eq!(ids(recommend(&s, &ServerFilter::default(), 1, 0)), ["de-1"]);
+    assert_eq!(ids(recommend(&s, &se, 5, None, 0)), ["se-1", "se-2"]);
+    assert_eq!(ids(recommend(&s, &ServerFilter::default(), 1, None, 0)), ["de-1"]);
 }

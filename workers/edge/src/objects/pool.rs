@@ -222,15 +222,9 @@ impl PoolRegistry {
     }
 
     async fn pending(&self) -> std::result::Result<BTreeMap<i64, CycleVotes>, ApiError> {
-        let listed =
-            self.state.storage().list_with_options(ListOptions::new().prefix(VOTES)).await.map_err(storage_err)?;
-        let mut out = BTreeMap::new();
-        for entry in listed.entries() {
-            let pair: js_sys::Array = entry.map_err(storage_err)?.into();
-            let v: CycleVotes = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
-            out.insert(v.cycle, v);
-        }
-        Ok(out)
+        let listed: Vec<(String, CycleVotes)> =
+            storage::list(&self.state.storage(), VOTES).await.map_err(storage_err)?;
+        Ok(listed.into_iter().map(|(_, v)| (v.cycle, v)).collect())
     }
 
     /// Judge every pending cycle that is ready, oldest first; reconcile DNS at most once
@@ -255,7 +249,7 @@ impl PoolRegistry {
             let round = self.with(|m| judge_cycle(m.values_mut(), &votes, cfg.heartbeat_stale_s, t));
             transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }));
             changed.extend(round.changed.into_iter().map(|id| id.to_string()));
-            storage.put(&format!("{CHECKS}{cycle}"), round.checks).await.map_err(storage_err)?;
+            storage::put(&storage, &format!("{CHECKS}{cycle}"), &round.checks).await.map_err(storage_err)?;
             storage.delete(&format!("{VOTES}{cycle}")).await.map_err(storage_err)?;
             newest = Some(cycle);
         }
@@ -264,7 +258,7 @@ impl PoolRegistry {
         let records: Vec<ServerRecord> = self.with(|m| changed.iter().filter_map(|id| m.get(id).cloned()).collect());
         self.store_all(&records).await?;
         if let Some(cycle) = newest {
-            storage.put(JUDGED, cycle).await.map_err(storage_err)?;
+            storage::put(&storage, JUDGED, &cycle).await.map_err(storage_err)?;
             self.maybe_follow(transitions.len(), cycle, now_ms).await?;
         }
         Ok(transitions)
@@ -273,16 +267,16 @@ impl PoolRegistry {
     /// Reconcile now if a server changed state in `cycle` (at most once per cycle).
     async fn maybe_follow(&self, transitions: usize, cycle: i64, now_ms: i64) -> std::result::Result<(), ApiError> {
         let storage = self.state.storage();
-        let last: Option<i64> = storage.get(DNS_LAST).await.map_err(storage_err)?;
-        let dirty: bool = storage.get(DNS_DIRTY).await.map_err(storage_err)?.unwrap_or(false);
+        let last: Option<i64> = storage::get(&storage, DNS_LAST).await.map_err(storage_err)?;
+        let dirty: bool = storage::get(&storage, DNS_DIRTY).await.map_err(storage_err)?.unwrap_or(false);
         if reconcile_now(transitions, dirty, last, cycle) {
-            storage.put(DNS_LAST, cycle).await.map_err(storage_err)?;
+            storage::put(&storage, DNS_LAST, &cycle).await.map_err(storage_err)?;
             if dirty {
-                storage.put(DNS_DIRTY, false).await.map_err(storage_err)?;
+                storage::put(&storage, DNS_DIRTY, &false).await.map_err(storage_err)?;
             }
             self.follow(now_ms).await;
         } else if transitions > 0 {
-            storage.put(DNS_DIRTY, true).await.map_err(storage_err)?;
+            storage::put(&storage, DNS_DIRTY, &true).await.map_err(storage_err)?;
         }
         Ok(())
     }
@@ -385,7 +379,7 @@ impl PoolRegistry {
                 });
                 // A region's first report for a cycle counts; a repeated one does not, nor one
                 // for a cycle already judged (it must not replace the majority's verdict).
-                let judged: Option<i64> = storage.get(JUDGED).await.map_err(storage_err)?;
+                let judged: Option<i64> = storage::get(&storage, JUDGED).await.map_err(storage_err)?;
                 if !report_counts(judged, r.cycle) {
                     let targets = self.targets();
                     return serde_json::to_value(ReportResp { targets, transitions: Vec::new() })
@@ -395,29 +389,26 @@ impl PoolRegistry {
                     e.insert(r.results);
                     storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
                 }
-                let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
+                let latest: Option<i64> = storage::get(&storage, LATEST).await.map_err(storage_err)?;
                 let latest = latest.unwrap_or(r.cycle).max(r.cycle);
-                storage.put(LATEST, latest).await.map_err(storage_err)?;
+                storage::put(&storage, LATEST, &latest).await.map_err(storage_err)?;
                 let transitions = self.judge_ready(pending, &r.expected, latest, r.now_ms).await?;
                 serde_json::to_value(ReportResp { targets: self.targets(), transitions })
             }
             "flush" => {
                 let r: FlushReq = read(req).await?;
                 let storage = self.state.storage();
-                let latest: Option<i64> = storage.get(LATEST).await.map_err(storage_err)?;
+                let latest: Option<i64> = storage::get(&storage, LATEST).await.map_err(storage_err)?;
                 let pending = self.pending().await?;
                 let transitions = self.judge_ready(pending, &r.expected, latest.unwrap_or(i64::MIN), r.now_ms).await?;
-                let listed = storage.list_with_options(ListOptions::new().prefix(CHECKS)).await.map_err(storage_err)?;
+                let listed: Vec<(String, FleetChecks)> = storage::list(&storage, CHECKS).await.map_err(storage_err)?;
                 let mut cycles = Vec::new();
-                for entry in listed.entries() {
-                    let pair: js_sys::Array = entry.map_err(storage_err)?.into();
-                    let key = pair.get(0).as_string().unwrap_or_default();
-                    let Ok(cycle) = key.trim_start_matches(CHECKS).parse::<i64>() else { continue };
+                for (suffix, checks) in listed {
+                    let Ok(cycle) = suffix.parse::<i64>() else { continue };
                     if cycle < r.now_ms - CHECKS_KEEP_MS {
-                        storage.delete(&key).await.map_err(storage_err)?;
+                        storage.delete(&format!("{CHECKS}{suffix}")).await.map_err(storage_err)?;
                         continue;
                     }
-                    let checks: FleetChecks = serde_wasm_bindgen::from_value(pair.get(1)).map_err(storage_err)?;
                     cycles.push((cycle, checks));
                 }
                 let stale_s = env_config::load(&self.env).heartbeat_stale_s;
@@ -438,7 +429,7 @@ impl PoolRegistry {
                 // An alert leaves DNS at once, even in a cycle the probers already reconciled
                 // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
                 if transition.is_some() {
-                    self.state.storage().put(DNS_LAST, r.key).await.map_err(storage_err)?;
+                    storage::put(&self.state.storage(), DNS_LAST, &r.key).await.map_err(storage_err)?;
                     self.follow(r.now_ms).await;
                 }
                 serde_json::to_value(ExternalResp { view: record.view(r.now_ms, r.stale_s), transition })

@@ -8,6 +8,7 @@
 
 use crate::env_config;
 use crate::objects::pool::{ReportReq, ReportResp};
+use crate::objects::storage;
 use crate::outbound::alerts;
 use crate::outbound::probe::{self, Target};
 use crate::rpc::{answer, call, op, read};
@@ -77,11 +78,11 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 
 impl Prober {
     async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> std::result::Result<Option<T>, ApiError> {
-        self.state.storage().get(key).await.map_err(storage_err)
+        storage::get(&self.state.storage(), key).await.map_err(storage_err)
     }
 
     async fn put<T: Serialize>(&self, key: &str, v: T) -> std::result::Result<(), ApiError> {
-        self.state.storage().put(key, v).await.map_err(storage_err)
+        storage::put(&self.state.storage(), key, &v).await.map_err(storage_err)
     }
 
     async fn ensure(&self, r: EnsureReq) -> std::result::Result<EnsureResp, ApiError> {
