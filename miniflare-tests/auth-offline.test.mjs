@@ -46,7 +46,8 @@ test("attack: one poisoned item no longer blocks the report; each bad item is na
     assert.deepEqual(pending.map((p) => p.session_id).sort(), r.body.recorded.map((x) => x.session_id).sort());
 
     t.origin.mode = "up";
-    await t.edge.round(minute(1));
+    // Two minutes on: past the 30 s backoff of the report's own (failed) run, whatever the second now.
+    await t.edge.round(minute(2));
     assert.deepEqual((await t.edge.heartbeat("se-2")).body.disconnect.map((d) => [d.username, d.reason]), [["dave", "rejected"]]);
   } finally {
     await t.close();
@@ -72,7 +73,7 @@ test("attack: 100 guesses in one report record 3, reject 97, and lock the guesse
     // Re-verification judges only the 3 recorded: the oracle answers 3 guesses, not 100.
     t.origin.mode = "up";
     const before = t.origin.requests.length;
-    await t.edge.round(minute(1)); // after the report's own (failed) run
+    await t.edge.round(minute(2)); // past the 30 s backoff of the report's own (failed) run
     const asked = t.origin.requests.slice(before).filter((q) => q.json?.username === "alice").length;
     assert.equal(asked, 3, "the origin judged 3 of the 100 guesses");
     // The right one is confirmed (not disconnected) only if it was among the first 3.

@@ -20,18 +20,8 @@ pub fn bearer(req: &Request, expected: Option<&str>, secret_name: &'static str) 
     Ok(())
 }
 
-/// What a signed route does about a second use of one signature (README "Signed by a
-/// server").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Replay {
-    /// State-changing (`/v1/sessions/*`, disconnect acks): accepted once per signature,
-    /// `401 replayed` after, remembered in the server's `ReplayGuard`.
-    Once,
-    /// The handler makes a second use harmless itself: heartbeats need increasing
-    /// timestamps (`ServerRecord::heartbeat`); `/v1/auth` keys its effects by
-    /// `SignedBy::replay_key` (no Durable Object call on its hot path).
-    Handled,
-}
+/// Declared per route in the core's route table.
+pub use vpn_edge_core::route::Replay;
 
 /// A signed server request that passed every check, with its body.
 pub struct Signed {

@@ -3,6 +3,7 @@
 
 mod api;
 mod caller;
+mod context;
 mod env_config;
 mod http;
 mod jobs;
@@ -16,8 +17,9 @@ use api::{admin, auth as auth_api, dns as dns_api, librenms, public, servers as 
 use jobs::round;
 use outbound::alerts;
 
+use context::{Caller, Cx};
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::route::{route, Route};
+use vpn_edge_core::route::{resolve, Access, Matched, Route};
 use worker::*;
 
 #[event(fetch)]
@@ -26,9 +28,9 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     // `url` crate and its IDNA tables into the wasm for nothing (README "Size").
     let path = req.path();
     let method = req.method().to_string();
-    let result = match route(&method, &path) {
+    let result = match resolve(&method, &path) {
         Err(e) => Err(ApiError::from(e)),
-        Ok(r) => dispatch(r, &mut req, &env, &ctx).await,
+        Ok(m) => dispatch(m, &mut req, &env, &ctx).await,
     };
     let mut resp = match result {
         Ok(resp) => resp,
@@ -39,38 +41,56 @@ async fn fetch(mut req: Request, env: Env, ctx: Context) -> Result<Response> {
     Ok(resp)
 }
 
+/// Reads the clock once, enforces the route's declared access (README "Signed by a
+/// server": signature headers before the body), builds the context and calls the handler.
 async fn dispatch(
-    r: Route<'_>,
+    m: Matched<'_>,
     req: &mut Request,
     env: &Env,
     ctx: &Context,
 ) -> std::result::Result<Response, ApiError> {
     let cfg = env_config::load(env);
-    match r {
-        Route::StatusPage => public::status_page(req, env, &cfg).await,
-        Route::Healthz => public::healthz(&cfg, auth_api::origin_problems(env, &cfg).await),
-        Route::ListServers => public::list_servers(req, env).await,
-        Route::GetServer(id) => public::get_server(req, env, id).await,
-        Route::Countries => public::countries(req, env, &cfg).await,
-        Route::Recommendations => public::recommendations(req, env).await,
-        Route::Heartbeat(id) => server_api::heartbeat(req, env, &cfg, id).await,
-        Route::AdminListServers => admin::list_servers(req, env, &cfg).await,
-        Route::AdminGetServer(id) => admin::get_server(req, env, &cfg, id).await,
-        Route::AdminPutServer(id) => admin::put_server(req, env, &cfg, id).await,
-        Route::AdminPatchServer(id) => admin::patch_server(req, env, &cfg, id).await,
-        Route::AdminDeleteServer(id) => admin::delete_server(req, env, &cfg, id).await,
-        Route::Sla(month) => sla_api::report(req, env, month).await,
-        Route::AdminSla(month) => sla_api::admin_report(req, env, &cfg, month).await,
-        Route::AdminSlaCredit(month) => sla_api::credit_by_hand(req, env, &cfg, month).await,
-        Route::Auth => auth_api::auth(req, env, ctx, &cfg).await,
-        Route::SessionsEnd => auth_api::end_session(req, env, &cfg).await,
-        Route::SessionsOffline => auth_api::offline_sessions(req, env, ctx, &cfg).await,
-        Route::DisconnectsAck(id) => auth_api::ack_disconnects(req, env, &cfg, id).await,
-        Route::AdminSessions => auth_api::admin_sessions(req, env, &cfg).await,
-        Route::AdminCacheFlush => auth_api::admin_cache_flush(req, env, &cfg).await,
-        Route::AdminDnsPlan => dns_api::plan(req, env, &cfg).await,
-        Route::AdminDnsApply => dns_api::apply(req, env, &cfg).await,
-        Route::LibreNms => librenms::alert(req, env, ctx, &cfg).await,
+    let now_ms = http::now_ms();
+    let caller = match m.access {
+        Access::Public => Caller::Anyone,
+        Access::Admin => {
+            caller::bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+            Caller::Operator
+        }
+        Access::LibreNms => {
+            caller::bearer(req, cfg.librenms_token.as_deref(), "LIBRENMS_TOKEN")?;
+            Caller::LibreNms
+        }
+        Access::Server { path_id, replay } => {
+            Caller::Server(caller::signed(req, env, &cfg, path_id, replay, now_ms).await?)
+        }
+    };
+    let cx = &mut Cx { req, env, cfg, ctx, now_ms, param: m.param, caller };
+    match m.route {
+        Route::StatusPage => public::status_page(cx).await,
+        Route::Healthz => public::healthz(cx).await,
+        Route::ListServers => public::list_servers(cx).await,
+        Route::GetServer(_) => public::get_server(cx).await,
+        Route::Countries => public::countries(cx).await,
+        Route::Recommendations => public::recommendations(cx).await,
+        Route::Heartbeat(_) => server_api::heartbeat(cx).await,
+        Route::AdminListServers => admin::list_servers(cx).await,
+        Route::AdminGetServer(_) => admin::get_server(cx).await,
+        Route::AdminPutServer(_) => admin::put_server(cx).await,
+        Route::AdminPatchServer(_) => admin::patch_server(cx).await,
+        Route::AdminDeleteServer(_) => admin::delete_server(cx).await,
+        Route::Sla(_) => sla_api::report(cx).await,
+        Route::AdminSla(_) => sla_api::admin_report(cx).await,
+        Route::AdminSlaCredit(_) => sla_api::credit_by_hand(cx).await,
+        Route::Auth => auth_api::auth(cx).await,
+        Route::SessionsEnd => auth_api::end_session(cx).await,
+        Route::SessionsOffline => auth_api::offline_sessions(cx).await,
+        Route::DisconnectsAck(_) => auth_api::ack_disconnects(cx).await,
+        Route::AdminSessions => auth_api::admin_sessions(cx).await,
+        Route::AdminCacheFlush => auth_api::admin_cache_flush(cx).await,
+        Route::AdminDnsPlan => dns_api::plan(cx).await,
+        Route::AdminDnsApply => dns_api::apply(cx).await,
+        Route::LibreNms => librenms::alert(cx).await,
     }
 }
 

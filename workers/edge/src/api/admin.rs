@@ -1,7 +1,7 @@
 //! Operator endpoints for servers (bearer `ADMIN_TOKEN`): list, read, register (`PUT`),
 //! edit (`PATCH`, a JSON merge patch validated as a `PUT`), delete.
 
-use crate::caller::bearer;
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::fleet_index::{CountriesReq, GetReq as IndexGetReq, RemoveReq, SetReq};
 use crate::objects::pool::{AdminGetReq, AdminListReq, DeleteReq, PutReq, PutResp, RegistrationReq};
@@ -12,7 +12,7 @@ use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::registration::Registration;
 use vpn_edge_core::types::ServerId;
-use worker::{Env, Request, Response};
+use worker::{Env, Response};
 
 fn path_id(id: &str) -> Result<ServerId> {
     ServerId::parse(id).map_err(|e| RequestError::field("id", e.0).into())
@@ -27,14 +27,12 @@ async fn country_of(env: &Env, id: &ServerId) -> Result<String> {
     r.country.map(|c| c.to_string()).ok_or_else(not_found)
 }
 
-pub async fn list_servers(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
+pub async fn list_servers(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, cfg) = (cx.env, &*cx.cfg);
     let countries = call(&fleet_store::index(env)?, CountriesReq {}).await?;
-    let now_ms = http::now_ms();
-    let pools = join_all(countries.iter().map(|c| async move {
-        call(&fleet_store::pool(env, c.as_str())?, AdminListReq { now_ms, stale_s: cfg.heartbeat_stale_s }).await
-    }))
-    .await;
+    let list = || AdminListReq { now_ms: cx.now_ms, stale_s: cfg.heartbeat_stale_s };
+    let pools =
+        join_all(countries.iter().map(|c| async { call(&fleet_store::pool(env, c.as_str())?, list()).await })).await;
     let mut servers = Vec::new();
     for p in pools {
         // An operator's view must be complete or an error, never silently partial.
@@ -44,20 +42,19 @@ pub async fn list_servers(req: &Request, env: &Env, cfg: &Config) -> Result<Resp
     http::json(200, &serde_json::json!({ "servers": servers }))
 }
 
-pub async fn get_server(req: &Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let id = path_id(id)?;
+pub async fn get_server(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, cfg) = (cx.env, &*cx.cfg);
+    let id = path_id(cx.param)?;
     let country = country_of(env, &id).await?;
-    let get = AdminGetReq { id, now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
+    let get = AdminGetReq { id, now_ms: cx.now_ms, stale_s: cfg.heartbeat_stale_s };
     let view = call(&fleet_store::pool(env, &country)?, get).await?;
     http::json(200, &view)
 }
 
 /// Store a validated registration (moving pools if the country changed) and publish it in
 /// the snapshot at once. `true` when the server is new.
-async fn save(env: &Env, cfg: &Config, reg: Registration) -> Result<(bool, PutResp)> {
+async fn save(env: &Env, cfg: &Config, reg: Registration, now: i64) -> Result<(bool, PutResp)> {
     let id = reg.id.clone();
-    let now = http::now_ms();
     let country = reg.country.to_string();
     let prev = call(&fleet_store::index(env)?, SetReq { id: reg.id.clone(), country: reg.country.clone() }).await?;
     let created = prev.country.is_none();
@@ -72,37 +69,38 @@ async fn save(env: &Env, cfg: &Config, reg: Registration) -> Result<(bool, PutRe
     Ok((created, put))
 }
 
-pub async fn put_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let id = path_id(id)?;
-    let body = http::body_bytes(req).await?;
+pub async fn put_server(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, cfg) = (cx.env, cx.cfg.clone());
+    let id = path_id(cx.param)?;
+    let body = http::body_bytes(cx.req).await?;
     let reg = Registration::parse(id, &http::parse_fields(&body)?, cfg.address_policy())?;
-    let (created, put) = save(env, cfg, reg).await?;
+    let (created, put) = save(env, &cfg, reg, cx.now_ms).await?;
     http::json(if created { 201 } else { 200 }, &put.view)
 }
 
-pub async fn patch_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let id = path_id(id)?;
-    let body = http::body_bytes_as(req, &["application/merge-patch+json", "application/json"]).await?;
+pub async fn patch_server(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, cfg, now) = (cx.env, cx.cfg.clone(), cx.now_ms);
+    let cfg = &*cfg;
+    let id = path_id(cx.param)?;
+    let body = http::body_bytes_as(cx.req, &["application/merge-patch+json", "application/json"]).await?;
     let patch: serde_json::Value =
         serde_json::from_slice(&body).map_err(|e| ApiError::from(RequestError::MalformedJson(e.to_string())))?;
     let country = country_of(env, &id).await?;
     let current = call(&fleet_store::pool(env, &country)?, RegistrationReq { id: id.clone() }).await?;
     let reg = current.merge_patch(&patch, cfg.address_policy())?;
     let now_in = reg.country.to_string();
-    save(env, cfg, reg).await?;
-    let get = AdminGetReq { id, now_ms: http::now_ms(), stale_s: cfg.heartbeat_stale_s };
+    save(env, cfg, reg, now).await?;
+    let get = AdminGetReq { id, now_ms: now, stale_s: cfg.heartbeat_stale_s };
     let view = call(&fleet_store::pool(env, &now_in)?, get).await?;
     http::json(200, &view)
 }
 
-pub async fn delete_server(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let id = path_id(id)?;
+pub async fn delete_server(cx: &mut Cx<'_>) -> Result<Response> {
+    let env = cx.env;
+    let id = path_id(cx.param)?;
     let removed = call(&fleet_store::index(env)?, RemoveReq { id: id.clone() }).await?;
     let country = removed.country.ok_or_else(not_found)?;
     call(&fleet_store::pool(env, country.as_str())?, DeleteReq { id: id.clone() }).await?;
-    fleet_store::edit_snapshot(env, http::now_ms(), |s| s.remove(&id)).await?;
+    fleet_store::edit_snapshot(env, cx.now_ms, |s| s.remove(&id)).await?;
     http::no_content()
 }

@@ -2,7 +2,7 @@
 //! (`vpn_edge_core::auth::next`): this module performs each read it asks for, reports the
 //! result back (failures included), and carries out the outcome unchanged.
 
-use crate::caller::{self, bearer};
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::auth_guard::{self, GuardReq, OriginGetReq, OriginSet, OriginState};
 use crate::objects::session_ledger::{
@@ -10,7 +10,7 @@ use crate::objects::session_ledger::{
     SessionsReq,
 };
 use crate::outbound::{alerts, origin};
-use crate::rpc::{self, stub};
+use crate::rpc::{call, stub};
 use crate::stores::credential_cache;
 use crate::webcrypto;
 use serde::Serialize;
@@ -25,7 +25,7 @@ use vpn_edge_core::auth::{
 use vpn_edge_core::config::{Config, ConfigProblem};
 use vpn_edge_core::signature::{hex, sha256_hex};
 use vpn_edge_core::types::{ServerId, SessionId};
-use worker::{Context, Env, Request, Response, Stub};
+use worker::{Context, Env, Response, Stub};
 
 thread_local! {
     /// This isolate recorded degraded admissions: the next origin answer here starts
@@ -59,7 +59,7 @@ struct AuthAnswer {
 }
 
 async fn origin_set(env: &Env, set: OriginSet) -> std::result::Result<auth_guard::Changed, ApiError> {
-    rpc::call(&guard(env)?, set).await
+    call(&guard(env)?, set).await
 }
 
 /// Record the fleet-wide origin state; the alerts to send for what changed.
@@ -83,15 +83,14 @@ async fn set_origin(env: &Env, down: Option<bool>, misconfigured: Option<bool>) 
 }
 
 async fn origin_state(env: &Env) -> std::result::Result<OriginState, ApiError> {
-    rpc::call(&guard(env)?, OriginGetReq {}).await
+    call(&guard(env)?, OriginGetReq {}).await
 }
 
 /// What `/healthz` adds about the origin: a token it refuses.
-pub async fn origin_problems(env: &Env, cfg: &Config) -> Vec<ConfigProblem> {
+pub async fn origin_problems(env: &Env, cfg: &Config, now: i64) -> Vec<ConfigProblem> {
     if !cfg.auth_configured() {
         return Vec::new();
     }
-    let now = http::now_ms();
     let misconfigured = match HEALTH_MEMO.with(Cell::get) {
         Some((at, m)) if now - at < HEALTH_MEMO_MS && !ORIGIN_FLAGGED.with(Cell::get) => m,
         _ => {
@@ -125,7 +124,7 @@ pub async fn check_origin(env: &Env, cfg: &Config) -> Vec<Alert> {
 
 /// Re-verify what the ledger holds; used by the cron round and after an origin answer.
 pub async fn reverify(env: &Env, cfg: &Config, now_ms: i64) -> Result<ReverifyReport> {
-    rpc::call(&ledger(env)?, ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await
+    call(&ledger(env)?, ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await
 }
 
 fn unreadable<T>(what: &str, r: std::result::Result<T, ApiError>) -> Read<T> {
@@ -143,14 +142,13 @@ async fn read_cache(env: &Env, username: &str, now: i64) -> Read<(u64, Option<Ca
     Ok((epoch, entry))
 }
 
-pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let now = http::now_ms();
+pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
     // Replays of /v1/auth are made harmless here (effects keyed by the signature), not
     // refused: no Durable Object call on the hot path.
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, None, caller::Replay::Handled, now).await?;
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
     let signature = signed.replay_key.clone();
-    let a = AuthRequest::parse(&http::parse_fields(&body)?)?;
+    let a = AuthRequest::parse(&http::parse_fields(body)?)?;
     // Derived from the signature: a replayed request names the same session, and its
     // degraded-path effects are written once (README "Auth when the origin fails").
     let session_id = session_id_for(&signature);
@@ -204,7 +202,7 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
                     cap: cfg.provisional_per_minute,
                 };
                 let reply: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                    Ok(stub) => rpc::call(&stub, r).await,
+                    Ok(stub) => call(&stub, r).await,
                     Err(e) => Err(e),
                 };
                 facts.guard = Some(unreadable("auth guard", reply));
@@ -221,7 +219,7 @@ pub async fn auth(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> 
                     admitted_at: now,
                 };
                 let r = match ledger(env) {
-                    Ok(stub) => rpc::call(&stub, rec).await,
+                    Ok(stub) => call(&stub, rec).await,
                     Err(e) => Err(e),
                 };
                 let r = unreadable("session ledger", r).map(|_| ());
@@ -300,12 +298,12 @@ async fn perform(
     }
 }
 
-pub async fn end_session(req: &mut Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, None, caller::Replay::Once, http::now_ms()).await?;
-    let f = http::parse_fields(&body)?;
+pub async fn end_session(cx: &mut Cx<'_>) -> Result<Response> {
+    let env = cx.env;
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let f = http::parse_fields(body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
-    let r = rpc::call(&ledger(env)?, EndReq { session_id, server_id: signed.server }).await?;
+    let r = call(&ledger(env)?, EndReq { session_id, server_id: signed.server.clone() }).await?;
     http::json(200, &r)
 }
 
@@ -329,12 +327,11 @@ struct OfflineAnswer {
 
 /// Admissions a server made by itself while the edge was unreachable, judged item by
 /// item: valid ones are recorded, each bad one is reported back by index.
-pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    let now = http::now_ms();
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, None, caller::Replay::Once, now).await?;
+pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
     let signature = signed.replay_key.clone();
-    let items = parse_offline(&http::parse_fields(&body)?, now, cfg.offline_max_age_h)?;
+    let items = parse_offline(&http::parse_fields(body)?, now, cfg.offline_max_age_h)?;
     let server = signed.server.to_string();
     let mut rejected = Vec::new();
     let mut valid = Vec::new();
@@ -359,7 +356,7 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
         .collect();
     let ids: Vec<String> = records.iter().map(|r| r.session_id.clone()).collect();
     let results: Vec<OfflineItem> =
-        if records.is_empty() { Vec::new() } else { rpc::call(&ledger(env)?, OfflineReq { items: records }).await? };
+        if records.is_empty() { Vec::new() } else { call(&ledger(env)?, OfflineReq { items: records }).await? };
     let mut recorded = Vec::new();
     for (((index, a), id), result) in valid.iter().zip(ids).zip(results) {
         if result.recorded {
@@ -379,7 +376,7 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
                 cap: cfg.provisional_per_minute,
             };
             let counted: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                Ok(stub) => rpc::call(&stub, r).await,
+                Ok(stub) => call(&stub, r).await,
                 Err(e) => Err(e),
             };
             if let Err(e) = counted {
@@ -400,12 +397,11 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
     http::json(200, &OfflineAnswer { recorded, rejected })
 }
 
-pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &str) -> Result<Response> {
-    let now = http::now_ms();
-    let caller::Signed { by: signed, body, .. } =
-        caller::signed(req, env, cfg, Some(id), caller::Replay::Once, now).await?;
-    let session_ids = parse_acks(&http::parse_fields(&body)?)?;
-    let r = rpc::call(&ledger(env)?, AckReq { server_id: signed.server, session_ids, now_ms: now }).await?;
+pub async fn ack_disconnects(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, now) = (cx.env, cx.now_ms);
+    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let session_ids = parse_acks(&http::parse_fields(body)?)?;
+    let r = call(&ledger(env)?, AckReq { server_id: signed.server.clone(), session_ids, now_ms: now }).await?;
     http::json(200, &r)
 }
 
@@ -413,7 +409,7 @@ pub async fn ack_disconnects(req: &mut Request, env: &Env, cfg: &Config, id: &st
 /// fail the heartbeat: the list is delivered on a later one.
 pub async fn disconnects_for(env: &Env, server_id: &ServerId) -> Vec<crate::objects::session_ledger::Disconnect> {
     let r = match ledger(env) {
-        Ok(stub) => rpc::call(&stub, ServerReq { server_id: server_id.clone() }).await,
+        Ok(stub) => call(&stub, ServerReq { server_id: server_id.clone() }).await,
         Err(e) => Err(e),
     };
     r.unwrap_or_else(|e: ApiError| {
@@ -428,14 +424,12 @@ struct Sessions {
 }
 
 /// Every session the ledger holds, in its state, never a password.
-pub async fn admin_sessions(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let sessions: Vec<SessionView> = rpc::call(&ledger(env)?, SessionsReq {}).await?;
+pub async fn admin_sessions(cx: &mut Cx<'_>) -> Result<Response> {
+    let sessions: Vec<SessionView> = call(&ledger(cx.env)?, SessionsReq {}).await?;
     http::json(200, &Sessions { sessions })
 }
 
-pub async fn admin_cache_flush(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let epoch = credential_cache::flush(env, http::now_ms()).await?;
+pub async fn admin_cache_flush(cx: &mut Cx<'_>) -> Result<Response> {
+    let epoch = credential_cache::flush(cx.env, cx.now_ms).await?;
     http::json(200, &serde_json::json!({ "epoch": epoch }))
 }

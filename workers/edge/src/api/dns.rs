@@ -1,12 +1,11 @@
 //! `GET /v1/admin/dns/plan` (dry run) and `POST /v1/admin/dns/apply?force=true`.
 
-use crate::caller::bearer;
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::jobs::dns_sync::sync;
 use crate::stores::fleet_store;
 use vpn_edge_core::api_error::{ApiError, ErrorCode, RequestError};
-use vpn_edge_core::config::Config;
-use worker::{Env, Request, Response};
+use worker::Response;
 
 fn off() -> ApiError {
     ApiError::new(
@@ -16,22 +15,20 @@ fn off() -> ApiError {
     )
 }
 
-pub async fn plan(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    let report = sync(cfg, &snap.servers, false, false).await.ok_or_else(off)?;
+pub async fn plan(cx: &mut Cx<'_>) -> Result<Response> {
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
+    let report = sync(&cx.cfg, &snap.servers, false, false).await.ok_or_else(off)?;
     http::json(200, &serde_json::json!({ "report": report, "plans": report.plans }))
 }
 
-pub async fn apply(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let force = match http::query(req).iter().find(|(k, _)| k == "force").map(|(_, v)| v.as_str()) {
+pub async fn apply(cx: &mut Cx<'_>) -> Result<Response> {
+    let force = match http::query(cx.req).iter().find(|(k, _)| k == "force").map(|(_, v)| v.as_str()) {
         None | Some("false") => false,
         Some("true") => true,
         Some(_) => return Err(RequestError::field("force", "must be true or false").into()),
     };
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    let report = sync(cfg, &snap.servers, true, force).await.ok_or_else(off)?;
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
+    let report = sync(&cx.cfg, &snap.servers, true, force).await.ok_or_else(off)?;
     let failed = report
         .error
         .clone()

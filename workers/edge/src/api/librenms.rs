@@ -1,26 +1,24 @@
 //! `POST /v1/integrations/librenms`: a LibreNMS alert for a server's hostname marks it
 //! down at once; a recovery counts as one good observation.
 
-use crate::caller::bearer;
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::pool::{ExternalReq, ExternalResp};
 use crate::outbound::alerts;
 use crate::rpc::call;
 use crate::stores::fleet_store;
 use vpn_edge_core::alerts::Alert;
-use vpn_edge_core::config::Config;
 use vpn_edge_core::librenms::{parse, LibreNmsEvent};
-use worker::{Context, Env, Request, Response};
+use worker::Response;
 
-pub async fn alert(req: &mut Request, env: &Env, ctx: &Context, cfg: &Config) -> Result<Response> {
-    bearer(req, cfg.librenms_token.as_deref(), "LIBRENMS_TOKEN")?;
-    let body = http::body_bytes(req).await?;
+pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, cx.cfg.clone(), cx.now_ms);
+    let body = http::body_bytes(cx.req).await?;
     let (down, hostname) = match parse(&http::parse_fields(&body)?)? {
         LibreNmsEvent::Down(h) => (true, h),
         LibreNmsEvent::Recovered(h) => (false, h),
         LibreNmsEvent::Ignored => return http::json(200, &serde_json::json!({ "matched": false, "ignored": true })),
     };
-    let now = http::now_ms();
     let snap = fleet_store::snapshot(env, now).await?;
     // Devices that are not VPN servers are answered 200 so LibreNMS does not retry them.
     let Some(server) = snap.servers.iter().find(|s| s.hostname == hostname.as_str()).cloned() else {

@@ -1,15 +1,15 @@
 //! Public, unauthenticated, cacheable reads, served from the snapshot.
 
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::stores::fleet_store;
 use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use vpn_edge_core::api_error::{ApiError, LookupError};
-use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::{CountrySummary, ServerFilter, ServerView, Snapshot};
 use vpn_edge_core::recommend::{client_position, parse_limit, recommend};
-use worker::{Env, Request, Response};
+use worker::{Request, Response};
 
 #[derive(Serialize)]
 struct ServerList<'a> {
@@ -35,7 +35,9 @@ struct Health<'a> {
 }
 
 /// `runtime`: problems found while running (an origin that refuses the edge's token).
-pub fn healthz(cfg: &Config, runtime: Vec<vpn_edge_core::config::ConfigProblem>) -> Result<Response> {
+pub async fn healthz(cx: &mut Cx<'_>) -> Result<Response> {
+    let cfg = &*cx.cfg;
+    let runtime = crate::api::auth::origin_problems(cx.env, cfg, cx.now_ms).await;
     let problems: Vec<_> = cfg.problems.iter().cloned().chain(runtime).collect();
     let body = Health {
         status: if problems.is_empty() { "ok" } else { "misconfigured" },
@@ -59,9 +61,10 @@ thread_local! {
     static FULL_LIST: RefCell<FullList> = const { RefCell::new(None) };
 }
 
-pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
+pub async fn list_servers(cx: &mut Cx<'_>) -> Result<Response> {
+    let req = &*cx.req;
     let filter = ServerFilter::parse(&http::query(req))?;
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     if filter == ServerFilter::default() {
         let cached =
             FULL_LIST.with(|c| c.borrow().as_ref().filter(|(s, _)| Rc::ptr_eq(s, &snap)).map(|(_, b)| b.clone()));
@@ -82,24 +85,25 @@ pub async fn list_servers(req: &Request, env: &Env) -> Result<Response> {
     http::cacheable_json(req, &ServerList { servers, generated_at: &snap.generated_at })
 }
 
-pub async fn get_server(req: &Request, env: &Env, id: &str) -> Result<Response> {
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    let server = snap.get(id).ok_or(ApiError::from(LookupError::NotFound("server")))?;
-    http::cacheable_json(req, server)
+pub async fn get_server(cx: &mut Cx<'_>) -> Result<Response> {
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
+    let server = snap.get(cx.param).ok_or(ApiError::from(LookupError::NotFound("server")))?;
+    http::cacheable_json(cx.req, server)
 }
 
-pub async fn countries(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
-    http::cacheable_json(req, &Countries { countries: snap.countries(&cfg.pool_prefix, &cfg.dns_zone) })
+pub async fn countries(cx: &mut Cx<'_>) -> Result<Response> {
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
+    http::cacheable_json(cx.req, &Countries { countries: snap.countries(&cx.cfg.pool_prefix, &cx.cfg.dns_zone) })
 }
 
-pub async fn recommendations(req: &Request, env: &Env) -> Result<Response> {
+pub async fn recommendations(cx: &mut Cx<'_>) -> Result<Response> {
+    let req = &*cx.req;
     let q = http::query(req);
     let filter = ServerFilter::parse(&q)?;
     let limit = parse_limit(&q)?;
     let cf = cf_coordinates(req);
     let client = client_position(&q, cf.as_ref().map(|(a, b)| (a.as_str(), b.as_str())))?;
-    let snap = fleet_store::snapshot(env, http::now_ms()).await?;
+    let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     let mut random = [0u8; 8];
     getrandom::fill(&mut random).map_err(|_| ApiError::internal("random"))?;
     let servers = recommend(&snap.servers, &filter, limit, client, u64::from_le_bytes(random));
@@ -119,8 +123,8 @@ fn cf_coordinates(req: &Request) -> Option<(String, String)> {
     Some((field("latitude")?, field("longitude")?))
 }
 
-pub async fn status_page(req: &Request, env: &Env, cfg: &Config) -> Result<Response> {
-    let now = http::now_ms();
+pub async fn status_page(cx: &mut Cx<'_>) -> Result<Response> {
+    let (req, env, cfg, now) = (&*cx.req, cx.env, &*cx.cfg, cx.now_ms);
     let snap = fleet_store::snapshot(env, now).await?;
     let month = vpn_edge_core::types::Month::of_minute(now.div_euclid(60_000));
     // The page still renders when the SLA ledger cannot be read.

@@ -1,15 +1,14 @@
 //! SLA reports (public, and the operator's view with the billing API's answers) and the
 //! credit trigger (operator and daily cron).
 
-use crate::caller::bearer;
+use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::sla_ledger::{CreditReq, DaysReq, RecordReq, ReportReq};
 use crate::rpc::{call, stub};
 use vpn_edge_core::api_error::{ApiError, ErrorCode, RequestError};
-use vpn_edge_core::config::Config;
 use vpn_edge_core::sla::{credit_due, CreditDetail, DayFigures, FleetChecks, SlaReport};
 use vpn_edge_core::types::Month;
-use worker::{Env, Request, Response, Stub};
+use worker::{Env, Response, Stub};
 
 fn ledger(env: &Env, month: Month) -> Result<Stub> {
     stub(env, "SLA", &month.to_string(), "SLA ledger")
@@ -53,25 +52,23 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
     Ok(days)
 }
 
-pub async fn report(req: &Request, env: &Env, month: &str) -> Result<Response> {
-    let now = http::now_ms();
-    let month = parse_month(month, now)?;
-    http::cacheable_json(req, &month_report(env, month, now).await?)
+pub async fn report(cx: &mut Cx<'_>) -> Result<Response> {
+    let now = cx.now_ms;
+    let month = parse_month(cx.param, now)?;
+    http::cacheable_json(cx.req, &month_report(cx.env, month, now).await?)
 }
 
 /// `GET /v1/admin/sla/{month}`: the report with the credit's `last_error`, next attempt
 /// and the exact body sent.
-pub async fn admin_report(req: &Request, env: &Env, cfg: &Config, month: &str) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let now = http::now_ms();
-    let month = parse_month(month, now)?;
+pub async fn admin_report(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, now) = (cx.env, cx.now_ms);
+    let month = parse_month(cx.param, now)?;
     http::json(200, &operator_report(env, month, now).await?)
 }
 
-pub async fn credit_by_hand(req: &Request, env: &Env, cfg: &Config, month: &str) -> Result<Response> {
-    bearer(req, cfg.admin_token.as_deref(), "ADMIN_TOKEN")?;
-    let now = http::now_ms();
-    let month = parse_month(month, now)?;
+pub async fn credit_by_hand(cx: &mut Cx<'_>) -> Result<Response> {
+    let (env, now) = (cx.env, cx.now_ms);
+    let month = parse_month(cx.param, now)?;
     if !credit_due(month, now.div_euclid(60_000)) {
         return Err(ApiError::new(409, ErrorCode::MonthNotClosed, "a month's credit is due once the month has ended"));
     }

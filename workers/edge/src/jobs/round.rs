@@ -66,6 +66,8 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
     let mut checks = FleetChecks::default();
     let mut cycles = Vec::new();
     let mut alerts = Vec::new();
+    // Set when a failing pool's last published views cannot be read either.
+    let mut incomplete = false;
     for (country, r) in join_all(calls).await {
         match r {
             Ok(r) => {
@@ -77,8 +79,19 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {
                 worker::console_error!("round: pool {country} failed: {}", e.message);
-                let old = fleet_store::snapshot(env, scheduled_ms).await?;
-                views.extend(old.servers.iter().filter(|s| s.country.as_str() == country).cloned());
+                match fleet_store::snapshot(env, scheduled_ms).await {
+                    Ok(old) => views.extend(old.servers.iter().filter(|s| s.country.as_str() == country).cloned()),
+                    // Without them this pool would vanish from the snapshot and DNS: this
+                    // round publishes nothing and leaves DNS as it is, and still records
+                    // the SLA minute and re-verifies (the next round publishes again).
+                    Err(e) => {
+                        worker::console_error!(
+                            "round: pool {country} kept out, last snapshot unreadable: {}",
+                            e.message
+                        );
+                        incomplete = true;
+                    }
+                }
             }
         }
     }
@@ -89,13 +102,21 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
     }
     let snapshot = Snapshot::new(scheduled_ms, views);
     let dns = async {
-        let Some(report) = dns_sync::sync(cfg, &snapshot.servers, true, false).await else { return Vec::new() };
+        if incomplete {
+            return None;
+        }
+        let Some(report) = dns_sync::sync(cfg, &snapshot.servers, true, false).await else { return Some(Vec::new()) };
         if let Some(e) = &report.error {
             worker::console_error!("round: dns provider: {e}");
         }
-        report.pools.iter().filter(|p| p.frozen).map(|p| p.pool.clone()).collect::<Vec<String>>()
+        Some(report.pools.iter().filter(|p| p.frozen).map(|p| p.pool.clone()).collect::<Vec<String>>())
     };
-    let publish = fleet_store::write_snapshot(env, snapshot.clone(), scheduled_ms);
+    let publish = async {
+        if incomplete {
+            return Ok(());
+        }
+        fleet_store::write_snapshot(env, snapshot.clone(), scheduled_ms).await
+    };
     let sla = sla_api::record_minute(env, minute, checks);
     // Sessions admitted while the origin was down: re-verified as soon as it answers.
     let reverify = async {
@@ -106,6 +127,8 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
     };
     let (a, b, origin_back, frozen) = futures_util::join!(publish, sla, reverify, dns);
     alerts.extend(origin_back);
-    alerts.extend(fleet_store::frozen_transitions(env, frozen).await);
+    if let Some(frozen) = frozen {
+        alerts.extend(fleet_store::frozen_transitions(env, frozen).await);
+    }
     a.and(b).map(|()| alerts)
 }

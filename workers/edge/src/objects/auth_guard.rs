@@ -106,7 +106,11 @@ impl AuthGuard {
             .exec("SELECT reply FROM memo WHERE tag = ?", vec![r.tag.clone().into()])
             .and_then(|c| c.to_array())
             .map_err(storage_err)?;
-        if let Some(reply) = seen.first().and_then(|m| serde_json::from_str::<GuardReply>(&m.reply).ok()) {
+        // A memo that cannot be read is reported, not taken for a first use (which would
+        // count a replay's failure twice): the caller sees the guard unavailable.
+        let memo =
+            seen.first().map(|m| serde_json::from_str::<GuardReply>(&m.reply)).transpose().map_err(storage_err)?;
+        if let Some(reply) = memo {
             // A replay: the same answer, no new failure, no new slot.
             return Ok(reply);
         }

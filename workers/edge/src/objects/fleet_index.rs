@@ -60,6 +60,12 @@ pub struct FleetIndex {
     map: RefCell<Option<BTreeMap<String, String>>>,
 }
 
+/// A storage failure, logged with its cause (the caller sees `503 unavailable`).
+fn storage_err(e: worker::Error) -> ApiError {
+    worker::console_error!("fleet index storage: {e}");
+    ApiError::unavailable("storage")
+}
+
 impl FleetIndex {
     /// Memory is a cache of storage: built from it when absent, dropped when a write fails.
     async fn load(&self) -> Result<()> {
@@ -104,7 +110,7 @@ impl FleetIndex {
     }
 
     async fn loaded(&self) -> std::result::Result<(), ApiError> {
-        self.load().await.map_err(|_| ApiError::unavailable("storage"))
+        self.load().await.map_err(storage_err)
     }
 
     /// Stored countries are written by `set` from a `CountryCode`; one that no longer
@@ -118,7 +124,7 @@ impl FleetIndex {
 
     async fn set(&self, r: SetReq) -> std::result::Result<CountryReply, ApiError> {
         self.loaded().await?;
-        self.save(r.id.as_str(), Some(r.country.as_str())).await.map_err(|_| ApiError::unavailable("storage"))?;
+        self.save(r.id.as_str(), Some(r.country.as_str())).await.map_err(storage_err)?;
         let previous = self.with_map(|m| m.insert(r.id.to_string(), r.country.to_string()));
         Ok(CountryReply { country: previous.map(Self::country).transpose()? })
     }
@@ -126,7 +132,7 @@ impl FleetIndex {
     async fn remove(&self, r: RemoveReq) -> std::result::Result<CountryReply, ApiError> {
         self.loaded().await?;
         if self.with_map(|m| m.contains_key(r.id.as_str())) {
-            self.save(r.id.as_str(), None).await.map_err(|_| ApiError::unavailable("storage"))?;
+            self.save(r.id.as_str(), None).await.map_err(storage_err)?;
         }
         let previous = self.with_map(|m| m.remove(r.id.as_str()));
         Ok(CountryReply { country: previous.map(Self::country).transpose()? })

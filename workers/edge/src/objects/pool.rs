@@ -197,7 +197,9 @@ pub struct PoolRegistry {
     servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
 }
 
-fn storage_err<E>(_: E) -> ApiError {
+/// A storage failure, logged with its cause (the caller sees `503 unavailable`).
+fn storage_err<E: std::fmt::Debug>(e: E) -> ApiError {
+    worker::console_error!("pool storage: {e:?}");
     ApiError::unavailable("storage")
 }
 

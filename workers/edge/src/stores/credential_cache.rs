@@ -57,8 +57,13 @@ pub async fn flush(env: &Env, now_ms: i64) -> Result<u64, ApiError> {
 }
 
 pub async fn get(env: &Env, username: &str) -> Result<Option<CacheEntry>, ApiError> {
-    // A corrupt entry is treated as missing, not as an error that blocks logins.
-    Ok(kv(env)?.get(&cache_key(username)).text().await.map_err(kv_err)?.and_then(|s| serde_json::from_str(&s).ok()))
+    // A corrupt entry is treated as missing, not as an error that blocks logins; the cause
+    // is logged (the next verified login overwrites it).
+    Ok(kv(env)?.get(&cache_key(username)).text().await.map_err(kv_err)?.and_then(|s| {
+        serde_json::from_str(&s)
+            .map_err(|e| worker::console_error!("credential cache: corrupt entry ignored: {e}"))
+            .ok()
+    }))
 }
 
 pub async fn matches(entry: &CacheEntry, pepper: &str, password: &str) -> Result<bool, ApiError> {

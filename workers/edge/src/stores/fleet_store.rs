@@ -80,17 +80,30 @@ const FROZEN_KEY: &str = "dns-frozen";
 pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_edge_core::alerts::Alert> {
     use vpn_edge_core::alerts::Alert;
     let Ok(kv) = env.kv("FLEET") else { return Vec::new() };
-    let before: Vec<String> = kv.get(FROZEN_KEY).json().await.ok().flatten().unwrap_or_default();
+    // An unreadable or corrupt list is reported, and no alert is guessed from it: the
+    // current set replaces it, so the next round compares against the truth again.
+    let before: Vec<String> = match kv.get(FROZEN_KEY).json::<Vec<String>>().await {
+        Ok(list) => list.unwrap_or_default(),
+        Err(e) => {
+            worker::console_error!("frozen pools: the stored list is unreadable, no freeze alerts this round: {e}");
+            save_frozen(&kv, &now_frozen).await;
+            return Vec::new();
+        }
+    };
     if before == now_frozen {
         return Vec::new();
     }
     let mut alerts: Vec<Alert> =
         now_frozen.iter().filter(|p| !before.contains(p)).map(|p| Alert::pool_frozen(p)).collect();
     alerts.extend(before.iter().filter(|p| !now_frozen.contains(p)).map(|p| Alert::pool_unfrozen(p)));
-    if let Some(put) = serde_json::to_string(&now_frozen).ok().and_then(|text| kv.put(FROZEN_KEY, text).ok()) {
+    save_frozen(&kv, &now_frozen).await;
+    alerts
+}
+
+async fn save_frozen(kv: &worker::kv::KvStore, frozen: &[String]) {
+    if let Some(put) = serde_json::to_string(frozen).ok().and_then(|text| kv.put(FROZEN_KEY, text).ok()) {
         if let Err(e) = put.execute().await {
             worker::console_error!("frozen pools: {e}");
         }
     }
-    alerts
 }
