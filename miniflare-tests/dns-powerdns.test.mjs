@@ -154,21 +154,21 @@ test("PowerDNS with the probers' alarm loop at 1 s: a dead server leaves the poo
       const r = await edge.registerServer(`nl-${i + 1}`, {
         hostname: "localhost",
         country: "nl",
-        ipv4: `127.0.1.${11 + i}`,
+        ipv4: `198.51.100.${21 + i}`,
         probe: { kind: "tcp", port: s.port },
       });
       assert.equal(r.status, 201);
     }
-    const all = ["127.0.1.11", "127.0.1.12", "127.0.1.13"];
+    const all = ["198.51.100.21", "198.51.100.22", "198.51.100.23"];
     await waitFor(async () => (await addrs("A", NL)).length === 3, { timeoutMs: 20_000, what: "three servers in the pool" });
     assert.deepEqual(await addrs("A", NL), all);
     assert.ok((await dig("A", NL)).every((r) => r.ttl === 60), "TTL 60");
 
     await servers[1].kill();
     const killed = Date.now();
-    await waitFor(async () => !(await addrs("A", NL)).includes("127.0.1.12"), { timeoutMs: 15_000, what: "nl-2 out of the pool" });
+    await waitFor(async () => !(await addrs("A", NL)).includes("198.51.100.22"), { timeoutMs: 15_000, what: "nl-2 out of the pool" });
     const took = Date.now() - killed;
-    assert.deepEqual(await addrs("A", NL), ["127.0.1.11", "127.0.1.13"], `removed after ${took} ms`);
+    assert.deepEqual(await addrs("A", NL), ["198.51.100.21", "198.51.100.23"], `removed after ${took} ms`);
     await waitFor(() => hooks.requests.some((r) => r.json?.event === "server_down" && r.json.server_id === "nl-2"), { what: "server_down alert" });
 
     await servers[1].revive();

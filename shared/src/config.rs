@@ -559,6 +559,20 @@ mod tests {
     }
 
     #[test]
+    fn sla_target_is_a_percentage_in_0_exclusive_to_100() {
+        for (v, want) in [("99.9", 99.9), ("100", 100.0), ("99.95", 99.95), ("1e2", 100.0)] {
+            let c = cfg(&[("SLA_TARGET_PCT", v)]);
+            assert_eq!(c.sla_target_pct, want, "{v}");
+            assert!(c.problems.iter().all(|p| p.name != "SLA_TARGET_PCT"), "{v}");
+        }
+        for v in ["0", "100.01", "-5", "abc", "NaN", "inf"] {
+            let c = cfg(&[("SLA_TARGET_PCT", v)]);
+            assert_eq!(c.sla_target_pct, 99.5, "{v}");
+            assert_eq!(c.problems.iter().filter(|p| p.name == "SLA_TARGET_PCT").count(), 1, "{v}");
+        }
+    }
+
+    #[test]
     fn a_good_session_key() {
         let c = cfg(&[("SESSION_KEY", "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")]);
         assert_eq!(c.session_key.unwrap()[31], 31);

@@ -172,7 +172,7 @@ pub fn plan_pool(
         .filter(|k| !foreign.contains(*k))
         .map(|(t, c)| NewRecord { rtype: *t, content: c.clone() })
         .collect();
-    candidates.sort_by_key(|r| (r.rtype, normalise(&r.content)));
+    crate::sort::sort_by_key(&mut candidates, |r| (r.rtype, normalise(&r.content)));
     let cap = if force { usize::MAX } else { delete_cap(owned.len(), max_delete_pct) };
     plan.deferred_deletes = candidates.len().saturating_sub(cap);
     candidates.truncate(cap);
@@ -206,7 +206,7 @@ pub fn desired_pools(
             out[i].2.extend(s.ipv6.as_deref().and_then(|v| v.parse::<IpAddr>().ok()));
         }
     }
-    out.sort();
+    crate::sort::sort(&mut out);
     out
 }
 

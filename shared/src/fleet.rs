@@ -471,7 +471,7 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn new(generated_at_ms: i64, mut servers: Vec<ServerView>) -> Self {
-        servers.sort_by(|a, b| a.id.cmp(&b.id));
+        crate::sort::sort_by(&mut servers, |a, b| a.id.cmp(&b.id));
         Self { generated_at: rfc3339_ms(generated_at_ms).unwrap_or_default(), servers }
     }
 
@@ -523,7 +523,7 @@ impl Snapshot {
                 c.load = Some(((loads.iter().sum::<u32>() as f64) / loads.len() as f64).round() as u8);
             }
         }
-        out.sort_by(|a, b| a.code.cmp(&b.code));
+        crate::sort::sort_by(&mut out, |a, b| a.code.cmp(&b.code));
         out
     }
 }

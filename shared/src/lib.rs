@@ -18,5 +18,6 @@ pub mod request;
 pub mod route;
 pub mod signature;
 pub mod sla;
+pub mod sort;
 pub mod status_page;
 pub mod types;

@@ -156,7 +156,7 @@ pub fn recommend<'a>(
         servers.iter().filter(eligible).filter(|s| s.load.is_some() && s.spare() > 0).map(candidate).collect();
     let mut unknown: Vec<Candidate> =
         servers.iter().filter(eligible).filter(|s| s.load.is_none()).map(candidate).collect();
-    known.sort_by(|a, b| a.score.cmp(&b.score).then_with(|| a.server.id.cmp(&b.server.id)));
+    crate::sort::sort_by(&mut known, |a, b| a.score.cmp(&b.score).then_with(|| a.server.id.cmp(&b.server.id)));
 
     if let Some(best) = known.first().map(|c| c.score) {
         let weights: Vec<u64> = known
@@ -178,7 +178,9 @@ pub fn recommend<'a>(
     }
 
     // Unknown load: random order, nearest band first when the position is known.
-    unknown.sort_by(|a, b| distance_milli(a.km).cmp(&distance_milli(b.km)).then_with(|| a.server.id.cmp(&b.server.id)));
+    crate::sort::sort_by(&mut unknown, |a, b| {
+        distance_milli(a.km).cmp(&distance_milli(b.km)).then_with(|| a.server.id.cmp(&b.server.id))
+    });
     let mut start = 0;
     while start < unknown.len() {
         let edge = if client.is_some() { distance_milli(unknown[start].km) + BAND } else { u64::MAX };

@@ -72,7 +72,7 @@ impl Registration {
                 }
             }
         }
-        features.sort();
+        crate::sort::sort(&mut features);
         let probe = match f.opt_object("probe")? {
             None => Probe::Heartbeat,
             Some(p) => parse_probe(&p)?,

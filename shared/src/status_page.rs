@@ -107,7 +107,7 @@ pub fn headline(snap: &Snapshot) -> Headline {
         return Headline::NoServers;
     }
     let mut countries: Vec<&str> = snap.servers.iter().map(|s| s.country.as_str()).collect();
-    countries.sort_unstable();
+    crate::sort::sort(&mut countries);
     countries.dedup();
     let (mut dead, mut maintenance_pools) = (Vec::new(), Vec::new());
     for c in countries {

@@ -104,17 +104,22 @@ pub fn parse_fields(bytes: &[u8]) -> Result<Fields> {
 }
 
 pub fn query(req: &Request) -> Vec<(String, String)> {
-    req.url().ok().and_then(|u| u.query().map(vpn_edge_core::request::query_pairs)).unwrap_or_default()
+    raw_query(req).map(|q| vpn_edge_core::request::query_pairs(&q)).unwrap_or_default()
+}
+
+/// The query of the runtime's already serialized (WHATWG) URL, as `url::Url::query` would
+/// give it: cut by hand so the `url` crate stays out of the wasm (README "Size").
+fn raw_query(req: &Request) -> Option<String> {
+    let url = req.inner().url();
+    let rest = &url[url.find('?')? + 1..];
+    Some(rest[..rest.find('#').unwrap_or(rest.len())].to_owned())
 }
 
 /// The request target as sent (path and query), the string servers sign.
 pub fn target(req: &Request) -> String {
-    match req.url() {
-        Ok(u) => match u.query() {
-            Some(q) => format!("{}?{q}", u.path()),
-            None => u.path().to_owned(),
-        },
-        Err(_) => String::new(),
+    match raw_query(req) {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path(),
     }
 }
 

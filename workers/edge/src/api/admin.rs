@@ -41,7 +41,7 @@ pub async fn list_servers(req: &Request, env: &Env, cfg: &Config) -> Result<Resp
         // An operator's view must be complete or an error, never silently partial.
         servers.extend(p?);
     }
-    servers.sort_by(|a, b| a["id"].as_str().cmp(&b["id"].as_str()));
+    vpn_edge_core::sort::sort_by(&mut servers, |a, b| a["id"].as_str().cmp(&b["id"].as_str()));
     http::json(200, &serde_json::json!({ "servers": servers }))
 }
 

@@ -395,7 +395,7 @@ pub async fn offline_sessions(req: &mut Request, env: &Env, ctx: &Context, cfg: 
         }
         rejected.push(Rejected { index: *index, error: result.error.unwrap_or_default() });
     }
-    rejected.sort_by_key(|r| r.index);
+    vpn_edge_core::sort::sort_by_key(&mut rejected, |r| r.index);
     if !recorded.is_empty() && !origin::breaker_open() {
         let (env, cfg) = (env.clone(), cfg.clone());
         ctx.wait_until(async move {

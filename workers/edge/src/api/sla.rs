@@ -49,7 +49,7 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
         .flatten()
         .filter(|d| d.day >= first)
         .collect();
-    days.sort_by_key(|d| d.day);
+    vpn_edge_core::sort::sort_by_key(&mut days, |d| d.day);
     Ok(days)
 }
 

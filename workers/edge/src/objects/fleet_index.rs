@@ -103,7 +103,7 @@ impl FleetIndex {
             }
             "countries" => {
                 let mut c: Vec<String> = self.with_map(|m| m.values().cloned().collect());
-                c.sort();
+                vpn_edge_core::sort::sort(&mut c);
                 c.dedup();
                 serde_json::to_value(c)
             }

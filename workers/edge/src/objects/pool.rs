@@ -251,7 +251,7 @@ impl PoolRegistry {
             storage.delete(&format!("{VOTES}{cycle}")).await.map_err(storage_err)?;
             newest = Some(cycle);
         }
-        changed.sort();
+        vpn_edge_core::sort::sort(&mut changed);
         changed.dedup();
         let records: Vec<ServerRecord> = self.with(|m| changed.iter().filter_map(|id| m.get(id).cloned()).collect());
         self.store_all(&records).await?;
