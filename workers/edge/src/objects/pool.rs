@@ -349,6 +349,10 @@ impl PoolRegistry {
                 serde_json::to_value(HeartbeatResp { status: record.status() })
             }
             "round" => {
+                // Test-only (README "Tests"): `TEST_FAULTS=pool:<country>` fails this pool's round.
+                if env_config::load(&self.env).fault(&format!("pool:{}", self.state.id().name().unwrap_or_default())) {
+                    return Err(ApiError::unavailable("pool registry"));
+                }
                 let r: RoundReq = read(req).await?;
                 let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
                 let probes: HashMap<String, bool> =
