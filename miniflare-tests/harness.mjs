@@ -65,10 +65,12 @@ export class Edge {
    * A redeploy (or an eviction of every object at once): dispose the runtime and start a fresh
    * one with identical options on the same persisted KV and Durable Object storage. Nothing in
    * memory survives; only what the Worker stored does. Needs `opts.persist` or `opts.restartable`.
+   * `changes.bindings`: a redeploy with these vars changed (merged in; later restarts keep them).
    */
-  async restart() {
+  async restart(changes = {}) {
     if (!this.persist) throw new Error("edge.restart() needs startEdge(bindings, { persist: dir }) or { restartable: true }");
     await this.stop();
+    if (changes.bindings) this._setup.options.bindings = { ...this._setup.options.bindings, ...changes.bindings };
     await this._start();
     this.restarts += 1;
     return this;

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { startEdge, minute } from "./harness.mjs";
+import { startCloudflare } from "./fakes.mjs";
 
 const status = async (edge, id) => (await edge.json(`/v1/servers/${id}`)).body.status;
 
@@ -84,5 +85,63 @@ test("many servers across pools are judged in one round", async () => {
     assert.ok(servers.filter((s) => s.status === "up").every((s) => Number(s.id.slice(2)) % 2 === 0));
   } finally {
     await edge.close();
+  }
+});
+
+test("one failing pool keeps its servers' last published state; the other pools are judged", async () => {
+  const cf = await startCloudflare();
+  // Real current minutes only (no round ahead of a heartbeat): one check per state change and
+  // the shortest staleness, so the test waits one minute boundary and 30 s at most.
+  const edge = await startEdge(
+    {
+      DNS_PROVIDER: "cloudflare",
+      CLOUDFLARE_API_URL: cf.apiUrl,
+      CLOUDFLARE_ZONE_ID: "zone123",
+      CLOUDFLARE_API_TOKEN: "cf-token",
+      UP_AFTER: "1",
+      DOWN_AFTER: "1",
+      HEARTBEAT_STALE_S: "30",
+    },
+    { restartable: true },
+  );
+  const dns = (cc) => cf.pool(`pool.prd.${cc}.example.com`).filter((r) => r.comment === "vpn-edge").map((r) => r.content).sort();
+  const statuses = async () => Object.fromEntries((await edge.json("/v1/servers")).body.servers.map((s) => [s.id, s.status]));
+  const observed = async () => (await edge.json("/v1/sla/current")).body.observed_minutes;
+  try {
+    // In each pool one server keeps beating (so no pool is frozen with nothing up) and one stops.
+    const ips = { "se-1": "192.0.2.11", "se-2": "192.0.2.12", "de-1": "192.0.2.21", "de-2": "192.0.2.22" };
+    for (const [id, ipv4] of Object.entries(ips)) {
+      assert.equal((await edge.registerServer(id, { country: id.slice(0, 2), ipv4 })).status, 201);
+      await edge.heartbeat(id);
+    }
+    const stoppedAt = Date.now();
+    const first = new Date();
+    await edge.round(first);
+    assert.deepEqual(await statuses(), { "de-1": "up", "de-2": "up", "se-1": "up", "se-2": "up" });
+    assert.deepEqual(dns("se"), ["192.0.2.11", "192.0.2.12"]);
+    assert.deepEqual(dns("de"), ["192.0.2.21", "192.0.2.22"]);
+
+    // Redeploy with se's pool object failing its round operation.
+    await edge.restart({ bindings: { TEST_FAULTS: "pool:se" } });
+    const sla = await observed();
+    // se-2 and de-2 stop beating: wait until their last heartbeat is stale, in a later minute.
+    const nextMinute = Math.floor(first.getTime() / 60_000) * 60_000 + 60_000;
+    const until = Math.max(stoppedAt + 31_000, nextMinute + 1_000);
+    await new Promise((r) => setTimeout(r, Math.max(0, until - Date.now())));
+    await edge.heartbeat("se-1");
+    await edge.heartbeat("de-1");
+    await edge.round(new Date());
+
+    assert.deepEqual(
+      await statuses(),
+      { "de-1": "up", "de-2": "down", "se-1": "up", "se-2": "up" },
+      "de is judged; se's servers keep their last published state",
+    );
+    assert.deepEqual(dns("de"), ["192.0.2.21"], "de-2 leaves DNS");
+    assert.deepEqual(dns("se"), ["192.0.2.11", "192.0.2.12"], "se's records stay");
+    assert.equal(await observed(), sla + 1, "the round went on to record its SLA minute");
+  } finally {
+    await edge.close();
+    await cf.close();
   }
 });

@@ -378,6 +378,10 @@ impl PoolRegistry {
     }
 
     async fn round(&self, r: RoundReq) -> std::result::Result<RoundResp, ApiError> {
+        // Test-only (README "Tests"): `TEST_FAULTS=pool:<country>` fails this pool's round.
+        if env_config::load(&self.env).fault(&format!("pool:{}", self.state.id().name().unwrap_or_default())) {
+            return Err(ApiError::unavailable("pool registry"));
+        }
         let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
         let probes: HashMap<String, bool> =
             prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
