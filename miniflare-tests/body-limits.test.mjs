@@ -10,8 +10,11 @@ import { workerdPids, measureGrowth } from "../scripts/workerd-memory.mjs";
 
 const MiB = 1024 * 1024;
 const UPLOAD = 64 * MiB;
-/** Growth allowed while one upload runs; the old code grew by about four times the body. */
-const FLAT = 24 * MiB;
+/**
+ * Growth allowed while one upload runs: well under the 64 MiB body, which the old code grew
+ * by about four times; above workerd's own RSS noise on a loaded machine (25 MiB seen once).
+ */
+const FLAT = 40 * MiB;
 const LIBRENMS_TOKEN = "test-librenms-token";
 
 let edge;
