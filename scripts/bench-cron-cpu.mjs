@@ -1,21 +1,10 @@
 // CPU of one cron round and of one SLA credit call (what the Workers CPU limit counts),
 // measured as workerd CPU from /proc around each, in Miniflare with the built wasm.
 //   node scripts/bench-cron-cpu.mjs [servers=1000] [pools=50]
-import fs from "node:fs";
 import { startEdge } from "../miniflare-tests/harness.mjs";
 import { startFake } from "../miniflare-tests/fakes.mjs";
+import { workerdCpu } from "./workerd-cpu.mjs";
 
-function workerdCpu() {
-  let ticks = 0;
-  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
-      const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return ticks / 100;
-}
 
 const SERVERS = Number(process.argv[2] ?? 1000);
 const POOLS = Number(process.argv[3] ?? 50);

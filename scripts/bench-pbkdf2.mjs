@@ -2,20 +2,8 @@
 // 100,000 iterations, 256 bits, inside local workerd. Timed from outside (Date.now() does
 // not advance inside a request), against an empty request as the baseline.
 import { Miniflare } from "miniflare";
-import fs from "node:fs";
+import { workerdCpu } from "./workerd-cpu.mjs";
 
-/** CPU seconds used so far by the local workerd processes (from /proc). */
-function workerdCpu() {
-  let ticks = 0;
-  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
-      const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return ticks / 100;
-}
 
 const mf = new Miniflare({
   modules: true,

@@ -6,6 +6,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { signedHeaders, TimestampClock } from "./edge-client.mjs";
+import { workerdCpu } from "./workerd-cpu.mjs";
 
 // A fast fake origin (the provider's website) that the edge calls for /v1/auth.
 let originUp = true;
@@ -48,18 +49,6 @@ const cfServer = http.createServer((req, res) => {
 });
 await new Promise((r) => cfServer.listen(Number(process.env.CF_PORT), "127.0.0.1", r));
 
-/** CPU seconds used so far by the local workerd processes (from /proc). */
-function workerdCpu() {
-  let ticks = 0;
-  for (const pid of fs.readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
-    try {
-      if (!fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("workerd")) continue;
-      const f = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-      ticks += Number(f[11]) + Number(f[12]);
-    } catch {}
-  }
-  return ticks / 100;
-}
 
 const EDGE = process.env.EDGE_URL;
 const ADMIN = process.env.ADMIN_TOKEN;
