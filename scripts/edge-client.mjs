@@ -1,5 +1,5 @@
 // A small client for the edge's HTTP API, shared by the demo, the benchmark and the
-// Miniflare harness: server request signing exactly as DESIGN.md specifies.
+// Miniflare harness: server request signing exactly as the README specifies ("Signed by a server").
 import crypto from "node:crypto";
 
 export function serverKey(serverId, fleetSecret) {

@@ -1,6 +1,6 @@
 //! Every operation's error enum, mapped to HTTP in this one place.
 //!
-//! The wire shape is DESIGN.md's `{"error":{"code":"…","message":"…"}}`. Messages never
+//! The wire shape is the README's `{"error":{"code":"…","message":"…"}}`. Messages never
 //! carry secrets or passwords: they name fields and rules, never echo values.
 
 use serde::{Deserialize, Serialize};

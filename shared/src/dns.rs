@@ -1,4 +1,4 @@
-//! DNS pool reconciliation (DESIGN.md §3.3): desired addresses vs the provider's records
+//! DNS pool reconciliation (README "DNS pools"): desired addresses vs the provider's records
 //! → a plan per pool, with the safety rules: only owned records, a pool with no up
 //! server is frozen, at most `MAX_DELETE_PCT` % of a pool's records deleted per round (at
 //! least one), never a plan that empties a pool. Also the providers' wire formats, so the

@@ -301,7 +301,7 @@ pub fn rfc3339_ms(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
 }
 
-/// DESIGN.md's `Server`.
+/// The public `Server` (README "API").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerView {
     pub id: ServerId,

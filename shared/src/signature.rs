@@ -1,4 +1,4 @@
-//! Server request signatures (DESIGN.md "Server signature").
+//! Server request signatures (README "Signed by a server").
 //!
 //! `K_S = HMAC-SHA256(FLEET_SECRET, S)`; a request is signed over
 //! `"<ts>\n<METHOD>\n<path with query>\n<hex sha256(body)>"`.
