@@ -393,6 +393,25 @@ pub struct PoolRound {
     pub changed: Vec<ServerId>,
 }
 
+impl PoolRound {
+    /// Counts one judged server: the fleet's raw checks (for the SLA), its announced
+    /// transition, and whether its record changed (so only changed records are stored).
+    fn tally(&mut self, rec: &ServerRecord, before: &ServerRecord, judged: Judged) {
+        self.checks.total += 1;
+        if rec.reg.maintenance {
+            self.checks.maintenance += 1;
+        } else if rec.last_check_passed == Some(true) {
+            self.checks.passed += 1;
+        }
+        if let Some(to) = rec.published(judged) {
+            self.transitions.push((rec.reg.id.clone(), to));
+        }
+        if rec != before {
+            self.changed.push(rec.reg.id.clone());
+        }
+    }
+}
+
 /// Cron mode: judge every server of a pool for the check `key` (the round's minute start,
 /// ms). `probes` holds the http/tcp results by id; heartbeat-probed servers are judged by
 /// freshness.
@@ -410,18 +429,7 @@ pub fn judge_pool<'a>(
         // The round's minute: heartbeats aged at its start, none from after it.
         let c = CheckTime { at_ms: now_ms, ends_ms: key + 60_000 };
         let judged = rec.judge(key, c, probes.get(rec.reg.id.as_str()).copied(), stale_s, t);
-        round.checks.total += 1;
-        if rec.reg.maintenance {
-            round.checks.maintenance += 1;
-        } else if rec.last_check_passed == Some(true) {
-            round.checks.passed += 1;
-        }
-        if let Some(to) = rec.published(judged) {
-            round.transitions.push((rec.reg.id.clone(), to));
-        }
-        if *rec != before {
-            round.changed.push(rec.reg.id.clone());
-        }
+        round.tally(rec, &before, judged);
     }
     round
 }
@@ -446,18 +454,7 @@ pub fn judge_cycle<'a>(
             rec.checked_at_ms = Some(votes.cycle);
         }
         let judged = rec.apply(votes.cycle, passed, t);
-        round.checks.total += 1;
-        if rec.reg.maintenance {
-            round.checks.maintenance += 1;
-        } else if rec.last_check_passed == Some(true) {
-            round.checks.passed += 1;
-        }
-        if let Some(to) = rec.published(judged) {
-            round.transitions.push((rec.reg.id.clone(), to));
-        }
-        if *rec != before {
-            round.changed.push(rec.reg.id.clone());
-        }
+        round.tally(rec, &before, judged);
     }
     round
 }
