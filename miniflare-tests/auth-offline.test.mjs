@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { minute } from "./harness.mjs";
-import { setup, USERS } from "./auth-setup.mjs";
+import { setup, USERS, waitFor } from "./auth-setup.mjs";
 
 const nowS = () => Math.floor(Date.now() / 1000);
 const item = (username, password, extra = {}) => ({
@@ -48,7 +48,12 @@ test("attack: one poisoned item no longer blocks the report; each bad item is na
     t.origin.mode = "up";
     // Two minutes on: past the 30 s backoff of the report's own (failed) run, whatever the second now.
     await t.edge.round(minute(2));
-    assert.deepEqual((await t.edge.heartbeat("se-2")).body.disconnect.map((d) => [d.username, d.reason]), [["dave", "rejected"]]);
+    // The round's re-verification may still be finishing when it returns: poll the list.
+    const listed = await waitFor(async () => {
+      const d = (await t.edge.heartbeat("se-2")).body.disconnect;
+      return d.length ? d : null;
+    }, { what: "dave on se-2's disconnect list" });
+    assert.deepEqual(listed.map((d) => [d.username, d.reason]), [["dave", "rejected"]]);
   } finally {
     await t.close();
   }
