@@ -105,7 +105,7 @@ impl std::fmt::Display for MinuteUnits {
 
 impl Serialize for MinuteUnits {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        if self.0 % UNITS_PER_MINUTE == 0 {
+        if self.0.is_multiple_of(UNITS_PER_MINUTE) {
             s.serialize_u64(self.0 / UNITS_PER_MINUTE)
         } else {
             // Exact: the division is correctly rounded, so this is the double nearest the
@@ -119,7 +119,7 @@ impl Serialize for MinuteUnits {
 impl<'de> Deserialize<'de> for MinuteUnits {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let minutes = f64::deserialize(d)?;
-        if !(minutes >= 0.0) {
+        if minutes.is_nan() || minutes < 0.0 {
             return Err(serde::de::Error::custom("minutes must not be negative"));
         }
         Ok(Self((minutes * UNITS_PER_MINUTE as f64).round() as u64))

@@ -64,12 +64,12 @@ fn sla_policy_is_kept_in_thousandths_of_a_percent_and_clamped() {
 #[test]
 fn report_availability_is_elapsed_minus_down_over_elapsed_to_three_decimals() {
     let month = m("2026-11");
-    let counts = MinuteCounts { up: 2, down: 1, down_units: 1 * UNITS_PER_MINUTE, ..Default::default() };
+    let counts = MinuteCounts { up: 2, down: 1, down_units: UNITS_PER_MINUTE, ..Default::default() };
     let r = report(month, counts, month.start_minute() + 3, SlaPolicy::default(), None);
     assert_eq!(r.availability_pct, Some(66.667));
     let r = report(
         month,
-        MinuteCounts { down: 1, down_units: 1 * UNITS_PER_MINUTE, ..Default::default() },
+        MinuteCounts { down: 1, down_units: UNITS_PER_MINUTE, ..Default::default() },
         month.start_minute() + 7,
         SlaPolicy::default(),
         None,
