@@ -1062,6 +1062,8 @@ mod tests {
         assert_eq!(MinuteUnits::whole(3), MinuteUnits(300_000));
         assert_eq!(serde_json::from_str::<MinuteUnits>("0.3").unwrap(), MinuteUnits(30_000));
         assert_eq!(serde_json::from_str::<MinuteUnits>("220").unwrap(), MinuteUnits(22_000_000));
+        assert_eq!(serde_json::from_str::<MinuteUnits>("0").unwrap(), MinuteUnits(0));
+        assert_eq!(serde_json::from_str::<MinuteUnits>("0.0").unwrap(), MinuteUnits(0));
         assert!(serde_json::from_str::<MinuteUnits>("-0.25").is_err());
         assert!(serde_json::from_str::<MinuteUnits>("\"1\"").is_err());
     }
