@@ -656,8 +656,13 @@ pub struct Attempts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Judged {
     Answer(OriginAnswer),
-    /// The sealed password could not be opened (`SESSION_KEY` rotated, corrupt row).
+    /// The sealed password could not be opened (`SESSION_KEY` rotated, corrupt row, its
+    /// data key gone).
     Unsealable,
+    /// The store holding the seal's data key failed: nothing is known about the password.
+    /// An error on our side must neither disconnect a valid user at once nor keep an
+    /// impostor admitted for ever, so it counts as an attempt whatever the origin does.
+    KeyUnreadable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -707,11 +712,11 @@ pub fn reverify_verdict(
         Judged::Answer(OriginAnswer::Invalid | OriginAnswer::Refused { .. }) => {
             Verdict::Disconnect(DisconnectReason::Rejected)
         }
-        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) => {
-            if !origin_judging {
-                // The origin is down (or refuses our token): nobody's attempt counts.
-                return Verdict::Retry { attempts: prev, next_at: now_ms };
-            }
+        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) if !origin_judging => {
+            // The origin is down (or refuses our token): nobody's attempt counts.
+            Verdict::Retry { attempts: prev, next_at: now_ms }
+        }
+        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) | Judged::KeyUnreadable => {
             let attempts = Attempts { count: prev.count + 1, first_at: Some(prev.first_at.unwrap_or(now_ms)) };
             let span = now_ms - attempts.first_at.unwrap_or(now_ms);
             if attempts.count >= max_attempts.max(1) && span >= REVERIFY_MIN_SPAN_MS {

@@ -409,6 +409,33 @@ fn reverify_rows() {
 }
 
 #[test]
+fn an_unreadable_data_key_counts_an_attempt_even_while_the_origin_is_down() {
+    // Not a disconnect at once (a KV hiccup must not cut a valid user off) ...
+    let a0 = Attempts::default();
+    let first = reverify_verdict(a0, Judged::KeyUnreadable, false, NOW, 5);
+    assert_eq!(
+        first,
+        Verdict::Retry { attempts: Attempts { count: 1, first_at: Some(NOW) }, next_at: NOW + REVERIFY_BACKOFF_MS }
+    );
+    // ... and not a free pass: with the origin down for everyone, it still counts, so a
+    // provisional impostor is disconnected as unverifiable once the attempts span enough.
+    let mut a = a0;
+    let mut now = NOW;
+    let end = loop {
+        match reverify_verdict(a, Judged::KeyUnreadable, false, now, 5) {
+            Verdict::Retry { attempts, next_at } => {
+                assert!(next_at > now, "never retried before its backoff");
+                (a, now) = (attempts, next_at);
+            }
+            v => break v,
+        }
+    };
+    assert_eq!(end, Verdict::Disconnect(DisconnectReason::Unverifiable));
+    assert_eq!(a.count, 4, "the fifth attempt gives up");
+    assert!(now - NOW >= REVERIFY_MIN_SPAN_MS);
+}
+
+#[test]
 fn reverify_backoff_then_unverifiable() {
     let u = Judged::Answer(OriginAnswer::Unavailable);
     let mut a = Attempts::default();

@@ -382,9 +382,17 @@ impl SessionLedger {
 
     /// Open one sealed password and ask the origin.
     async fn judge(&self, cfg: &Config, session_key: &[u8; 32], row: &SealedRow) -> (Judged, Option<String>) {
-        let data_key = match self.data_keys() {
-            Ok(kv) => kv.get(&seal_data_key_name(&row.id)).text().await.ok().flatten().and_then(|h| unhex(&h)),
-            Err(_) => None,
+        let read = match self.data_keys() {
+            Ok(_) if cfg.fault("sealkeys") => Err("TEST_FAULTS sealkeys".to_string()),
+            Ok(kv) => kv.get(&seal_data_key_name(&row.id)).text().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message),
+        };
+        let data_key = match read {
+            Ok(hex) => hex.and_then(|h| unhex(&h)),
+            Err(e) => {
+                worker::console_error!("session ledger: a seal's data key could not be read ({e}); retried later");
+                return (Judged::KeyUnreadable, None);
+            }
         };
         let opened = match (data_key, unhex(&row.nonce), unhex(&row.sealed)) {
             (Some(dk), Some(nonce), Some(sealed)) => {
@@ -394,7 +402,7 @@ impl SessionLedger {
         };
         let Some(plain) = opened.and_then(|p| String::from_utf8(p).ok()) else {
             worker::console_error!("session ledger: a sealed password could not be opened; disconnecting the session");
-            return (Judged::Unsealable, None);
+            return (Judged::KeyUnreadable, None);
         };
         (Judged::Answer(origin::ask(cfg, &row.username, &plain).await), Some(plain))
     }
