@@ -29,8 +29,7 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
                 minute: scheduled_ms.div_euclid(60_000),
                 now_ms: scheduled_ms,
                 stale_s: cfg.heartbeat_stale_s,
-                down_after: cfg.down_after,
-                up_after: cfg.up_after,
+                thresholds: cfg.thresholds(),
             };
             call(&stub, req).await
         }
