@@ -254,8 +254,8 @@ fn reverify_is_kicked_only_when_the_origin_judges() {
 fn signature_keys_are_stable_and_distinct() {
     assert_eq!(session_id_for("ab"), session_id_for("ab"));
     assert_ne!(session_id_for("ab"), session_id_for("ac"));
-    assert_ne!(effect_tag("ab"), session_id_for("ab"));
-    assert_eq!(session_id_for("ab").len(), 32);
+    assert_ne!(effect_tag("ab"), session_id_for("ab").as_str());
+    assert_eq!(session_id_for("ab").as_str().len(), 32);
     let a = OfflineAdmission {
         username: "u".into(),
         password: "p".into(),
@@ -264,13 +264,15 @@ fn signature_keys_are_stable_and_distinct() {
         admitted_at_ms: NOW,
     };
     let b = OfflineAdmission { password: "other".into(), ..a.clone() };
-    assert_eq!(offline_session_id("se-1", &a), offline_session_id("se-1", &b), "one admission, one session");
-    assert_ne!(offline_session_id("se-1", &a), offline_session_id("se-2", &a));
+    let (se1, se2) = (ServerId::parse("se-1").unwrap(), ServerId::parse("se-2").unwrap());
+    assert_eq!(offline_session_id(&se1, &a), offline_session_id(&se1, &b), "one admission, one session");
+    assert_ne!(offline_session_id(&se1, &a), offline_session_id(&se2, &a));
     assert_ne!(
-        offline_session_id("se-1", &a),
-        offline_session_id("se-1", &OfflineAdmission { client_port: 6, ..a.clone() })
+        offline_session_id(&se1, &a),
+        offline_session_id(&se1, &OfflineAdmission { client_port: 6, ..a.clone() })
     );
-    assert!(crate::types::SessionId::parse(&session_id_for("x")).is_ok());
+    assert_eq!(offline_session_id(&se1, &a).as_str().len(), 32);
+    assert!(SessionId::parse(session_id_for("x").as_str()).is_ok());
 }
 
 const LIMITS: GuardLimits = GuardLimits { user_max: 20, cap: 600 };

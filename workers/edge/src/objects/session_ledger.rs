@@ -69,8 +69,8 @@ pub struct SessionsReq {}
 
 #[derive(Serialize, Deserialize)]
 pub struct RecordReq {
-    pub session_id: String,
-    pub server_id: String,
+    pub session_id: SessionId,
+    pub server_id: ServerId,
     pub username: String,
     pub password: String,
     pub client_ip: String,
@@ -123,27 +123,27 @@ pub struct ReverifyReq {
 /// A session as operators see it (never the password), in every state until it is gone.
 #[derive(Serialize, Deserialize)]
 pub struct SessionView {
-    pub session_id: String,
-    pub server_id: String,
+    pub session_id: SessionId,
+    pub server_id: ServerId,
     pub username: String,
     pub client_ip: String,
     pub client_port: u16,
-    pub source: String,
+    pub source: Admission,
     pub admitted_at: String,
     pub state: SessionState,
     /// Attempts the origin could not judge (pending sessions).
     pub attempts: u32,
     /// Why it is being disconnected (disconnect states).
-    pub reason: Option<String>,
+    pub reason: Option<DisconnectReason>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Disconnect {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub username: String,
     pub client_ip: String,
     pub client_port: u16,
-    pub reason: String,
+    pub reason: DisconnectReason,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -157,26 +157,26 @@ pub struct ReverifyReport {
 
 #[derive(Deserialize)]
 struct SessionRow {
-    id: String,
-    server_id: String,
+    id: SessionId,
+    server_id: ServerId,
     username: String,
     client_ip: String,
     client_port: f64,
-    source: String,
+    source: Admission,
     admitted_at: f64,
     attempts: f64,
 }
 
 #[derive(Deserialize)]
 struct DisconnectViewRow {
-    session_id: String,
-    server_id: String,
+    session_id: SessionId,
+    server_id: ServerId,
     username: String,
     client_ip: String,
     client_port: f64,
-    source: String,
+    source: Admission,
     admitted_at: f64,
-    reason: String,
+    reason: DisconnectReason,
     acked_at: Option<f64>,
 }
 
@@ -193,11 +193,11 @@ struct SealedRow {
 
 #[derive(Deserialize)]
 struct DisconnectRow {
-    session_id: String,
+    session_id: SessionId,
     username: String,
     client_ip: String,
     client_port: f64,
-    reason: String,
+    reason: DisconnectReason,
 }
 
 #[derive(Deserialize)]
@@ -264,13 +264,13 @@ impl SessionLedger {
     /// Seal and store; a session id already held (a replayed request) is left as it is.
     /// The seal's data key goes to KV first: a record without one is never written.
     async fn record(&self, cfg: &Config, r: RecordReq) -> std::result::Result<(), ApiError> {
-        let held = self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+        let held = self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.as_str().into()])?;
         if held > 0 {
             return Ok(());
         }
         let data_key = webcrypto::random::<32>().map_err(|_| ApiError::internal("random"))?;
         self.data_keys()?
-            .put(&seal_data_key_name(&r.session_id), hex(&data_key))
+            .put(&seal_data_key_name(r.session_id.as_str()), hex(&data_key))
             .map_err(storage_err)?
             .expiration_ttl(u64::from(cfg.cache_max_age_days) * 86_400)
             .execute()
@@ -278,7 +278,7 @@ impl SessionLedger {
             .map_err(storage_err)?;
         let key = seal_key(&session_key(cfg)?, &data_key);
         let nonce = webcrypto::random::<12>().map_err(|_| ApiError::internal("random"))?;
-        let sealed = webcrypto::seal(&key, &nonce, r.session_id.as_bytes(), r.password.as_bytes())
+        let sealed = webcrypto::seal(&key, &nonce, r.session_id.as_str().as_bytes(), r.password.as_bytes())
             .await
             .map_err(|_| ApiError::internal("seal"))?;
         self.sql()
@@ -286,8 +286,8 @@ impl SessionLedger {
                 "INSERT OR IGNORE INTO sessions (id, server_id, username, client_ip, client_port, source, admitted_at, nonce, sealed, attempts, next_attempt_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
                 vec![
-                    r.session_id.into(),
-                    r.server_id.into(),
+                    r.session_id.as_str().into(),
+                    r.server_id.as_str().into(),
                     r.username.into(),
                     r.client_ip.into(),
                     i64::from(r.client_port).into(),
@@ -305,18 +305,18 @@ impl SessionLedger {
         let mut out = Vec::with_capacity(req.items.len());
         for r in req.items {
             let held =
-                self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+                self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.as_str().into()])?;
             if held > 0 {
                 out.push(OfflineItem { recorded: true, error: None, failure: false });
                 continue;
             }
             let for_user = self.count(
                 "SELECT COUNT(*) AS n FROM sessions WHERE server_id = ? AND source = 'offline' AND username = ?",
-                vec![r.server_id.clone().into(), r.username.clone().into()],
+                vec![r.server_id.as_str().into(), r.username.clone().into()],
             )?;
             let for_server = self.count(
                 "SELECT COUNT(*) AS n FROM sessions WHERE server_id = ? AND source = 'offline'",
-                vec![r.server_id.clone().into()],
+                vec![r.server_id.as_str().into()],
             )?;
             match offline_fits(for_user, for_server) {
                 Ok(()) => {
