@@ -73,7 +73,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
                 views.extend(r.views);
                 checks = checks + r.checks;
                 cycles.extend(r.cycles);
-                alerts.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
+                alerts.extend(r.transitions.iter().map(|t| Alert::transition(t.id.as_str(), t.to)));
             }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {

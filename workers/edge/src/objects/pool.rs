@@ -136,7 +136,7 @@ pub struct RoundReq {
 
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Transition {
-    pub id: String,
+    pub id: ServerId,
     pub to: Health,
 }
 
@@ -280,7 +280,7 @@ impl PoolRegistry {
                 continue;
             }
             let round = self.with(|m| judge_cycle(m.values_mut(), &votes, cfg.heartbeat_stale_s, t));
-            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }));
+            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id, to }));
             changed.extend(round.changed.into_iter().map(|id| id.to_string()));
             storage::put(&storage, &format!("{CHECKS}{cycle}"), &round.checks).await.map_err(storage_err)?;
             storage.delete(&format!("{VOTES}{cycle}")).await.map_err(storage_err)?;
@@ -394,7 +394,7 @@ impl PoolRegistry {
             let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
             (changed, views, round)
         });
-        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
+        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id, to }).collect();
         let checks = round.checks;
         self.store_all(&changed).await?;
         Ok(RoundResp { views, transitions, checks, cycles: Vec::new() })
