@@ -155,20 +155,10 @@ pub struct ReverifyReport {
     pub remaining: u32,
 }
 
+/// A held session as the operators' list shows it: pending re-verification (no
+/// `reason`) or on its way out.
 #[derive(Deserialize)]
-struct SessionRow {
-    id: SessionId,
-    server_id: ServerId,
-    username: String,
-    client_ip: String,
-    client_port: f64,
-    source: Admission,
-    admitted_at: f64,
-    attempts: f64,
-}
-
-#[derive(Deserialize)]
-struct DisconnectViewRow {
+struct ViewRow {
     session_id: SessionId,
     server_id: ServerId,
     username: String,
@@ -176,7 +166,8 @@ struct DisconnectViewRow {
     client_port: f64,
     source: Admission,
     admitted_at: f64,
-    reason: DisconnectReason,
+    attempts: f64,
+    reason: Option<DisconnectReason>,
     acked_at: Option<f64>,
 }
 
@@ -252,8 +243,17 @@ impl SessionLedger {
         self.state.storage().sql()
     }
 
+    /// The rows of one query; a row that does not read as `T` is reported, never skipped.
+    fn rows<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        args: Vec<SqlStorageValue>,
+    ) -> std::result::Result<Vec<T>, ApiError> {
+        self.sql().exec(query, args).and_then(|c| c.to_array()).map_err(storage_err)
+    }
+
     fn count(&self, query: &str, args: Vec<SqlStorageValue>) -> std::result::Result<u32, ApiError> {
-        let rows: Vec<Count> = self.sql().exec(query, args).and_then(|c| c.to_array()).map_err(storage_err)?;
+        let rows: Vec<Count> = self.rows(query, args)?;
         Ok(rows.first().map(|c| c.n as u32).unwrap_or(0))
     }
 
@@ -334,50 +334,36 @@ impl SessionLedger {
     }
 
     fn sessions(&self) -> std::result::Result<Vec<SessionView>, ApiError> {
-        let pending: Vec<SessionRow> = self
-            .sql()
-            .exec(
-                "SELECT id, server_id, username, client_ip, client_port, source, admitted_at, attempts FROM sessions ORDER BY admitted_at",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        let disconnects: Vec<DisconnectViewRow> = self
-            .sql()
-            .exec(
-                "SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, reason, acked_at FROM disconnects ORDER BY created_at",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        let mut out: Vec<SessionView> = pending
+        // Pending sessions by admission, then disconnects in the order they were decided.
+        let rows: Vec<ViewRow> = self.rows(
+            "SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, attempts, reason, acked_at FROM ( \
+               SELECT id AS session_id, server_id, username, client_ip, client_port, source, admitted_at, attempts, \
+                      NULL AS reason, NULL AS acked_at, 0 AS part, admitted_at AS ord FROM sessions \
+               UNION ALL \
+               SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, 0, \
+                      reason, acked_at, 1, created_at FROM disconnects \
+             ) ORDER BY part, ord",
+            vec![],
+        )?;
+        Ok(rows
             .into_iter()
             .map(|r| SessionView {
-                session_id: r.id,
+                state: match (&r.reason, r.acked_at) {
+                    (None, _) => SessionState::PendingReverification,
+                    (Some(_), Some(_)) => SessionState::Acked,
+                    (Some(_), None) => SessionState::DisconnectPending,
+                },
+                session_id: r.session_id,
                 server_id: r.server_id,
                 username: r.username,
                 client_ip: r.client_ip,
                 client_port: r.client_port as u16,
                 source: r.source,
                 admitted_at: rfc3339_ms(r.admitted_at as i64).unwrap_or_default(),
-                state: SessionState::PendingReverification,
                 attempts: r.attempts as u32,
-                reason: None,
+                reason: r.reason,
             })
-            .collect();
-        out.extend(disconnects.into_iter().map(|d| SessionView {
-            session_id: d.session_id,
-            server_id: d.server_id,
-            username: d.username,
-            client_ip: d.client_ip,
-            client_port: d.client_port as u16,
-            source: d.source,
-            admitted_at: rfc3339_ms(d.admitted_at as i64).unwrap_or_default(),
-            state: if d.acked_at.is_some() { SessionState::Acked } else { SessionState::DisconnectPending },
-            attempts: 0,
-            reason: Some(d.reason),
-        }));
-        Ok(out)
+            .collect())
     }
 
     /// Open one sealed password and ask the origin.
@@ -509,15 +495,11 @@ impl SessionLedger {
                 vec![(now - ACKED_KEEP_MS).into()],
             )
             .map_err(storage_err)?;
-        let rows: Vec<SealedRow> = self
-            .sql()
-            .exec(
-                "SELECT id, username, nonce, sealed, attempts, first_attempt_at FROM sessions WHERE next_attempt_at <= ? \
+        let rows: Vec<SealedRow> = self.rows(
+            "SELECT id, username, nonce, sealed, attempts, first_attempt_at FROM sessions WHERE next_attempt_at <= ? \
                  ORDER BY next_attempt_at, admitted_at LIMIT ?",
-                vec![now.into(), (REVERIFY_BATCH as i64).into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
+            vec![now.into(), (REVERIFY_BATCH as i64).into()],
+        )?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -596,15 +578,11 @@ impl SessionLedger {
     }
 
     async fn disconnects(&self, r: ServerReq) -> std::result::Result<Vec<Disconnect>, ApiError> {
-        let rows: Vec<DisconnectRow> = self
-            .sql()
-            .exec(
-                "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
+        let rows: Vec<DisconnectRow> = self.rows(
+            "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
                  WHERE server_id = ? AND acked_at IS NULL ORDER BY created_at",
-                vec![r.server_id.to_string().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
+            vec![r.server_id.to_string().into()],
+        )?;
         Ok(rows
             .into_iter()
             .map(|d| Disconnect {
