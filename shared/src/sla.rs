@@ -191,9 +191,7 @@ pub fn minute_record(cycles: &[(i64, FleetChecks)], len_ms: i64, minute: i64) ->
         }
         let r = record.get_or_insert(MinuteRecord { minute, state, down_units: 0, checks: FleetChecks::default() });
         r.checks = r.checks + checks;
-        if rank(state) > rank(r.state) {
-            r.state = state;
-        }
+        r.state = std::cmp::max_by_key(r.state, state, |s| rank(*s));
     }
     record.map(|r| MinuteRecord { down_units: ms_to_units(down_ms as u32), ..r })
 }
