@@ -269,24 +269,28 @@ test("when the pool shrinks to one slice, the surplus slice's probers stop and s
   }
 });
 
-test("a wake that throws keeps the loop going (the next alarm is set first); the region votes again once the fault is gone", async () => {
-  // PROBER_FAULT=weur:throw: weur's wakes throw after the next alarm is set (probing and
-  // reporting nothing). No cron is fired in this test: only alarms run, so nothing but the
-  // prober's own alarm can bring weur back.
+test("a wake that throws keeps the loop on the grid (the next alarm is set first); the region votes again once the fault is gone", async () => {
+  // PROBER_FAULT=weur:throw: weur's wakes probe, then throw before reporting. No cron is
+  // fired in this test: only alarms run, so nothing but the prober's own alarm wakes weur.
   const { cf, edge, servers, close } = await setup({}, { restartable: true });
   try {
     await register(edge, servers);
     await waitFor(() => inDns(cf).length === 3, { timeoutMs: 20_000, what: "three servers in DNS" });
-    await edge.restart({ bindings: { PROBER_FAULT: "weur:throw" } });
-    const faultAt = Date.now() + 1_500;
     // se-1 fails from weur and enam: only with weur's vote is that a majority.
     servers["se-1"].failFrom = new Set(["weur", "enam"]);
-    await new Promise((r) => setTimeout(r, 6_000));
-    const weur = (since) => servers["se-1"].seen.filter((p) => p.at >= since && p.region === "weur");
-    assert.deepEqual(weur(faultAt), [], "a throwing wake probes nothing");
-    assert.ok(inDns(cf).includes("198.51.100.1"), "weur abstains while it throws: enam against apac is a tie");
-    // Fault gone (a redeploy with the var removed), still no cron: the alarm each throwing
-    // wake set before it threw wakes weur on the grid again, and its vote takes se-1 out.
+    await edge.restart({ bindings: { PROBER_FAULT: "weur:throw" } });
+    const from = Date.now() + 1_000;
+    await new Promise((r) => setTimeout(r, 9_000));
+    const to = Date.now();
+    // Every wake throws, yet weur wakes each cycle (1 s): the alarm it set before throwing.
+    // Had it set its alarm after the work, only the runtime's retries (2 s, 4 s, 8 s, …)
+    // would wake it: 3 cycles of these 8.
+    const cycles = new Set(servers["se-1"].seen.filter((p) => p.region === "weur" && p.at >= from && p.at < to).map((p) => Math.floor(p.at / 1000)));
+    assert.ok(cycles.size >= 5, `weur probed in ${cycles.size} of 8 cycles while throwing`);
+    assert.ok(inDns(cf).includes("198.51.100.1"), "weur's report never arrives: it abstains, enam against apac is a tie");
+    assert.equal((await edge.admin("GET", "/v1/admin/servers/se-1")).body.live.status, "up");
+    // Fault gone (a redeploy with the var removed), still no cron: weur votes again and its
+    // vote takes se-1 out.
     await edge.restart({ bindings: { PROBER_FAULT: "" } });
     await waitFor(() => !inDns(cf).includes("198.51.100.1"), { timeoutMs: 10_000, what: "se-1 out of DNS with weur's vote" });
     const view = (await edge.json("/v1/servers/se-1")).body;

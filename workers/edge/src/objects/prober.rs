@@ -156,9 +156,6 @@ impl Prober {
         self.put(DUE, w.next_alarm).await?;
         storage.set_alarm(w.next_alarm - now).await.map_err(storage_err)?;
         let fault = self.fault(region, &pool, slice);
-        if fault == Some(ProberFault::Throw) {
-            return Err(ApiError::unavailable("prober (PROBER_FAULT throw)"));
-        }
         if w.action == WakeAction::Duplicate {
             return Ok(());
         }
@@ -173,6 +170,10 @@ impl Prober {
                 None
             }
         };
+        if fault == Some(ProberFault::Throw) {
+            // A wake that fails part-way: its probes ran, its report never leaves.
+            return Err(ApiError::unavailable("prober (PROBER_FAULT throw)"));
+        }
         let req = ReportReq {
             region,
             slice,
