@@ -142,6 +142,14 @@ pub fn slice_of(rank: usize, targets: usize, slices: u32) -> u32 {
     (rank as u64 * u64::from(slices) / targets as u64) as u32
 }
 
+/// Whether the watchdog calls a prober: not when its pool had a report from it for one of
+/// the last two cycles (its loop runs; the call would only cost a request). The pool keeps
+/// that in memory only: after an eviction it knows nothing and calls every prober, the
+/// safe way round.
+pub fn needs_ensure(s: Schedule, last_reported_cycle: Option<i64>, now_ms: i64) -> bool {
+    last_reported_cycle.is_none_or(|c| now_ms - c > 2 * s.interval_ms)
+}
+
 /// A test-only fault of `PROBER_FAULT` (README "Probers"; never set in production).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProberFault {
@@ -510,6 +518,14 @@ mod tests {
                 assert!(moved < n as usize, "{t} targets, new at {at}: {moved} moved");
             }
         }
+    }
+
+    #[test]
+    fn the_watchdog_skips_probers_heard_from_in_the_last_two_cycles() {
+        assert!(needs_ensure(S, None, 60_000), "nothing known (evicted): call it");
+        assert!(!needs_ensure(S, Some(45_000), 60_000));
+        assert!(!needs_ensure(S, Some(30_000), 60_000));
+        assert!(needs_ensure(S, Some(29_999), 60_000), "silent for more than two cycles");
     }
 
     #[test]

@@ -14,7 +14,8 @@ use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{judge_cycle, judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
 use vpn_edge_core::probe::{
-    cycle_ready, reconcile_now, report_counts, slice_of, slices_for, CycleVotes, ProbeMode, Region, RegionResults,
+    cycle_ready, needs_ensure, reconcile_now, report_counts, slice_of, slices_for, CycleVotes, ProbeMode, Region,
+    RegionResults,
 };
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
@@ -202,6 +203,9 @@ pub struct PoolRegistry {
     state: State,
     env: Env,
     servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
+    /// The last cycle each prober (region, slice) reported: lets the watchdog skip probers
+    /// that are plainly running. Memory only; empty after eviction (then all are called).
+    heard: RefCell<BTreeMap<(Region, u32), i64>>,
 }
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
@@ -272,7 +276,15 @@ impl PoolRegistry {
         if cfg.probe_mode != ProbeMode::Alarms {
             return;
         }
-        crate::objects::prober::ensure_pool(&self.env, &cfg.probe_regions, pool, self.slices(), now_ms).await;
+        let (s, slices) = (cfg.schedule(), self.slices());
+        let heard = self.heard.borrow().clone();
+        let probers: Vec<(Region, u32)> = cfg
+            .probe_regions
+            .iter()
+            .flat_map(|&r| (0..slices).map(move |k| (r, k)))
+            .filter(|p| needs_ensure(s, heard.get(p).copied(), now_ms))
+            .collect();
+        crate::objects::prober::ensure_pool(&self.env, probers, pool, now_ms).await;
     }
 
     /// Every http/tcp server, in id order (the order slices are cut in).
@@ -437,6 +449,12 @@ impl PoolRegistry {
             // A slice the pool no longer has: its results are not counted, its loop ends.
             return Ok(ReportResp { targets: Vec::new(), transitions: Vec::new(), retire: true });
         }
+        {
+            // This prober runs: the watchdog need not call it (memory only).
+            let mut heard = self.heard.borrow_mut();
+            let last = heard.entry((r.region, r.slice)).or_insert(r.cycle);
+            *last = (*last).max(r.cycle);
+        }
         let mut pending = self.pending().await?;
         let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
             cycle: r.cycle,
@@ -520,7 +538,7 @@ impl PoolRegistry {
 
 impl DurableObject for PoolRegistry {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, servers: RefCell::new(None) }
+        Self { state, env, servers: RefCell::new(None), heard: RefCell::new(BTreeMap::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

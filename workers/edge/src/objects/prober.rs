@@ -62,19 +62,17 @@ pub fn stub(env: &Env, region: Region, pool: &str, slice: u32) -> std::result::R
         })
 }
 
-/// A pool's watchdog flush and registrations: make sure every region's prober of each of
-/// the pool's `slices` runs. Failures are logged; the next minute's flush tries again.
-pub async fn ensure_pool(env: &Env, regions: &[Region], pool: &str, slices: u32, now_ms: i64) {
-    let calls = regions.iter().flat_map(|&region| (0..slices).map(move |slice| (region, slice))).map(
-        |(region, slice)| async move {
-            let req = EnsureReq { region, pool: pool.to_owned(), slice, now_ms };
-            let r = match stub(env, region, pool, slice) {
-                Ok(s) => call(&s, req).await,
-                Err(e) => Err(e),
-            };
-            (region, slice, r)
-        },
-    );
+/// A pool's watchdog flush and registrations: make sure these probers (region, slice) of
+/// the pool run. Failures are logged; the next minute's flush tries again.
+pub async fn ensure_pool(env: &Env, probers: Vec<(Region, u32)>, pool: &str, now_ms: i64) {
+    let calls = probers.into_iter().map(|(region, slice)| async move {
+        let req = EnsureReq { region, pool: pool.to_owned(), slice, now_ms };
+        let r = match stub(env, region, pool, slice) {
+            Ok(s) => call(&s, req).await,
+            Err(e) => Err(e),
+        };
+        (region, slice, r)
+    });
     for (region, slice, r) in futures_util::future::join_all(calls).await {
         let name = region.object_name(pool, slice);
         match r {
