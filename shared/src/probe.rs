@@ -300,12 +300,13 @@ pub fn reconcile_now(transitions: usize, dirty: bool, last_reconciled: Option<i6
 /// Durable Object requests per 30-day month at these settings, `slices` being the sum of
 /// the pools' slices (one per pool of at most `slice_capacity` http/tcp servers): per
 /// region, slice and cycle one alarm and one report to its pool; plus the cron watchdog
-/// each minute (one invocation, one index read, one flush per pool, and each pool's call
-/// to each of its probers). Probes are subrequests of the alarm, not requests.
+/// each minute (one invocation, one index read, one flush per pool; a pool calls only the
+/// probers it has not heard from lately, none in steady state). Probes are subrequests of
+/// the alarm, not requests.
 pub fn requests_per_month(regions: u64, interval_s: u64, slices: u64, pools: u64) -> u64 {
     let cycles = 30 * 86_400 / interval_s.max(1);
     let minutes = 30 * 1_440;
-    regions * slices * cycles * 2 + minutes * (2 + pools + regions * slices)
+    regions * slices * cycles * 2 + minutes * (2 + pools)
 }
 
 #[cfg(test)]
@@ -562,8 +563,10 @@ mod tests {
     fn cost_at_defaults() {
         // 3 regions, 15 s, 50 pools of at most 12 http/tcp servers (one slice each):
         // 172,800 cycles per prober and month, an alarm and a report each.
-        assert_eq!(requests_per_month(3, 15, 50, 50), 3 * 50 * 172_800 * 2 + 43_200 * (2 + 50 + 150));
-        assert_eq!(requests_per_month(3, 15, 50, 50), 60_566_400);
+        assert_eq!(requests_per_month(3, 15, 50, 50), 3 * 50 * 172_800 * 2 + 43_200 * (2 + 50));
+        assert_eq!(requests_per_month(3, 15, 50, 50), 54_086_400);
+        // 1,000 http/tcp servers in 50 pools of 20: two slices each at 15 s.
+        assert_eq!(requests_per_month(3, 15, 100, 50), 105_926_400);
     }
 
     proptest! {
