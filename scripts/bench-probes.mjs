@@ -108,6 +108,21 @@ async function scale() {
     else e.lastClosed = Math.max(e.lastClosed, p.closedAt - c);
     cycles.set(c, e);
   }
+  // Per prober and cycle: probes, how late its wake started probing (local scheduling: one
+  // workerd thread runs every object here, unlike production), and its slice's duration
+  // from first probe to last close (what the slice capacity bounds).
+  const slices = new Map();
+  for (const p of inWindow) {
+    const key = `${p.prober} ${Math.floor(p.at / grid)}`;
+    const e = slices.get(key) ?? { n: 0, first: Infinity, last: 0, start: Math.floor(p.at / grid) * grid };
+    e.n++;
+    e.first = Math.min(e.first, p.at);
+    e.last = Math.max(e.last, p.closedAt ?? Infinity);
+    slices.set(key, e);
+  }
+  const q = (xs, f) => xs.sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(f * xs.length))];
+  const durations = [...slices.values()].map((e) => e.last - e.first).filter(Number.isFinite);
+  const lateness = [...slices.values()].map((e) => e.first - e.start);
   const perProberMax = Math.max(...[...byProber.values()].map((p) => p.max));
   const probers = [...byProber.keys()].filter((k) => k.startsWith("prober-"));
   await mf.dispose();
@@ -120,6 +135,8 @@ async function scale() {
     console.log(`  cycle ${new Date(c).toISOString().slice(11, 19)}: ${e.started} probes started, last closed ${(e.lastClosed / 1000).toFixed(1)} s into the cycle${e.open ? `, ${e.open} still open` : ""}`);
   }
   console.log(`  probes in flight: at most ${maxOpen} at once across all probers, at most ${perProberMax} per prober (limit 6)`);
+  console.log(`  per prober and cycle: at most ${Math.max(...[...slices.values()].map((e) => e.n))} probes; first probe to last close p50 ${(q(durations, 0.5) / 1000).toFixed(1)} s, max ${(q(durations, 1) / 1000).toFixed(1)} s (all-hanging slices: 2 timeouts of 5 s)`);
+  console.log(`  wake to first probe after the cycle start (local: one workerd thread for all ${probers.length} objects): p50 ${(q(lateness, 0.5) / 1000).toFixed(1)} s, p90 ${(q(lateness, 0.9) / 1000).toFixed(1)} s`);
 }
 
 async function failureToDeletion(intervalS) {
