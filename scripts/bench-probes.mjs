@@ -7,7 +7,8 @@
 //    to its last probe closed.
 // 2. Time from a server's failure to its record being deleted in the Cloudflare fake, at
 //    PROBE_INTERVAL_S=15 (the default) and 5.
-//   node scripts/bench-probes.mjs        BENCH_SERVERS=1000 BENCH_CYCLES=3
+// 3. The bound of one slice alone: a pool of 24 servers that all hang (two slices of 12).
+//   node scripts/bench-probes.mjs        BENCH_SERVERS=1000 BENCH_CYCLES=3 BENCH_PARTS=scale,slices,dns
 import http from "node:http";
 import fs from "node:fs";
 import { execFileSync } from "node:child_process";
@@ -139,6 +140,55 @@ async function scale() {
   console.log(`  wake to first probe after the cycle start (local: one workerd thread for all ${probers.length} objects): p50 ${(q(lateness, 0.5) / 1000).toFixed(1)} s, p90 ${(q(lateness, 0.9) / 1000).toFixed(1)} s`);
 }
 
+// The bound a slice keeps, without the rest of the fleet competing for local workerd's one
+// thread: one pool whose 24 servers all hang, at the default 15 s. One prober per region
+// would need 4 timeouts of 5 s (20 s > 15 s: the next wake late, the region abstaining);
+// two slices of 12 need 2 (10 s).
+async function worstSlices() {
+  const seen = [];
+  const hang = http.createServer((req) => {
+    const p = { prober: req.headers["x-edge-prober"], at: Date.now(), closedAt: null };
+    seen.push(p);
+    req.on("close", () => (p.closedAt = Date.now()));
+  });
+  await new Promise((r) => hang.listen(0, "127.0.0.1", r));
+  const mf = edgeMiniflare({
+    bindings: { ADMIN_TOKEN: ADMIN, PROBE_MODE: "alarms", PROBE_INTERVAL_S: "15", ALLOW_PRIVATE_ADDRESSES: "true" },
+  });
+  await mf.ready;
+  for (let n = 0; n < 24; n++) {
+    const res = await mf.dispatchFetch(`http://edge.test/v1/admin/servers/hang-${String(n).padStart(2, "0")}`, {
+      method: "PUT",
+      headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        hostname: `hang-${n}.example.com`, ipv4: `198.51.100.${n + 1}`, country: "se", city: "Bench", capacity: 100,
+        probe: { kind: "http", url: `http://127.0.0.1:${hang.address().port}/health` },
+      }),
+    });
+    await res.arrayBuffer();
+  }
+  const grid = 15_000;
+  await new Promise((r) => setTimeout(r, grid - (Date.now() % grid) + grid));
+  const from = Date.now();
+  await new Promise((r) => setTimeout(r, 2 * grid + 6_000));
+  await mf.dispose();
+  hang.close();
+  const runs = new Map();
+  for (const p of seen.filter((p) => p.at >= from && p.at < from + 2 * grid)) {
+    const c = Math.floor(p.at / grid) * grid;
+    const key = `${p.prober} ${c}`;
+    const e = runs.get(key) ?? { prober: p.prober, c, n: 0, first: Infinity, last: 0 };
+    e.n++;
+    e.first = Math.min(e.first, p.at);
+    e.last = Math.max(e.last, p.closedAt ?? Infinity);
+    runs.set(key, e);
+  }
+  console.log(`\none pool of 24 servers that all hang, 3 regions, 15 s: ${new Set([...runs.values()].map((e) => e.prober)).size} probers`);
+  for (const e of [...runs.values()].sort((a, b) => a.c - b.c || a.prober.localeCompare(b.prober))) {
+    console.log(`  ${e.prober} cycle ${new Date(e.c).toISOString().slice(11, 19)}: ${e.n} probes, wake +${((e.first - e.c) / 1000).toFixed(1)} s, done +${((e.last - e.c) / 1000).toFixed(1)} s`);
+  }
+}
+
 async function failureToDeletion(intervalS) {
   const cf = await startCloudflare();
   let failing = false;
@@ -180,7 +230,11 @@ async function failureToDeletion(intervalS) {
   console.log(`  PROBE_INTERVAL_S=${intervalS}: failure → record deleted in ${took.toFixed(1)} s (DOWN_AFTER=3)`);
 }
 
-await scale();
-console.log(`\ntime from a failure to its DNS record deleted (Cloudflare fake, 3 regions, Miniflare):`);
-await failureToDeletion(15);
-await failureToDeletion(5);
+const PARTS = (process.env.BENCH_PARTS ?? "scale,slices,dns").split(",");
+if (PARTS.includes("scale")) await scale();
+if (PARTS.includes("slices")) await worstSlices();
+if (PARTS.includes("dns")) {
+  console.log(`\ntime from a failure to its DNS record deleted (Cloudflare fake, 3 regions, Miniflare):`);
+  await failureToDeletion(15);
+  await failureToDeletion(5);
+}
