@@ -195,7 +195,7 @@ impl Prober {
             worker::console_log!("{name}: surplus slice, loop ended");
         }
         if !r.transitions.is_empty() {
-            alerts::send(&cfg, r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)).collect()).await;
+            alerts::send(&cfg, r.transitions.iter().map(|t| Alert::transition(t.id.as_str(), t.to)).collect()).await;
         }
         Ok(())
     }
