@@ -177,6 +177,28 @@ test("six probes at a time per prober, each cut off by the probe timeout (3/4 of
   }
 });
 
+test("a slice of twelve at 14 s: six at a time in a sliding window, two 5 s timeouts, done within the interval", async () => {
+  // At 14 s two 5 s timeouts fit in 3/4 of the interval: one prober holds all 12 servers
+  // and only the window keeps it at six connections.
+  const { edge, servers, close } = await setup({ PROBE_REGIONS: "weur", PROBE_INTERVAL_S: "14" });
+  try {
+    const hung = servers["se-1"];
+    hung.hang = true;
+    for (let i = 0; i < 12; i++) {
+      await edge.registerServer(`hang-${i}`, { ipv4: `198.51.100.${100 + i}`, probe: { kind: "http", url: hung.url } });
+    }
+    await waitFor(() => hung.seen.filter((p) => p.closedAt).length >= 12, { timeoutMs: 45_000, intervalMs: 200, what: "a cycle's twelve probes cut off" });
+    assert.deepEqual(Object.keys(hung.byProber), ["prober-weur-se-0"], "one slice");
+    assert.equal(hung.byProber["prober-weur-se-0"].max, 6, "never more than six connections at once");
+    const cycle = hung.seen.slice(0, 12);
+    for (const p of cycle) assert.ok(p.closedAt - p.at >= 4_500 && p.closedAt - p.at < 8_000, `probe cut off after ${p.closedAt - p.at} ms`);
+    const took = Math.max(...cycle.map((p) => p.closedAt)) - Math.min(...cycle.map((p) => p.at));
+    assert.ok(took < 14_000, `the slice's cycle took ${took} ms of a 14 s interval`);
+  } finally {
+    await close();
+  }
+});
+
 // Slices (README "Probers"): at PROBE_INTERVAL_S=1 one prober holds 6 servers (one 750 ms
 // timeout in 3/4 of the interval), so nine servers of one pool are two slices per region:
 // se-1..se-5 (slice 0) and se-6..se-9 (slice 1), in id order.
