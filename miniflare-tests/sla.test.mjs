@@ -379,7 +379,7 @@ async function reportCycle(edge, country, cycle, results, lenMs = 15_000) {
   const res = await ns.get(ns.idFromName(country)).fetch("https://do/", {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ op: "report", region: "weur", cycle, len_ms: lenMs, expected: ["weur"], results, now_ms: Date.now() }),
+    body: JSON.stringify({ op: "report", region: "weur", slice: 0, cycle, len_ms: lenMs, expected: ["weur"], results, now_ms: Date.now() }),
   });
   assert.equal(res.status, 200, await res.text());
 }

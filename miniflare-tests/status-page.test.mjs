@@ -243,7 +243,7 @@ test("a down check cycle on the status page: the month's downtime and today's ba
     // One 15 s cycle in which nothing passed, as the probers report it, recorded by the
     // watchdog round two minutes on.
     const ns = await edge.mf.getDurableObjectNamespace("POOLS");
-    const report = { op: "report", region: "weur", cycle: m * 60_000 + 15_000, len_ms: 15_000, expected: ["weur"], results: {}, now_ms: Date.now() };
+    const report = { op: "report", region: "weur", slice: 0, cycle: m * 60_000 + 15_000, len_ms: 15_000, expected: ["weur"], results: {}, now_ms: Date.now() };
     const res = await ns.get(ns.idFromName("se")).fetch("https://do/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
     assert.equal(res.status, 200, await res.text());
     await edge.round(new Date((m + 2) * 60_000));
