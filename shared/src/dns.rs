@@ -225,7 +225,7 @@ pub fn cloudflare_name_query(pool: &str) -> String {
 
 /// Records and `total_pages` from a list page; `None` when the body is not a successful envelope.
 pub fn cloudflare_parse_list(body: &str) -> Option<(Vec<DnsRecord>, u32)> {
-    let v: Value = serde_json::from_str(body).ok()?;
+    let v: Value = serde_json::from_slice(body.as_bytes()).ok()?;
     if !v.get("success")?.as_bool()? {
         return None;
     }
@@ -269,7 +269,7 @@ fn canonical(name: &str) -> String {
 /// The A/AAAA rrsets of the pools in a zone (GET zone); every record at a pool name is the
 /// edge's (it owns the pools' rrsets).
 pub fn powerdns_parse_zone(body: &str, pools: &[String]) -> Option<Vec<DnsRecord>> {
-    let v: Value = serde_json::from_str(body).ok()?;
+    let v: Value = serde_json::from_slice(body.as_bytes()).ok()?;
     let wanted: BTreeSet<String> = pools.iter().map(|p| canonical(p)).collect();
     let mut out = Vec::new();
     for rr in v.get("rrsets")?.as_array()? {

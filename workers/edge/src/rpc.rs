@@ -16,7 +16,7 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, SqlStorage, S
 /// One request to a Durable Object, tied to its object's operation enum and its reply.
 pub trait Call: Sized {
     /// The object's operations; this request is one arm of it.
-    type Op: Serialize + DeserializeOwned + From<Self>;
+    type Op: Serialize + Operation + From<Self>;
     /// What the object answers.
     type Reply: Serialize + DeserializeOwned;
 }
@@ -36,10 +36,31 @@ macro_rules! protocol {
         $($(#[$arm_meta:meta])* $arm:ident($req:ty) -> $reply:ty),* $(,)?
     }) => {
         $(#[$meta])*
-        #[derive(serde::Serialize, serde::Deserialize)]
+        #[derive(serde::Serialize)]
         #[serde(tag = "op", rename_all = "snake_case")]
         $vis enum $name {
             $($(#[$arm_meta])* $arm($req)),*
+        }
+        impl $crate::rpc::Operation for $name {
+            // The same wire form serde's `tag = "op"` reads, in two passes: the tag, then
+            // the arm's request from the same text (it ignores the `op` key). serde's own
+            // internally tagged decoding buffers every request into its `Content` tree
+            // first, a second copy of every request type's decoder (README "Size").
+            fn decode(text: &[u8]) -> serde_json::Result<Self> {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "snake_case")]
+                enum Tag {
+                    $($arm),*
+                }
+                #[derive(serde::Deserialize)]
+                struct Head {
+                    op: Tag,
+                }
+                let head: Head = serde_json::from_slice(text)?;
+                match head.op {
+                    $(Tag::$arm => serde_json::from_slice::<$req>(text).map(Self::$arm)),*
+                }
+            }
         }
         $(
             impl From<$req> for $name {
@@ -94,17 +115,28 @@ async fn finish<R: DeserializeOwned>(resp: &mut Response) -> Result<R, ApiError>
             ApiError::internal("durable object error")
         }));
     }
-    resp.json::<R>().await.map_err(|_| ApiError::internal("durable object answer"))
+    // `Response::json` reads with `serde_json::from_str`: one reader (`from_slice`) for all.
+    let text = resp.text().await.map_err(|_| ApiError::internal("durable object answer"))?;
+    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// An object's operation enum, read from the request's JSON text (see [`protocol!`]).
+pub trait Operation: Sized {
+    fn decode(text: &[u8]) -> serde_json::Result<Self>;
 }
 
 /// The object side: the operation a request carries. An operation the object does not
 /// know (a Worker and object of different versions mid-deploy) is a 500 naming it.
-pub async fn operation<O: DeserializeOwned>(req: &mut Request) -> Result<O, ApiError> {
-    let text = req.text().await.map_err(|_| ApiError::internal("durable object request"))?;
-    serde_json::from_str(&text).map_err(|e| {
+pub async fn operation<O: Operation>(req: &mut Request) -> Result<O, ApiError> {
+    let text = request_text(req).await?;
+    O::decode(text.as_bytes()).map_err(|e| {
         worker::console_error!("durable object request: {e}");
         ApiError::internal("durable object request")
     })
+}
+
+async fn request_text(req: &mut Request) -> Result<String, ApiError> {
+    req.text().await.map_err(|_| ApiError::internal("durable object request"))
 }
 
 /// The object side: the answer to a request of type `C`, so an arm cannot answer with
