@@ -85,10 +85,17 @@ pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<
     })
 }
 
-/// The Worker side: send `req` to the object behind `stub`, get its typed reply.
+/// The Worker side: send `req` to the object behind `stub`, get its typed reply. Generic
+/// only in encoding and decoding; the exchange itself is compiled once (README "Size").
 pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError> {
     let op = C::Op::from(req);
     let payload = serde_json::to_string(&op).map_err(|_| ApiError::internal("serialize"))?;
+    let text = exchange(stub, payload).await?;
+    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// One request to an object and its answer's text (a reply), or the error it raised.
+async fn exchange(stub: &Stub, payload: String) -> Result<String, ApiError> {
     let mut resp = post(stub, "https://do/", payload).await?;
     finish(&mut resp).await
 }
@@ -105,8 +112,8 @@ async fn post(stub: &Stub, url: &str, payload: String) -> Result<Response, ApiEr
     })
 }
 
-/// A reply, or the error the object raised with its own status and code.
-async fn finish<R: DeserializeOwned>(resp: &mut Response) -> Result<R, ApiError> {
+/// A reply's text, or the error the object raised with its own status and code.
+async fn finish(resp: &mut Response) -> Result<String, ApiError> {
     let status = resp.status_code();
     if status >= 400 {
         let body = resp.text().await.unwrap_or_default();
@@ -115,9 +122,7 @@ async fn finish<R: DeserializeOwned>(resp: &mut Response) -> Result<R, ApiError>
             ApiError::internal("durable object error")
         }));
     }
-    // `Response::json` reads with `serde_json::from_str`: one reader (`from_slice`) for all.
-    let text = resp.text().await.map_err(|_| ApiError::internal("durable object answer"))?;
-    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+    resp.text().await.map_err(|_| ApiError::internal("durable object answer"))
 }
 
 /// An object's operation enum, read from the request's JSON text (see [`protocol!`]).
@@ -156,10 +161,19 @@ pub fn create_schema(sql: &SqlStorage, who: &str, ddl: &[&str]) {
 }
 
 fn answer<T: Serialize>(r: Result<T, ApiError>) -> worker::Result<Response> {
-    match r {
-        Ok(v) => Response::from_json(&v),
+    match r.map(|v| serde_json::to_string(&v)) {
+        Ok(Ok(text)) => json_text(text),
+        // What `Response::from_json` answers when it cannot encode.
+        Ok(Err(_)) => Err(worker::Error::Json(("Failed to encode data to json".into(), 500))),
         Err(e) => Ok(crate::http::error_response(&e)),
     }
+}
+
+/// As `Response::from_json` after encoding, compiled once (README "Size").
+fn json_text(text: String) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::from_bytes(text.into_bytes())?.with_headers(headers))
 }
 
 /// The object side: an error before any arm ran (an unreadable request, storage that

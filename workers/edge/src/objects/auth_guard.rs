@@ -69,7 +69,7 @@ struct MemoRow {
     reply: String,
 }
 
-#[durable_object]
+#[durable_object(fetch)]
 pub struct AuthGuard {
     state: State,
     env: Env,

@@ -74,7 +74,7 @@ pub async fn ensure_all(
     futures_util::future::join_all(calls).await
 }
 
-#[durable_object]
+#[durable_object(alarm)]
 pub struct Prober {
     state: State,
     env: Env,
@@ -151,7 +151,9 @@ impl Prober {
             let results = results.as_ref().map(|all| {
                 let ids =
                     targets.get(pool).map(|t| t.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()).unwrap_or_default();
-                all.iter().filter(|(id, _)| ids.contains(&id.as_str())).map(|(k, v)| (k.clone(), *v)).collect()
+                vpn_edge_core::sort::map(
+                    all.iter().filter(|(id, _)| ids.contains(&id.as_str())).map(|(k, v)| (k.clone(), *v)),
+                )
             });
             let req = ReportReq {
                 region,
