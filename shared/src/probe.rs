@@ -178,11 +178,27 @@ pub fn report_counts(judged: Option<i64>, cycle: i64) -> bool {
     judged.is_none_or(|j| cycle > j)
 }
 
+/// What asks a pool to bring its DNS in line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reconcile {
+    /// A judged cycle: its transitions, and whether an earlier one is still unapplied.
+    Cycle { transitions: usize, dirty: bool },
+    /// A LibreNMS alert or recovery that changed the server's state.
+    Alert,
+}
+
 /// A transition reconciles the pool's DNS in the same cycle, at most once per cycle; a
 /// transition that found its cycle already reconciled leaves the pool `dirty`, and the
-/// next cycle reconciles it (the cron round reconciles every pool anyway).
-pub fn reconcile_now(transitions: usize, dirty: bool, last_reconciled: Option<i64>, cycle: i64) -> bool {
-    (transitions > 0 || dirty) && last_reconciled.is_none_or(|l| l < cycle)
+/// next cycle reconciles it (the cron round reconciles every pool anyway). An alert
+/// reconciles at once even in a cycle already reconciled (README "LibreNMS": alerts are
+/// rare; the once-per-cycle budget is for probes).
+pub fn reconcile_now(why: Reconcile, last_reconciled: Option<i64>, cycle: i64) -> bool {
+    match why {
+        Reconcile::Alert => true,
+        Reconcile::Cycle { transitions, dirty } => {
+            (transitions > 0 || dirty) && last_reconciled.is_none_or(|l| l < cycle)
+        }
+    }
 }
 
 /// Durable Object requests per 30-day month at these settings: per region and cycle one
@@ -305,11 +321,18 @@ mod tests {
 
     #[test]
     fn reconcile_once_per_cycle() {
-        assert!(!reconcile_now(0, false, None, 10));
-        assert!(reconcile_now(1, false, None, 10));
-        assert!(reconcile_now(2, false, Some(9), 10));
-        assert!(!reconcile_now(1, false, Some(10), 10), "already reconciled in this cycle");
-        assert!(reconcile_now(0, true, Some(10), 11), "a transition left over from cycle 10");
+        let c = |transitions, dirty| Reconcile::Cycle { transitions, dirty };
+        assert!(!reconcile_now(c(0, false), None, 10));
+        assert!(reconcile_now(c(1, false), None, 10));
+        assert!(reconcile_now(c(2, false), Some(9), 10));
+        assert!(!reconcile_now(c(1, false), Some(10), 10), "already reconciled in this cycle");
+        assert!(reconcile_now(c(0, true), Some(10), 11), "a transition left over from cycle 10");
+    }
+
+    #[test]
+    fn an_alert_reconciles_even_in_a_cycle_already_reconciled() {
+        assert!(reconcile_now(Reconcile::Alert, Some(10), 10));
+        assert!(reconcile_now(Reconcile::Alert, None, 10));
     }
 
     #[test]

@@ -29,8 +29,7 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
                 minute: scheduled_ms.div_euclid(60_000),
                 now_ms: scheduled_ms,
                 stale_s: cfg.heartbeat_stale_s,
-                down_after: cfg.down_after,
-                up_after: cfg.up_after,
+                thresholds: cfg.thresholds(),
             };
             call(&stub, req).await
         }
@@ -74,7 +73,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
                 views.extend(r.views);
                 checks = checks + r.checks;
                 cycles.extend(r.cycles);
-                alerts.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
+                alerts.extend(r.transitions.iter().map(|t| Alert::transition(t.id.as_str(), t.to)));
             }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {

@@ -13,7 +13,9 @@ use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{judge_cycle, judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
-use vpn_edge_core::probe::{cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Region, RegionResults};
+use vpn_edge_core::probe::{
+    cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Reconcile, Region, RegionResults,
+};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
 use vpn_edge_core::types::ServerId;
@@ -129,13 +131,12 @@ pub struct RoundReq {
     pub minute: i64,
     pub now_ms: i64,
     pub stale_s: u32,
-    pub down_after: u32,
-    pub up_after: u32,
+    pub thresholds: Thresholds,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Transition {
-    pub id: String,
+    pub id: ServerId,
     pub to: Health,
 }
 
@@ -157,8 +158,7 @@ pub struct ExternalReq {
     pub key: i64,
     pub now_ms: i64,
     pub stale_s: u32,
-    pub down_after: u32,
-    pub up_after: u32,
+    pub thresholds: Thresholds,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -280,7 +280,7 @@ impl PoolRegistry {
                 continue;
             }
             let round = self.with(|m| judge_cycle(m.values_mut(), &votes, cfg.heartbeat_stale_s, t));
-            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }));
+            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id, to }));
             changed.extend(round.changed.into_iter().map(|id| id.to_string()));
             storage::put(&storage, &format!("{CHECKS}{cycle}"), &round.checks).await.map_err(storage_err)?;
             storage.delete(&format!("{VOTES}{cycle}")).await.map_err(storage_err)?;
@@ -302,7 +302,7 @@ impl PoolRegistry {
         let storage = self.state.storage();
         let last: Option<i64> = storage::get(&storage, DNS_LAST).await.map_err(storage_err)?;
         let dirty: bool = storage::get(&storage, DNS_DIRTY).await.map_err(storage_err)?.unwrap_or(false);
-        if reconcile_now(transitions, dirty, last, cycle) {
+        if reconcile_now(Reconcile::Cycle { transitions, dirty }, last, cycle) {
             storage::put(&storage, DNS_LAST, &cycle).await.map_err(storage_err)?;
             if dirty {
                 storage::put(&storage, DNS_DIRTY, &false).await.map_err(storage_err)?;
@@ -382,7 +382,7 @@ impl PoolRegistry {
         if env_config::load(&self.env).fault(&format!("pool:{}", self.state.id().name().unwrap_or_default())) {
             return Err(ApiError::unavailable("pool registry"));
         }
-        let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+        let t = r.thresholds;
         let probes: HashMap<String, bool> =
             prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
         // Other requests ran while the probes were out; a failed write there drops the cache.
@@ -394,7 +394,7 @@ impl PoolRegistry {
             let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
             (changed, views, round)
         });
-        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
+        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id, to }).collect();
         let checks = round.checks;
         self.store_all(&changed).await?;
         Ok(RoundResp { views, transitions, checks, cycles: Vec::new() })
@@ -447,7 +447,7 @@ impl PoolRegistry {
     }
 
     async fn external(&self, r: ExternalReq) -> std::result::Result<ExternalResp, ApiError> {
-        let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+        let t = r.thresholds;
         let (record, transition) = self.with(|m| match m.get_mut(r.id.as_str()) {
             None => Err(ApiError::from(LookupError::NotFound("server"))),
             Some(rec) => {
@@ -456,9 +456,7 @@ impl PoolRegistry {
             }
         })?;
         self.store(&record).await?;
-        // An alert leaves DNS at once, even in a cycle the probers already reconciled
-        // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
-        if transition.is_some() {
+        if transition.is_some() && reconcile_now(Reconcile::Alert, None, r.key) {
             storage::put(&self.state.storage(), DNS_LAST, &r.key).await.map_err(storage_err)?;
             self.follow(r.now_ms).await;
         }

@@ -176,7 +176,7 @@ impl Prober {
         for (pool, r) in futures_util::future::join_all(reports).await {
             match r {
                 Ok(r) => {
-                    raised.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
+                    raised.extend(r.transitions.iter().map(|t| Alert::transition(t.id.as_str(), t.to)));
                     targets.insert(pool, r.targets);
                 }
                 Err(e) => {
