@@ -14,7 +14,8 @@ use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{judge_cycle, judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
 use vpn_edge_core::probe::{
-    cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Reconcile, Region, RegionResults,
+    cycle_ready, needs_ensure, reconcile_now, report_counts, slice_of, slices_for, CycleVotes, ProbeMode, Reconcile,
+    Region, RegionResults,
 };
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
@@ -62,10 +63,11 @@ protocol! {
     }
 }
 
-/// A region's results for one cycle (from its prober).
+/// One region's results of one slice of this pool for one cycle (from its prober).
 #[derive(Serialize, Deserialize)]
 pub struct ReportReq {
     pub region: Region,
+    pub slice: u32,
     pub cycle: i64,
     pub len_ms: i64,
     /// The voting regions (`PROBE_REGIONS`): the cycle is judged once all have reported.
@@ -76,14 +78,18 @@ pub struct ReportReq {
 
 #[derive(Serialize, Deserialize)]
 pub struct ReportResp {
-    /// What to probe next cycle.
+    /// What this slice probes next cycle.
     pub targets: Vec<Target>,
     pub transitions: Vec<Transition>,
+    /// The slice is surplus (the pool shrank): its prober ends its loop.
+    pub retire: bool,
 }
 
 /// The cron watchdog: judge what is overdue, hand over recent cycles' checks.
 #[derive(Serialize, Deserialize)]
 pub struct FlushReq {
+    /// This pool's name (its country code), for naming its probers.
+    pub pool: String,
     pub now_ms: i64,
     pub expected: Vec<Region>,
 }
@@ -195,6 +201,9 @@ pub struct PoolRegistry {
     state: State,
     env: Env,
     servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
+    /// The last cycle each prober (region, slice) reported: lets the watchdog skip probers
+    /// that are plainly running. Memory only; empty after eviction (then all are called).
+    heard: RefCell<BTreeMap<(Region, u32), i64>>,
 }
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
@@ -241,6 +250,42 @@ impl PoolRegistry {
         futures_util::future::join_all(puts).await.into_iter().collect()
     }
 
+    /// How many slices this pool has now (the core decides from its size and the
+    /// schedule), and which of its http/tcp servers slice `slice` probes.
+    fn slices(&self) -> u32 {
+        let s = env_config::load(&self.env).schedule();
+        self.with(|m| {
+            let targets = m.values().filter(|r| r.reg.probe != Probe::Heartbeat).count();
+            slices_for(m.len(), targets, s)
+        })
+    }
+
+    fn slice_targets(&self, slice: u32) -> Vec<Target> {
+        let all = self.targets();
+        let slices = self.slices();
+        let n = all.len();
+        all.into_iter().enumerate().filter(|(rank, _)| slice_of(*rank, n, slices) == slice).map(|(_, t)| t).collect()
+    }
+
+    /// Make sure every region's prober of each slice runs (the watchdog, registrations).
+    /// `pool` comes from the caller: an object's own name is not reliably visible inside it.
+    async fn ensure_probers(&self, pool: &str, now_ms: i64) {
+        let cfg = env_config::load(&self.env);
+        if cfg.probe_mode != ProbeMode::Alarms {
+            return;
+        }
+        let (s, slices) = (cfg.schedule(), self.slices());
+        let heard = self.heard.borrow().clone();
+        let probers: Vec<(Region, u32)> = cfg
+            .probe_regions
+            .iter()
+            .flat_map(|&r| (0..slices).map(move |k| (r, k)))
+            .filter(|p| needs_ensure(s, heard.get(p).copied(), now_ms))
+            .collect();
+        crate::objects::prober::ensure_pool(&self.env, probers, pool, now_ms).await;
+    }
+
+    /// Every http/tcp server, in id order (the order slices are cut in).
     fn targets(&self) -> Vec<Target> {
         self.with(|m| {
             m.values()
@@ -271,12 +316,13 @@ impl PoolRegistry {
     ) -> std::result::Result<Vec<Transition>, ApiError> {
         let cfg = env_config::load(&self.env);
         let t = cfg.thresholds();
+        let slices = self.slices();
         let mut transitions = Vec::new();
         let mut changed: Vec<String> = Vec::new();
         let mut newest = None;
         let storage = self.state.storage();
         for (cycle, votes) in std::mem::take(&mut pending) {
-            if !cycle_ready(&votes, expected, latest, now_ms) {
+            if !cycle_ready(&votes, expected, slices, latest, now_ms) {
                 continue;
             }
             let round = self.with(|m| judge_cycle(m.values_mut(), &votes, cfg.heartbeat_stale_s, t));
@@ -345,15 +391,10 @@ impl PoolRegistry {
             rec
         });
         self.store(&record).await?;
-        let cfg = env_config::load(&self.env);
-        if cfg.probe_mode == ProbeMode::Alarms && record.reg.probe != Probe::Heartbeat {
-            // A new target: make sure the probers' alarm loops run (no need to wait
-            // for the cron watchdog).
-            for (region, r) in crate::objects::prober::ensure_all(&self.env, &cfg.probe_regions, r.now_ms).await {
-                if let Err(e) = r {
-                    worker::console_warn!("pool: prober {}: {}", region.as_str(), e.message);
-                }
-            }
+        if record.reg.probe != Probe::Heartbeat {
+            // A new target (maybe a new slice): make sure the probers' alarm loops run (no
+            // need to wait for the cron watchdog).
+            self.ensure_probers(record.reg.country.as_str(), r.now_ms).await;
         }
         Ok(PutResp { view: record.view(r.now_ms, r.stale_s) })
     }
@@ -384,7 +425,7 @@ impl PoolRegistry {
         }
         let t = r.thresholds;
         let probes: HashMap<String, bool> =
-            prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
+            prober_probe::run(self.targets(), "cron", "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
         // Other requests ran while the probes were out; a failed write there drops the cache.
         self.load().await?;
         let (changed, views, round) = self.with(|m| {
@@ -402,31 +443,43 @@ impl PoolRegistry {
 
     async fn report(&self, r: ReportReq) -> std::result::Result<ReportResp, ApiError> {
         let storage = self.state.storage();
+        if r.slice >= self.slices() {
+            // A slice the pool no longer has: its results are not counted, its loop ends.
+            return Ok(ReportResp { targets: Vec::new(), transitions: Vec::new(), retire: true });
+        }
+        {
+            // This prober runs: the watchdog need not call it (memory only).
+            let mut heard = self.heard.borrow_mut();
+            let last = heard.entry((r.region, r.slice)).or_insert(r.cycle);
+            *last = (*last).max(r.cycle);
+        }
         let mut pending = self.pending().await?;
         let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
             cycle: r.cycle,
             len_ms: r.len_ms,
-            regions: BTreeMap::new(),
+            ..CycleVotes::default()
         });
         // A region's first report for a cycle counts; a repeated one does not, nor one
         // for a cycle already judged (it must not replace the majority's verdict).
         let judged: Option<i64> = storage::get(&storage, JUDGED).await.map_err(storage_err)?;
         if !report_counts(judged, r.cycle) {
-            let targets = self.targets();
-            return Ok(ReportResp { targets, transitions: Vec::new() });
+            let targets = self.slice_targets(r.slice);
+            return Ok(ReportResp { targets, transitions: Vec::new(), retire: false });
         }
-        if let std::collections::btree_map::Entry::Vacant(e) = votes.regions.entry(r.region) {
-            e.insert(r.results);
-            storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
+        // A slice's first report for a cycle counts; its repeats do not.
+        if votes.record(r.region, r.slice, r.results) {
+            storage::put(&storage, &format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
         }
         let latest: Option<i64> = storage::get(&storage, LATEST).await.map_err(storage_err)?;
         let latest = latest.unwrap_or(r.cycle).max(r.cycle);
         storage::put(&storage, LATEST, &latest).await.map_err(storage_err)?;
         let transitions = self.judge_ready(pending, &r.expected, latest, r.now_ms).await?;
-        Ok(ReportResp { targets: self.targets(), transitions })
+        Ok(ReportResp { targets: self.slice_targets(r.slice), transitions, retire: false })
     }
 
     async fn flush(&self, r: FlushReq) -> std::result::Result<FlushResp, ApiError> {
+        // The watchdog: this pool's probers (one per region and slice) must be running.
+        self.ensure_probers(&r.pool, r.now_ms).await;
         let storage = self.state.storage();
         let latest: Option<i64> = storage::get(&storage, LATEST).await.map_err(storage_err)?;
         let pending = self.pending().await?;
@@ -481,7 +534,7 @@ impl PoolRegistry {
 
 impl DurableObject for PoolRegistry {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, servers: RefCell::new(None) }
+        Self { state, env, servers: RefCell::new(None), heard: RefCell::new(BTreeMap::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
