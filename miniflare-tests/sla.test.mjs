@@ -368,3 +368,123 @@ test("corrupt stored credit state is reported and left as it is, never reset to 
     fs.rmSync(persist, { recursive: true, force: true });
   }
 });
+
+/**
+ * Recorded cycles: a prober's report of one cycle to a country's pool (the same call the
+ * probers make), judged at once with one expected region. `results`: server id → passed,
+ * `null` to abstain; heartbeat-kind servers are judged from their heartbeats whatever it says.
+ */
+async function reportCycle(edge, country, cycle, results, lenMs = 15_000) {
+  const ns = await edge.mf.getDurableObjectNamespace("POOLS");
+  const res = await ns.get(ns.idFromName(country)).fetch("https://do/", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ op: "report", region: "weur", slice: 0, cycle, len_ms: lenMs, expected: ["weur"], results, now_ms: Date.now() }),
+  });
+  assert.equal(res.status, 200, await res.text());
+}
+
+const monthOf = (minuteNo) => new Date(minuteNo * 60_000).toISOString().slice(0, 7);
+
+test("at check resolution a down cycle counts its length, not a whole minute: pools add up; re-recorded, restarted, still a quarter", async () => {
+  const edge = await startEdge({ PROBE_MODE: "alarms", PROBE_REGIONS: "weur" }, { restartable: true });
+  try {
+    // Two pools, one server each; their probe URLs are dead, but only the recorded votes
+    // below count: their cycles lie ahead of anything the real probers report.
+    const dead = { kind: "http", url: "http://127.0.0.1:9/health" };
+    await edge.registerServer("se-1", { probe: dead });
+    await edge.registerServer("de-1", { country: "de", probe: dead });
+    let m = Math.floor(Date.now() / 60_000) + 10;
+    if (monthOf(m) !== monthOf(m + 3)) m += 15; // keep the minutes in one month
+    // 15 s cycles of minute m. se-1 fails in cycles 1 and 2, de-1 only in cycle 2: cycle 1
+    // had a passing server in de, so only cycle 2 is down for the fleet.
+    const se = [true, false, false, true];
+    const de = [true, true, false, true];
+    for (let i = 0; i < 4; i++) {
+      await reportCycle(edge, "se", m * 60_000 + i * 15_000, { "se-1": se[i] });
+      await reportCycle(edge, "de", m * 60_000 + i * 15_000, { "de-1": de[i] });
+    }
+    // The watchdog round two minutes on records m (and m + 1, without a cycle: unknown).
+    await edge.round(new Date((m + 2) * 60_000));
+    const month = monthOf(m);
+    const read = async () => {
+      const res = await edge.fetch(`/v1/sla/${month}`);
+      const raw = await res.text();
+      return { raw, r: JSON.parse(raw) };
+    };
+    let { raw, r } = await read();
+    assert.match(raw, /"downtime_minutes":0\.25,/, "exactly a quarter of a minute, written as 0.25");
+    assert.equal(r.downtime_minutes, 0.25);
+    assert.equal(r.observed_minutes, 2);
+    assert.equal(r.maintenance_minutes, 0);
+
+    // The next round records m again (its window is the last three minutes): no double count.
+    await edge.round(new Date((m + 3) * 60_000));
+    // The ledger keeps units, not a memory: a restart reads the same.
+    await edge.restart();
+    ({ raw, r } = await read());
+    assert.match(raw, /"downtime_minutes":0\.25,/);
+    assert.equal(r.observed_minutes, 3, "m, m + 1 and m + 2");
+  } finally {
+    await edge.close();
+  }
+});
+
+test("a ledger written before check resolution reads as it was counted; a new fractional minute adds to it; the status page shows it", async () => {
+  // A day in the past, within the status page's 90 days, away from midnight.
+  const now = Date.now();
+  const dayStart = Math.floor(now / 86_400_000) * 86_400_000;
+  const base = (now - dayStart > 11 * 3_600_000 ? dayStart : dayStart - 86_400_000) + 10 * 3_600_000;
+  const m0 = base / 60_000;
+  const month = monthOf(m0);
+  const day = new Date(base).toISOString().slice(0, 10);
+  const edge = await startEdge({}, { restartable: true });
+  try {
+    // The previous release, cron mode: a server that never beats fails three rounds.
+    await edge.registerServer("se-1");
+    for (let i = 0; i < 3; i++) await edge.round(new Date((m0 + i) * 60_000));
+    assert.equal((await edge.json(`/v1/sla/${month}`)).body.downtime_minutes, 3);
+    await edge.stop();
+
+    // Make the month's ledger what that release wrote: no down units column at all.
+    const files = [];
+    const walk = (d) => fs.readdirSync(d, { withFileTypes: true }).forEach((e) => (e.isDirectory() ? walk(path.join(d, e.name)) : e.name.endsWith(".sqlite") && files.push(path.join(d, e.name))));
+    walk(edge.persist);
+    const sql = (file, q) => execFileSync("sqlite3", [file, q], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
+    const ledger = files.find((f) => { try { return sql(f, "SELECT v FROM meta WHERE k = 'month'") === month; } catch { return false; } });
+    assert.ok(ledger, `no ledger of ${month} among ${files.length} files`);
+    sql(ledger, "ALTER TABLE minutes DROP COLUMN down_units");
+    assert.equal(sql(ledger, "SELECT group_concat(name) FROM pragma_table_info('minutes')"), "minute,state,total,passed,maintenance");
+    assert.equal(sql(ledger, "SELECT group_concat(state) FROM minutes"), "down,down,down");
+
+    // The upgrade, with the probers on: old rows are whole minutes, as they were counted.
+    await edge.restart({ bindings: { PROBE_MODE: "alarms", PROBE_REGIONS: "weur" } });
+    const before = await edge.json(`/v1/sla/${month}`);
+    assert.equal(before.status, 200);
+    assert.equal(before.body.downtime_minutes, 3);
+
+    // One 15 s cycle later that day in which nothing passed (se-1 never sent a heartbeat),
+    // recorded by the watchdog round two minutes on.
+    const m = m0 + 10;
+    await reportCycle(edge, "se", m * 60_000 + 30_000, {});
+    await edge.round(new Date((m + 2) * 60_000));
+    await edge.restart();
+    const res = await edge.fetch(`/v1/sla/${month}`);
+    const raw = await res.text();
+    assert.match(raw, /"downtime_minutes":3\.25,/);
+    assert.equal(JSON.parse(raw).observed_minutes, 5, "three old rows, m and the unknown m + 1");
+
+    // The day's bar on the status page: the same digits as the API.
+    const html = await (await edge.fetch("/")).text();
+    const bar = html.match(new RegExp(`data-day="${day}" aria-label="([^"]*)"`));
+    assert.ok(bar, `no bar for ${day}`);
+    assert.match(bar[1], /: 35\.00 % available, 3\.25 min down, measured for 5 of 1,440 min$/);
+
+    // On disk: the old rows kept no units; the new ones have theirs.
+    await edge.stop();
+    const rows = "SELECT group_concat(u) FROM (SELECT coalesce(down_units, 'none') AS u FROM minutes ORDER BY minute)";
+    assert.equal(sql(ledger, rows), "none,none,none,25000,0");
+  } finally {
+    await edge.close();
+  }
+});

@@ -228,3 +228,38 @@ test("the status page in headless Chromium: headline, coverage, legend and toolt
     await edge.close();
   }
 });
+
+test("a down check cycle on the status page: the month's downtime and today's bar show its fraction of a minute", async () => {
+  assert.ok(fs.existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/setup`);
+  // Probers on; a heartbeat server that never beats fails every cycle (registering it arms
+  // no prober, so the recorded cycle below is the pool's first).
+  const edge = await startEdge({ PROBE_MODE: "alarms", PROBE_REGIONS: "weur" }, { listen: true });
+  const browser = await launch();
+  try {
+    await edge.registerServer("se-1");
+    // A minute of today and of this month: a few minutes back, or ahead just after midnight.
+    const now = Math.floor(Date.now() / 60_000);
+    const m = now % 1440 >= 10 ? now - 3 : now + 10;
+    // One 15 s cycle in which nothing passed, as the probers report it, recorded by the
+    // watchdog round two minutes on.
+    const ns = await edge.mf.getDurableObjectNamespace("POOLS");
+    const report = { op: "report", region: "weur", slice: 0, cycle: m * 60_000 + 15_000, len_ms: 15_000, expected: ["weur"], results: {}, now_ms: Date.now() };
+    const res = await ns.get(ns.idFromName("se")).fetch("https://do/", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(report) });
+    assert.equal(res.status, 200, await res.text());
+    await edge.round(new Date((m + 2) * 60_000));
+    assert.equal((await edge.json("/v1/sla/current")).body.downtime_minutes, 0.25);
+
+    const page = await browser.page(1280, 900);
+    await page.goto(`${edge.url}/`);
+    const line = await page.eval("document.querySelector('#sla').nextElementSibling.textContent");
+    assert.match(line, /^Downtime 0\.25 min of an allowance of [\d.]+ min; credit so far: 0 min/);
+    const today = new Date().toISOString().slice(0, 10);
+    const tip = await page.eval(`document.querySelector('#days li[data-day="${today}"] .tip').textContent`);
+    // m and the minute after it (no cycle: unknown) are recorded today.
+    assert.match(tip, /: 87\.50 % available, 0\.25 min down, measured for 2 of 1,440 min$/);
+    assert.equal(await page.eval(`document.querySelector('#days li[data-day="${today}"]').classList.contains("bad")`), true, "below the target that day");
+  } finally {
+    await browser.close();
+    await edge.close();
+  }
+});

@@ -3,7 +3,7 @@
 //! Content-Security-Policy) swaps in a fresh copy every minute without reloading the page.
 
 use crate::fleet::{CountrySummary, Snapshot, Status};
-use crate::sla::{DayFigures, Measurement, SlaReport};
+use crate::sla::{DayFigures, Measurement, MinuteUnits, SlaReport, UNITS_PER_MINUTE};
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
@@ -182,18 +182,27 @@ pub fn time_html(iso: &str) -> String {
 fn day_class(d: Option<&DayFigures>, target_pct: f64) -> (&'static str, String) {
     match d {
         Some(d) if d.recorded > 0 => {
-            let down = d.down.min(d.recorded);
-            let pct = 100.0 * f64::from(d.recorded - down) / f64::from(d.recorded);
+            let recorded_u = u64::from(d.recorded) * UNITS_PER_MINUTE;
+            let down = d.down_units.min(recorded_u);
+            // Hundredths of a percent, rounded down: a day with any downtime never reads 100.00 %.
+            let pct = (recorded_u - down) * 10_000 / recorded_u;
             let class = if down == 0 {
                 "ok"
-            } else if pct >= target_pct {
+            } else if 100.0 * (recorded_u - down) as f64 / recorded_u as f64 >= target_pct {
                 "degraded_day"
             } else {
                 "bad"
             };
             (
                 class,
-                format!("{pct:.2} % available, {down} min down, measured for {} of 1,440 min", thousands(d.recorded)),
+                // Downtime with the digits of the API (`0.25 min`; README "The SLA and its credits").
+                format!(
+                    "{}.{:02} % available, {} min down, measured for {} of 1,440 min",
+                    pct / 100,
+                    pct % 100,
+                    MinuteUnits(down),
+                    thousands(d.recorded)
+                ),
             )
         }
         _ => ("nodata", "no data: not measured".into()),
@@ -355,7 +364,10 @@ mod tests {
     fn escapes_and_counts() {
         assert_eq!(escape("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
         let snap = Snapshot::default();
-        let days = [DayFigures { day: 100, recorded: 1440, down: 0 }, DayFigures { day: 99, recorded: 720, down: 60 }];
+        let days = [
+            DayFigures { day: 100, recorded: 1440, down_units: 0 },
+            DayFigures { day: 99, recorded: 720, down_units: 60 * UNITS_PER_MINUTE },
+        ];
         let html = render(&Page { snapshot: &snap, countries: &[], sla: None, days: &days, today: 100 });
         assert!(html.contains("<strong>0</strong> of <strong>0</strong>"));
         assert!(html.contains("Updated never"));
@@ -364,10 +376,31 @@ mod tests {
             "class=\"ok r\" tabindex=\"0\" data-day=\"1970-04-11\" aria-label=\"11 Apr 1970: 100.00 % available, 0 min down, measured for 1,440 of 1,440 min\""
         ));
         assert!(html.contains("class=\"bad r\""));
+        assert!(html.contains("91.66 % available, 60 min down, measured for 720 of 1,440 min"));
         assert!(html.contains("measured for 720 of 1,440 min"));
         assert_eq!(html.matches("class=\"nodata").count(), 88 + 1, "88 bars and the legend");
         assert!(html.contains("unavailable right now"));
         assert!(html.contains("No servers registered yet"));
+    }
+
+    #[test]
+    fn a_days_downtime_is_shown_to_the_hundred_thousandth_of_a_minute() {
+        let days = |down_units| {
+            let d = [DayFigures { day: 100, recorded: 1440, down_units }];
+            render(&Page { snapshot: &Snapshot::default(), countries: &[], sla: None, days: &d, today: 100 })
+        };
+        // One 15 s cycle down: 0.25 min, within the target (99.5 %).
+        let html = days(25_000);
+        assert!(html.contains("class=\"degraded_day r\""), "{html}");
+        assert!(html.contains("99.98 % available, 0.25 min down, measured for 1,440 of 1,440 min"), "{html}");
+        // One 1 s cycle: rounded down, a day with downtime never reads 100.00 %.
+        assert!(days(1_667).contains("99.99 % available, 0.01667 min down"));
+        // 7.2 min of 1,440 is exactly 99.5 %: within the target; a unit more is not.
+        assert!(days(720_000).contains("class=\"degraded_day r\""));
+        assert!(days(720_001).contains("class=\"bad r\""));
+        assert!(days(0).contains("class=\"ok r\""));
+        // More down than recorded (a corrupt row) is capped at the recorded minutes.
+        assert!(days(200_000_000).contains("0.00 % available, 1440 min down"));
     }
 
     #[test]
@@ -404,11 +437,20 @@ mod tests {
         assert!(
             html.contains("Availability 100.000 % (target 99.5 %) counts the 35,532 minutes not measured as available")
         );
-        let full =
-            report(month, MinuteCounts { up: 35_540, down: 5, ..Default::default() }, now, SlaPolicy::default(), None);
+        let full = report(
+            month,
+            MinuteCounts { up: 35_540, down: 5, down_units: 5 * UNITS_PER_MINUTE, ..Default::default() },
+            now,
+            SlaPolicy::default(),
+            None,
+        );
         let html = sla_html(Some(&full.public()));
         assert!(html.contains("<strong>99.986 %</strong> available (target 99.5 %)"), "{html}");
         assert!(html.contains("measured for all 35,545 minutes so far"), "{html}");
+        assert!(html.contains("Downtime 5 min of an allowance of 216 min"), "{html}");
+        let counts = MinuteCounts { up: 35_540, down: 5, down_units: 25_000, ..Default::default() };
+        let part = report(month, counts, now, SlaPolicy::default(), None).public();
+        assert!(sla_html(Some(&part)).contains("Downtime 0.25 min of an allowance of 216 min"));
         let none = report(month, MinuteCounts::default(), now, SlaPolicy::default(), None).public();
         let html = sla_html(Some(&none));
         assert!(html.contains("not measured yet") && !html.contains("100"), "{html}");

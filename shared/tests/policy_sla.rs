@@ -48,7 +48,7 @@ fn minute_counts_add_one_to_the_state_and_recorded_sums_all() {
     c.add(MinuteState::Maintenance);
     c.add(MinuteState::Maintenance);
     c.add(MinuteState::Unknown);
-    assert_eq!(c, MinuteCounts { up: 1, down: 2, maintenance: 3, unknown: 1 });
+    assert_eq!(c, MinuteCounts { up: 1, down: 2, maintenance: 3, unknown: 1, down_units: 2 * UNITS_PER_MINUTE });
     assert_eq!(c.recorded(), 7);
 }
 
@@ -64,12 +64,12 @@ fn sla_policy_is_kept_in_thousandths_of_a_percent_and_clamped() {
 #[test]
 fn report_availability_is_elapsed_minus_down_over_elapsed_to_three_decimals() {
     let month = m("2026-11");
-    let counts = MinuteCounts { up: 2, down: 1, ..Default::default() };
+    let counts = MinuteCounts { up: 2, down: 1, down_units: UNITS_PER_MINUTE, ..Default::default() };
     let r = report(month, counts, month.start_minute() + 3, SlaPolicy::default(), None);
     assert_eq!(r.availability_pct, Some(66.667));
     let r = report(
         month,
-        MinuteCounts { down: 1, ..Default::default() },
+        MinuteCounts { down: 1, down_units: UNITS_PER_MINUTE, ..Default::default() },
         month.start_minute() + 7,
         SlaPolicy::default(),
         None,
@@ -97,7 +97,7 @@ fn a_measured_report_before_the_month_starts_is_fully_available() {
 #[test]
 fn report_counts_maintenance_and_recorded_unknown_minutes() {
     let month = m("2026-11");
-    let counts = MinuteCounts { up: 10, down: 0, maintenance: 4, unknown: 6 };
+    let counts = MinuteCounts { up: 10, down: 0, maintenance: 4, unknown: 6, down_units: 0 };
     let r = report(month, counts, month.start_minute() + 20, SlaPolicy::default(), None);
     assert_eq!((r.maintenance_minutes, r.unknown_minutes, r.observed_minutes), (4, 6, 20));
     // A ledger with more unknown minutes recorded than elapsed still reports them all.
@@ -150,7 +150,13 @@ fn credit_is_due_from_the_first_minute_after_the_month() {
 fn credit_request_carries_the_reports_figures() {
     let month = m("2026-10");
     let closed = month.end_minute();
-    let r = report(month, MinuteCounts { down: 300, ..Default::default() }, closed, SlaPolicy::default(), None);
+    let r = report(
+        month,
+        MinuteCounts { down: 300, down_units: 300 * UNITS_PER_MINUTE, ..Default::default() },
+        closed,
+        SlaPolicy::default(),
+        None,
+    );
     let CreditAction::Send(req) = plan_credit(&r, &CreditState::default(), closed, month, 0, false) else {
         panic!("a credit is due")
     };
@@ -167,7 +173,13 @@ fn credit_request_carries_the_reports_figures() {
 fn a_retry_due_exactly_now_is_sent_and_by_hand_ignores_the_backoff() {
     let month = m("2026-10");
     let closed = month.end_minute();
-    let r = report(month, MinuteCounts { down: 300, ..Default::default() }, closed, SlaPolicy::default(), None);
+    let r = report(
+        month,
+        MinuteCounts { down: 300, down_units: 300 * UNITS_PER_MINUTE, ..Default::default() },
+        closed,
+        SlaPolicy::default(),
+        None,
+    );
     let waiting = CreditState { next_attempt_ms: Some(1_000), ..Default::default() };
     assert!(matches!(plan_credit(&r, &waiting, closed, month, 1_000, false), CreditAction::Send(_)));
     assert_eq!(plan_credit(&r, &waiting, closed, month, 999, false), CreditAction::Nothing);

@@ -6,7 +6,7 @@ use crate::http::{self, Result};
 use crate::objects::sla_ledger::{CreditReq, DaysReq, RecordReq, ReportReq};
 use crate::rpc::{call, stub};
 use vpn_edge_core::api_error::{ApiError, ErrorCode, RequestError};
-use vpn_edge_core::sla::{credit_due, CreditDetail, DayFigures, FleetChecks, SlaReport};
+use vpn_edge_core::sla::{credit_due, CreditDetail, DayFigures, MinuteRecord, SlaReport};
 use vpn_edge_core::types::Month;
 use worker::{Env, Response, Stub};
 
@@ -77,10 +77,20 @@ pub async fn credit_by_hand(cx: &mut Cx<'_>) -> Result<Response> {
     http::json(200, &r)
 }
 
-/// The round's raw checks for its minute.
-pub async fn record_minute(env: &Env, minute: i64, checks: FleetChecks) -> Result<()> {
-    let month = Month::of_minute(minute);
-    call(&ledger(env, month)?, RecordReq { month, minute, checks }).await?;
+/// The round's minutes, one call per month they fall in (a round's few minutes can
+/// straddle a month's end).
+pub async fn record_minutes(env: &Env, minutes: Vec<MinuteRecord>) -> Result<()> {
+    let mut by_month: Vec<(Month, Vec<MinuteRecord>)> = Vec::new();
+    for m in minutes {
+        let month = Month::of_minute(m.minute);
+        match by_month.iter_mut().find(|(k, _)| *k == month) {
+            Some((_, v)) => v.push(m),
+            None => by_month.push((month, vec![m])),
+        }
+    }
+    for (month, minutes) in by_month {
+        call(&ledger(env, month)?, RecordReq { month, minutes }).await?;
+    }
     Ok(())
 }
 

@@ -1,8 +1,9 @@
 //! The cron round. With probers (`PROBE_MODE=alarms`, the default) it is the watchdog
 //! (README "Probers"): every pool's flush re-arms any of its probers (one per region and
 //! slice) whose alarm is missing or overdue and judges cycles whose reports are overdue;
-//! the round reconciles every pool (what a cycle could not apply), publishes the snapshot and records the previous minute's checks in the SLA
-//! ledger. In cron mode it judges every server itself for the round's minute, as before
+//! the round reconciles every pool (what a cycle could not apply), publishes the snapshot
+//! and records the last complete minutes in the SLA ledger from their cycles' checks. In
+//! cron mode it judges every server itself for the round's minute, as before
 //! the probers. Pools are called in parallel.
 
 use crate::api::sla as sla_api;
@@ -17,7 +18,7 @@ use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::Snapshot;
 use vpn_edge_core::probe::ProbeMode;
-use vpn_edge_core::sla::{minute_checks, FleetChecks};
+use vpn_edge_core::sla::{minutes_to_record, whole_minute, FleetChecks};
 use worker::Env;
 
 /// One pool's part of the round, in either mode.
@@ -48,7 +49,7 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
 
 /// Runs the round; returns the alerts it raised (sent by the caller from `waitUntil`).
 pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert>, ApiError> {
-    let mut minute = scheduled_ms.div_euclid(60_000);
+    let minute = scheduled_ms.div_euclid(60_000);
     let countries: Vec<String> =
         rpc::call(&fleet_store::index(env)?, CountriesReq {}).await?.iter().map(ToString::to_string).collect();
     let calls = countries.iter().map(|c| async move { (c, pool_round(env, cfg, c, scheduled_ms).await) });
@@ -85,11 +86,12 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             }
         }
     }
-    if cfg.probe_mode == ProbeMode::Alarms {
-        // The previous minute is complete: record it from its cycles' checks.
-        minute -= 1;
-        checks = minute_checks(&cycles, minute).unwrap_or_default();
-    }
+    // README "The SLA and its credits": cron mode's one judgment stands for its minute; with
+    // probers, the previous (complete) minute and the two before it from their cycles.
+    let sla_minutes = match cfg.probe_mode {
+        ProbeMode::Cron => vec![whole_minute(minute, checks)],
+        ProbeMode::Alarms => minutes_to_record(&cycles, cfg.schedule().interval_ms, minute),
+    };
     let snapshot = Snapshot::new(scheduled_ms, views);
     let dns = async {
         if incomplete {
@@ -107,7 +109,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
         }
         fleet_store::write_snapshot(env, snapshot.clone(), scheduled_ms).await
     };
-    let sla = sla_api::record_minute(env, minute, checks);
+    let sla = sla_api::record_minutes(env, sla_minutes);
     // Sessions admitted while the origin was down: re-verified as soon as it answers.
     let reverify = async {
         if let Err(e) = crate::api::auth::reverify(env, cfg, scheduled_ms).await {

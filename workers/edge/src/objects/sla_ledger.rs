@@ -1,7 +1,8 @@
 //! `SlaLedger`: one SQLite-backed Durable Object per month. One row per minute keyed by
-//! `floor(scheduled_time / 60000)`, so a round that runs twice for a minute counts once;
-//! the month's credit state (with the exact body of its first attempt); and the alarm that
-//! retries the credit call with backoff. Everything lives in SQLite, so it survives eviction.
+//! the unix minute, with its down units (README "The SLA and its credits"), so a minute
+//! recorded twice counts once; the month's credit state (with the exact body of its first
+//! attempt); and the alarm that retries the credit call with backoff. Everything lives in
+//! SQLite, so it survives eviction.
 
 use crate::env_config;
 use crate::outbound::{self, OutboundError};
@@ -12,9 +13,9 @@ use vpn_edge_core::api_error::{ApiError, ErrorCode};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::fleet::rfc3339_ms;
 use vpn_edge_core::sla::{
-    after_attempt, classify_status, freeze, issued_without_call, parse_credit_state, plan_credit, report, CreditAction,
-    CreditDetail, CreditRequest, CreditState, DayFigures, FleetChecks, MinuteCounts, MinuteState, SendOutcome,
-    SlaReport,
+    after_attempt, classify_status, freeze, issued_without_call, parse_credit_state, plan_credit, replaces, report,
+    stored_down_units, CreditAction, CreditDetail, CreditRequest, CreditState, DayFigures, MinuteCounts, MinuteRecord,
+    MinuteState, SendOutcome, SlaReport,
 };
 use vpn_edge_core::types::Month;
 use worker::*;
@@ -22,7 +23,7 @@ use worker::*;
 protocol! {
     /// What the Worker asks of a month's `SlaLedger`.
     pub enum SlaOp {
-        /// Record one minute's fleet checks.
+        /// Record minutes of this month (a later record replaces one that saw no more).
         Record(RecordReq) -> (),
         /// The month's report, operator detail included.
         Report(ReportReq) -> SlaReport<CreditDetail>,
@@ -36,8 +37,7 @@ protocol! {
 #[derive(Serialize, Deserialize)]
 pub struct RecordReq {
     pub month: Month,
-    pub minute: i64,
-    pub checks: FleetChecks,
+    pub minutes: Vec<MinuteRecord>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -59,10 +59,19 @@ pub struct DaysReq {
     pub month: Month,
 }
 
+/// One state's rows: how many, their down units, and how many of them are `down` rows
+/// stored before check resolution (no units).
 #[derive(Deserialize)]
 struct StateCount {
     state: String,
     n: f64,
+    units: f64,
+    legacy_down: f64,
+}
+
+#[derive(Deserialize)]
+struct TotalRow {
+    total: f64,
 }
 
 #[derive(Deserialize)]
@@ -74,7 +83,8 @@ struct MetaRow {
 struct DayRow {
     day: f64,
     recorded: f64,
-    down: f64,
+    units: f64,
+    legacy_down: f64,
 }
 
 fn with_excerpt(status: String, body: &str) -> String {
@@ -167,18 +177,17 @@ impl SlaLedger {
     fn counts(&self) -> std::result::Result<MinuteCounts, ApiError> {
         let rows: Vec<StateCount> = self
             .sql()
-            .exec("SELECT state, COUNT(*) AS n FROM minutes GROUP BY state", None)
+            .exec(
+                "SELECT state, COUNT(*) AS n, COALESCE(SUM(down_units), 0) AS units, \
+                 SUM(down_units IS NULL AND state = 'down') AS legacy_down FROM minutes GROUP BY state",
+                None,
+            )
             .and_then(|c| c.to_array())
             .map_err(storage_err)?;
         let mut counts = MinuteCounts::default();
         for r in rows {
-            let n = r.n as u32;
-            match MinuteState::parse(&r.state) {
-                Some(MinuteState::Up) => counts.up = n,
-                Some(MinuteState::Down) => counts.down = n,
-                Some(MinuteState::Maintenance) => counts.maintenance = n,
-                Some(MinuteState::Unknown) => counts.unknown = n,
-                None => {}
+            if let Some(state) = MinuteState::parse(&r.state) {
+                counts.add_rows(state, r.n as u32, stored_down_units(r.units as u64, r.legacy_down as u64));
             }
         }
         Ok(counts)
@@ -254,21 +263,33 @@ impl SlaLedger {
         self.report(month, now_ms)
     }
 
+    /// The statements of one request run without an await in between, so no other
+    /// request sees a minute half decided.
     fn record(&self, r: RecordReq) -> std::result::Result<(), ApiError> {
         self.month(Some(&r.month.to_string()))?;
-        let c = r.checks;
-        self.sql()
-            .exec(
-                "INSERT OR REPLACE INTO minutes (minute, state, total, passed, maintenance) VALUES (?, ?, ?, ?, ?)",
+        let sql = self.sql();
+        for m in r.minutes {
+            let stored: Vec<TotalRow> = sql
+                .exec("SELECT total FROM minutes WHERE minute = ?", vec![m.minute.into()])
+                .and_then(|c| c.to_array())
+                .map_err(storage_err)?;
+            if !replaces(stored.first().map(|t| t.total as u32), &m) {
+                continue;
+            }
+            let c = m.checks;
+            sql.exec(
+                "INSERT OR REPLACE INTO minutes (minute, state, total, passed, maintenance, down_units) VALUES (?, ?, ?, ?, ?, ?)",
                 vec![
-                    r.minute.into(),
-                    c.classify().as_str().into(),
+                    m.minute.into(),
+                    m.state.as_str().into(),
                     i64::from(c.total).into(),
                     i64::from(c.passed).into(),
                     i64::from(c.maintenance).into(),
+                    i64::from(m.down_units).into(),
                 ],
             )
             .map_err(storage_err)?;
+        }
         Ok(())
     }
 
@@ -286,28 +307,39 @@ impl SlaLedger {
         let rows: Vec<DayRow> = self
             .sql()
             .exec(
-                "SELECT minute / 1440 AS day, COUNT(*) AS recorded, SUM(state = 'down') AS down FROM minutes GROUP BY day ORDER BY day",
+                "SELECT minute / 1440 AS day, COUNT(*) AS recorded, COALESCE(SUM(down_units), 0) AS units, \
+                 SUM(down_units IS NULL AND state = 'down') AS legacy_down FROM minutes GROUP BY day ORDER BY day",
                 None,
             )
             .and_then(|c| c.to_array())
             .map_err(storage_err)?;
         Ok(rows
             .into_iter()
-            .map(|r| DayFigures { day: r.day as i64, recorded: r.recorded as u32, down: r.down as u32 })
+            .map(|r| DayFigures {
+                day: r.day as i64,
+                recorded: r.recorded as u32,
+                down_units: stored_down_units(r.units as u64, r.legacy_down as u64),
+            })
             .collect())
     }
 }
 
 impl DurableObject for SlaLedger {
     fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
         create_schema(
-            &state.storage().sql(),
+            &sql,
             "sla ledger",
             &[
-            "CREATE TABLE IF NOT EXISTS minutes (minute INTEGER PRIMARY KEY, state TEXT NOT NULL, total INTEGER NOT NULL, passed INTEGER NOT NULL, maintenance INTEGER NOT NULL)",
+            "CREATE TABLE IF NOT EXISTS minutes (minute INTEGER PRIMARY KEY, state TEXT NOT NULL, total INTEGER NOT NULL, passed INTEGER NOT NULL, maintenance INTEGER NOT NULL, down_units INTEGER)",
             "CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL)",
             ],
         );
+        // A ledger from before check resolution: add the column; its rows keep NULL units
+        // and are read as they were counted (a `down` row is a whole minute).
+        if sql.exec("SELECT down_units FROM minutes LIMIT 0", None).is_err() {
+            create_schema(&sql, "sla ledger", &["ALTER TABLE minutes ADD COLUMN down_units INTEGER"]);
+        }
         Self { state, env, sending: Cell::new(false) }
     }
 
