@@ -270,3 +270,66 @@ fn acks_must_be_a_list_of_session_id_strings() {
     let ok = parse_acks(&fields(r#"{"session_ids":["ab","c-d_9"]}"#)).unwrap();
     assert_eq!(ok.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["ab", "c-d_9"]);
 }
+
+#[test]
+fn an_auth_request_shows_its_user_in_debug_output_and_never_the_password() {
+    let r = AuthRequest {
+        username: "alice".into(),
+        password: "hunter2".into(),
+        client_ip: "192.0.2.7".parse().unwrap(),
+        client_port: 1194,
+        common_name: None,
+    };
+    let shown = format!("{r:?}");
+    assert!(shown.contains("alice") && shown.contains("<redacted>") && shown.contains("1194"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn an_offline_admission_shows_its_user_in_debug_output_and_never_the_password() {
+    let a = offline(&[offline_item(NOW / 1000).replace(r#""pw""#, r#""hunter2""#)], 24).unwrap().remove(0).unwrap();
+    let shown = format!("{a:?}");
+    assert!(shown.contains("alice") && shown.contains("<redacted>"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn admissions_are_spelled_cache_provisional_offline_as_the_ledger_stores_and_counts_them() {
+    // The ledger stores `as_str` and counts a server's pending offline sessions by
+    // `source = 'offline'`; the spelling is also the JSON one.
+    for (a, s) in
+        [(Admission::Cache, "cache"), (Admission::Provisional, "provisional"), (Admission::Offline, "offline")]
+    {
+        assert_eq!(a.as_str(), s);
+        assert_eq!(Admission::parse(s), Some(a));
+        assert_eq!(serde_json::to_value(a).unwrap(), s);
+    }
+    assert_eq!(Admission::parse("Offline"), None);
+    assert_eq!(Admission::parse(""), None);
+}
+
+fn valid_login_with_entry_verified(ago_ms: i64) -> Outcome {
+    let s = AuthSettings {
+        configured: true,
+        cache_enabled: true,
+        policy: vpn_edge_core::config::FailOpenPolicy::Open,
+        refresh_s: 3600,
+        now_ms: NOW,
+        origin_flagged: false,
+    };
+    let f = Facts {
+        origin: Some(OriginAnswer::Valid),
+        cache: Some(Ok(CacheView::Fresh { verified_at: NOW - ago_ms })),
+        ..Facts::default()
+    };
+    match next(&s, &f) {
+        Next::Answer(o) => o,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fresh_cached_entry_is_rewritten_once_refresh_s_seconds_old_not_a_millisecond_before() {
+    assert_eq!(valid_login_with_entry_verified(3_600_000 - 1).effects, vec![]);
+    assert_eq!(valid_login_with_entry_verified(3_600_000).effects, vec![Effect::WriteCache]);
+}
