@@ -333,3 +333,19 @@ fn a_fresh_cached_entry_is_rewritten_once_refresh_s_seconds_old_not_a_millisecon
     assert_eq!(valid_login_with_entry_verified(3_600_000 - 1).effects, vec![]);
     assert_eq!(valid_login_with_entry_verified(3_600_000).effects, vec![Effect::WriteCache]);
 }
+
+#[test]
+fn a_requests_effect_tag_is_the_sha256_of_effect_and_its_signature_cut_to_32_hex() {
+    // printf 'effect\nab' | sha256sum | cut -c1-32
+    assert_eq!(effect_tag("ab"), "ba087fd041b12e150e7f2b76cd5c95da");
+    assert_ne!(effect_tag("ab"), effect_tag("ac"), "one tag per signature");
+    assert_ne!(effect_tag("ab"), session_id_for("ab"), "the tag is not the session id");
+}
+
+#[test]
+fn effects_are_remembered_for_five_minutes_longer_than_a_signature_is_accepted() {
+    use vpn_edge_core::signature::MAX_SKEW_S;
+    assert_eq!(EFFECT_MEMO_MS, 300_000);
+    // A signature is accepted MAX_SKEW_S either side of the edge's clock.
+    assert!(EFFECT_MEMO_MS >= 2 * MAX_SKEW_S * 1000);
+}
