@@ -349,3 +349,44 @@ fn effects_are_remembered_for_five_minutes_longer_than_a_signature_is_accepted()
     // A signature is accepted MAX_SKEW_S either side of the edge's clock.
     assert!(EFFECT_MEMO_MS >= 2 * MAX_SKEW_S * 1000);
 }
+
+#[test]
+fn reverify_backoff_doubles_from_thirty_seconds_and_stops_at_ten_minutes() {
+    let u = Judged::Answer(OriginAnswer::Unavailable);
+    let (mut a, mut now, mut delays) = (Attempts::default(), NOW, vec![]);
+    for _ in 0..7 {
+        match reverify_verdict(a, u, true, now, 100) {
+            Verdict::Retry { attempts, next_at } => {
+                delays.push(next_at - now);
+                (a, now) = (attempts, next_at);
+            }
+            v => panic!("{v:?} after {delays:?}"),
+        }
+    }
+    assert_eq!(delays, [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000]);
+    assert_eq!(a, Attempts { count: 7, first_at: Some(NOW) });
+}
+
+#[test]
+fn disconnect_reasons_are_spelled_as_the_ledger_stores_and_the_api_shows_them() {
+    for (r, s) in [
+        (DisconnectReason::Rejected, "rejected"),
+        (DisconnectReason::Unverifiable, "unverifiable"),
+        (DisconnectReason::Unsealable, "unsealable"),
+    ] {
+        assert_eq!(r.as_str(), s);
+        assert_eq!(serde_json::to_value(r).unwrap(), s);
+    }
+}
+
+#[test]
+fn an_unjudgeable_session_is_given_up_only_once_its_attempts_span_five_minutes() {
+    let u = Judged::Answer(OriginAnswer::Unavailable);
+    // Four attempts already, the first at NOW: the fifth gives up only 5 minutes after it.
+    let four = Attempts { count: 4, first_at: Some(NOW) };
+    assert!(matches!(reverify_verdict(four, u, true, NOW + 5 * 60_000 - 1, 5), Verdict::Retry { .. }));
+    assert_eq!(
+        reverify_verdict(four, u, true, NOW + 5 * 60_000, 5),
+        Verdict::Disconnect(DisconnectReason::Unverifiable)
+    );
+}
