@@ -390,3 +390,17 @@ fn an_unjudgeable_session_is_given_up_only_once_its_attempts_span_five_minutes()
         Verdict::Disconnect(DisconnectReason::Unverifiable)
     );
 }
+
+#[test]
+fn acked_disconnects_stay_visible_for_a_day() {
+    assert_eq!(ACKED_KEEP_MS, 86_400_000);
+}
+
+#[test]
+fn an_offline_refusal_names_the_limit_it_hit() {
+    assert_eq!(
+        OfflineRefusal::TooManyForUser.message(),
+        "at most 3 offline sessions per username per server may be pending"
+    );
+    assert_eq!(OfflineRefusal::ServerFull.message(), "at most 1000 offline sessions per server may be pending");
+}
