@@ -1,9 +1,10 @@
 // Fallbacks when our own storage fails, through the test-only TEST_FAULTS switch (honoured
 // only when the TEST_FAULTS var is set, which production never does and /healthz would
-// report): the session ledger, the AuthGuard and the credential cache's KV.
+// report): the session ledger, the AuthGuard, the credential cache's KV and the seals' data keys.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setup, USERS, waitFor } from "./auth-setup.mjs";
+import { minute } from "./harness.mjs";
 
 const pair = (r) => [r.body.decision, r.body.source, r.body.reason];
 
@@ -50,6 +51,30 @@ test("the credential cache's KV down: origin up still answers, degraded logins a
     t.origin.mode = "down";
     assert.deepEqual(pair(await t.login("alice", USERS.alice)), ["allow", "provisional", "provisional"]);
     assert.equal((await t.sessions()).length, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+test("a seal's data key the store cannot read: the session is neither disconnected at once nor left admitted; it is judged once the store answers", async () => {
+  const base = Date.now();
+  const t = await setup({}, { persist: true });
+  try {
+    t.origin.mode = "down";
+    assert.equal((await t.login("mallory", "made-up")).body.source, "provisional");
+    t.origin.mode = "up";
+    await t.edge.restart({ bindings: { TEST_FAULTS: "sealkeys" } });
+    await t.edge.round(minute(0, base));
+    // An error on our side: one attempt counted (so it cannot last for ever), no verdict.
+    assert.deepEqual(
+      (await t.sessions()).map((s) => [s.username, s.state, s.attempts]),
+      [["mallory", "pending_reverification", 1]],
+    );
+    assert.deepEqual((await t.edge.heartbeat("se-1")).body.disconnect, []);
+    await t.edge.restart({ bindings: { TEST_FAULTS: "" } });
+    await t.edge.round(minute(1, base));
+    const d = (await t.edge.heartbeat("se-1")).body.disconnect;
+    assert.deepEqual(d.map((x) => [x.username, x.reason]), [["mallory", "rejected"]]);
   } finally {
     await t.close();
   }

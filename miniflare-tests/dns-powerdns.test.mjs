@@ -129,6 +129,22 @@ test("PowerDNS: a dead server leaves the pool after DOWN_AFTER rounds and return
     const frozen = hooks.requests.find((r) => r.json?.event === "pool_frozen").json;
     assert.match(frozen.text, /pool\.prd\.se\.example\.com/);
     assert.ok(hooks.requests.some((r) => r.json?.event === "server_down" && r.json.server_id === "se-2"));
+
+    // The frozen set is kept in KV: a corrupt copy guesses no alert and is replaced by the truth.
+    // (The pool was frozen once already, before any server first came up.)
+    const count = (event) => hooks.requests.filter((r) => r.json?.event === event).length;
+    const announced = [count("pool_frozen"), count("pool_unfrozen")];
+    const fleet = await edge.mf.getKVNamespace("FLEET");
+    await fleet.put("dns-frozen", "{not json");
+    await round();
+    assert.deepEqual(JSON.parse(await fleet.get("dns-frozen")), ["pool.prd.se.example.com"]);
+    // Thawed once a server is up again; each transition announced once, however many rounds.
+    await servers[0].revive();
+    for (let i = 0; i < 3; i++) await round();
+    assert.deepEqual(await addrs("A"), ["198.51.100.11"]);
+    await waitFor(() => hooks.requests.some((r) => r.json?.event === "pool_unfrozen"), { what: "pool_unfrozen alert" });
+    assert.deepEqual(JSON.parse(await fleet.get("dns-frozen")), []);
+    assert.deepEqual([count("pool_frozen"), count("pool_unfrozen")], [announced[0], announced[1] + 1]);
   } finally {
     for (const s of servers) await s.kill().catch(() => {});
     await edge.close();

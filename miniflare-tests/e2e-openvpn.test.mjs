@@ -153,7 +153,8 @@ before(async () => {
   pki();
   origin = await startOrigin({ ...USERS });
   edge = await startEdge(
-    { ORIGIN_AUTH_URL: origin.url, ORIGIN_API_TOKEN: "origin-token", ORIGIN_TIMEOUT_MS: "500", CRED_PEPPER: "p", SESSION_KEY },
+    // HEARTBEAT_STALE_S: the last test judges heartbeats in rounds up to 7 minutes ahead.
+    { ORIGIN_AUTH_URL: origin.url, ORIGIN_API_TOKEN: "origin-token", ORIGIN_TIMEOUT_MS: "500", CRED_PEPPER: "p", SESSION_KEY, HEARTBEAT_STALE_S: "900" },
     { listen: true },
   );
   assert.equal((await edge.registerServer("vpn-1", { hostname: "vpn-1.example.com" })).status, 201);
@@ -340,12 +341,25 @@ test("OpenVPN: a disconnect while the edge hangs does not stall the server (load
   origin.mode = "up";
 });
 
-test("OpenVPN: stopping the server (the agent still running) makes the heartbeat say openvpn down", async () => {
+test("OpenVPN: stopping the server (the agent still running) makes the heartbeat say openvpn down and takes vpn-1 down", async () => {
   proxy.mode = "pass"; // whatever an earlier test left
   proxy.release();
+  const status = async () => (await edge.json("/v1/servers/vpn-1")).body.status;
+  const lastBeat = () => proxy.requests.filter((q) => q.url === "/v1/servers/vpn-1/heartbeat").at(-1);
+  // Rounds after every earlier test's (minutes 0 and 1 of their own time), on one base.
+  const base = Date.now();
+  await agent();
+  assert.equal(lastBeat().json.openvpn, "ok", "the agent asked the running server's management interface");
+  for (const n of [3, 4]) await edge.round(minute(n, base));
+  assert.equal(await status(), "up", "UP_AFTER good heartbeat checks");
+
   server.kill("SIGTERM");
   await new Promise((r) => server.once("exit", r));
   await agent();
-  const beat = proxy.requests.filter((q) => q.url === "/v1/servers/vpn-1/heartbeat").at(-1);
-  assert.deepEqual(beat.json, { clients: 0, openvpn: "down" });
+  assert.deepEqual(lastBeat().json, { clients: 0, openvpn: "down" });
+  // The heartbeat itself is fresh: only its `openvpn` verdict fails the checks.
+  for (const n of [5, 6]) await edge.round(minute(n, base));
+  assert.equal(await status(), "up", "two failed checks are not yet DOWN_AFTER");
+  await edge.round(minute(7, base));
+  assert.equal(await status(), "down");
 });

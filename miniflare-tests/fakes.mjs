@@ -184,15 +184,21 @@ export async function startCloudflare({ zoneId = "zone123", token = "cf-token", 
  * Records each probe (region, user agent, when it arrived and when it was answered).
  */
 export async function startVpnHealth() {
-  const s = { failFrom: new Set(), hang: false, seen: [], inFlight: 0, maxInFlight: 0 };
+  // `byProber`: per prober object (X-Edge-Prober), probes open now and the most at once.
+  const s = { failFrom: new Set(), hang: false, seen: [], inFlight: 0, maxInFlight: 0, byProber: {} };
   s.server = http.createServer((req, res) => {
     const region = req.headers["x-edge-probe-region"];
-    const probe = { region, ua: req.headers["user-agent"], at: Date.now(), closedAt: null };
+    const prober = req.headers["x-edge-prober"];
+    const probe = { region, prober, path: req.url, ua: req.headers["user-agent"], at: Date.now(), closedAt: null };
     s.seen.push(probe);
     s.inFlight += 1;
     s.maxInFlight = Math.max(s.maxInFlight, s.inFlight);
+    const p = (s.byProber[prober] ??= { inFlight: 0, max: 0 });
+    p.inFlight += 1;
+    p.max = Math.max(p.max, p.inFlight);
     res.on("close", () => {
       s.inFlight -= 1;
+      p.inFlight -= 1;
       probe.closedAt = Date.now();
     });
     if (s.hang) return;

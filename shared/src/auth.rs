@@ -7,6 +7,7 @@
 use crate::api_error::RequestError;
 use crate::config::FailOpenPolicy;
 use crate::request::Fields;
+use crate::types::{ServerId, SessionId};
 use serde::{Deserialize, Serialize};
 use std::net::IpAddr;
 
@@ -461,8 +462,8 @@ pub fn kicks_reverify(origin: OriginAnswer, recorded_here: bool) -> bool {
 
 /// The session id of a signed request: derived from its signature, so a replayed request
 /// names the same session and its ledger record is written once.
-pub fn session_id_for(signature: &str) -> String {
-    crate::signature::sha256_hex(format!("session\n{signature}").as_bytes())[..32].to_owned()
+pub fn session_id_for(signature: &str) -> SessionId {
+    SessionId::issued(&crate::signature::sha256_hex(format!("session\n{signature}").as_bytes()))
 }
 
 /// The key under which the guard remembers a request's effects (lockout failure, cap slot).
@@ -656,8 +657,13 @@ pub struct Attempts {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Judged {
     Answer(OriginAnswer),
-    /// The sealed password could not be opened (`SESSION_KEY` rotated, corrupt row).
+    /// The sealed password could not be opened (`SESSION_KEY` rotated, corrupt row, its
+    /// data key gone).
     Unsealable,
+    /// The store holding the seal's data key failed: nothing is known about the password.
+    /// An error on our side must neither disconnect a valid user at once nor keep an
+    /// impostor admitted for ever, so it counts as an attempt whatever the origin does.
+    KeyUnreadable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -707,11 +713,11 @@ pub fn reverify_verdict(
         Judged::Answer(OriginAnswer::Invalid | OriginAnswer::Refused { .. }) => {
             Verdict::Disconnect(DisconnectReason::Rejected)
         }
-        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) => {
-            if !origin_judging {
-                // The origin is down (or refuses our token): nobody's attempt counts.
-                return Verdict::Retry { attempts: prev, next_at: now_ms };
-            }
+        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) if !origin_judging => {
+            // The origin is down (or refuses our token): nobody's attempt counts.
+            Verdict::Retry { attempts: prev, next_at: now_ms }
+        }
+        Judged::Answer(OriginAnswer::Unavailable | OriginAnswer::Misconfigured { .. }) | Judged::KeyUnreadable => {
             let attempts = Attempts { count: prev.count + 1, first_at: Some(prev.first_at.unwrap_or(now_ms)) };
             let span = now_ms - attempts.first_at.unwrap_or(now_ms);
             if attempts.count >= max_attempts.max(1) && span >= REVERIFY_MIN_SPAN_MS {
@@ -855,13 +861,13 @@ pub fn offline_fits(pending_for_user: u32, pending_for_server: u32) -> Result<()
 /// The session id of an offline admission: derived from what identifies it (server,
 /// username, client address and port, admission time), so the same admission reported
 /// twice (an agent's retry, a replay) is one session.
-pub fn offline_session_id(server: &str, a: &OfflineAdmission) -> String {
+pub fn offline_session_id(server: &ServerId, a: &OfflineAdmission) -> SessionId {
     let id = format!("offline\n{server}\n{}\n{}\n{}\n{}", a.username, a.client_ip, a.client_port, a.admitted_at_ms);
-    crate::signature::sha256_hex(id.as_bytes())[..32].to_owned()
+    SessionId::issued(&crate::signature::sha256_hex(id.as_bytes()))
 }
 
 /// Session ids a server acks (`{"session_ids":[…]}`), at most 1,000.
-pub fn parse_acks(f: &Fields) -> Result<Vec<crate::types::SessionId>, RequestError> {
+pub fn parse_acks(f: &Fields) -> Result<Vec<SessionId>, RequestError> {
     let list = f.opt_array("session_ids")?.ok_or_else(|| RequestError::field("session_ids", "is required"))?;
     if list.len() > 1000 {
         return Err(RequestError::field("session_ids", "at most 1000 per request"));
@@ -869,7 +875,7 @@ pub fn parse_acks(f: &Fields) -> Result<Vec<crate::types::SessionId>, RequestErr
     list.iter()
         .map(|v| {
             let s = v.as_str().ok_or_else(|| RequestError::field("session_ids", "must be strings"))?;
-            crate::types::SessionId::parse(s).map_err(|e| RequestError::field("session_ids", e.0))
+            SessionId::parse(s).map_err(|e| RequestError::field("session_ids", e.0))
         })
         .collect()
 }

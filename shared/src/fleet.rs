@@ -620,6 +620,7 @@ mod tests {
                 .iter()
                 .map(|(r, res)| (*r, res.map(|v| v.iter().map(|(id, p)| (id.to_string(), *p)).collect())))
                 .collect(),
+            ..CycleVotes::default()
         }
     }
 

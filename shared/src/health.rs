@@ -13,7 +13,7 @@ pub enum Health {
     Down,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Thresholds {
     /// Failed minutes in a row that mark an up server down.
     pub down_after: u32,

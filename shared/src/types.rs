@@ -263,6 +263,11 @@ impl Hostname {
 }
 
 impl SessionId {
+    /// The id the edge issues: the first 32 hex digits of a SHA-256 (README "Auth").
+    pub fn issued(sha256_hex: &str) -> Self {
+        Self(sha256_hex[..32.min(sha256_hex.len())].to_owned())
+    }
+
     /// 1 to 64 of `[A-Za-z0-9_-]` (the edge issues 32 hex digits).
     pub fn parse(s: &str) -> Result<Self, Invalid> {
         if s.is_empty() || s.len() > 64 || !s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {

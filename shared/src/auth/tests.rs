@@ -254,8 +254,8 @@ fn reverify_is_kicked_only_when_the_origin_judges() {
 fn signature_keys_are_stable_and_distinct() {
     assert_eq!(session_id_for("ab"), session_id_for("ab"));
     assert_ne!(session_id_for("ab"), session_id_for("ac"));
-    assert_ne!(effect_tag("ab"), session_id_for("ab"));
-    assert_eq!(session_id_for("ab").len(), 32);
+    assert_ne!(effect_tag("ab"), session_id_for("ab").as_str());
+    assert_eq!(session_id_for("ab").as_str().len(), 32);
     let a = OfflineAdmission {
         username: "u".into(),
         password: "p".into(),
@@ -264,13 +264,15 @@ fn signature_keys_are_stable_and_distinct() {
         admitted_at_ms: NOW,
     };
     let b = OfflineAdmission { password: "other".into(), ..a.clone() };
-    assert_eq!(offline_session_id("se-1", &a), offline_session_id("se-1", &b), "one admission, one session");
-    assert_ne!(offline_session_id("se-1", &a), offline_session_id("se-2", &a));
+    let (se1, se2) = (ServerId::parse("se-1").unwrap(), ServerId::parse("se-2").unwrap());
+    assert_eq!(offline_session_id(&se1, &a), offline_session_id(&se1, &b), "one admission, one session");
+    assert_ne!(offline_session_id(&se1, &a), offline_session_id(&se2, &a));
     assert_ne!(
-        offline_session_id("se-1", &a),
-        offline_session_id("se-1", &OfflineAdmission { client_port: 6, ..a.clone() })
+        offline_session_id(&se1, &a),
+        offline_session_id(&se1, &OfflineAdmission { client_port: 6, ..a.clone() })
     );
-    assert!(crate::types::SessionId::parse(&session_id_for("x")).is_ok());
+    assert_eq!(offline_session_id(&se1, &a).as_str().len(), 32);
+    assert!(SessionId::parse(session_id_for("x").as_str()).is_ok());
 }
 
 const LIMITS: GuardLimits = GuardLimits { user_max: 20, cap: 600 };
@@ -406,6 +408,33 @@ fn reverify_rows() {
         reverify_verdict(a0, Judged::Answer(OriginAnswer::Unavailable), false, NOW, 5),
         Verdict::Retry { attempts: a0, next_at: NOW }
     );
+}
+
+#[test]
+fn an_unreadable_data_key_counts_an_attempt_even_while_the_origin_is_down() {
+    // Not a disconnect at once (a KV hiccup must not cut a valid user off) ...
+    let a0 = Attempts::default();
+    let first = reverify_verdict(a0, Judged::KeyUnreadable, false, NOW, 5);
+    assert_eq!(
+        first,
+        Verdict::Retry { attempts: Attempts { count: 1, first_at: Some(NOW) }, next_at: NOW + REVERIFY_BACKOFF_MS }
+    );
+    // ... and not a free pass: with the origin down for everyone, it still counts, so a
+    // provisional impostor is disconnected as unverifiable once the attempts span enough.
+    let mut a = a0;
+    let mut now = NOW;
+    let end = loop {
+        match reverify_verdict(a, Judged::KeyUnreadable, false, now, 5) {
+            Verdict::Retry { attempts, next_at } => {
+                assert!(next_at > now, "never retried before its backoff");
+                (a, now) = (attempts, next_at);
+            }
+            v => break v,
+        }
+    };
+    assert_eq!(end, Verdict::Disconnect(DisconnectReason::Unverifiable));
+    assert_eq!(a.count, 4, "the fifth attempt gives up");
+    assert!(now - NOW >= REVERIFY_MIN_SPAN_MS);
 }
 
 #[test]

@@ -32,8 +32,7 @@ pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
             key: cfg.check_key(now),
             now_ms: now,
             stale_s: cfg.heartbeat_stale_s,
-            down_after: cfg.down_after,
-            up_after: cfg.up_after,
+            thresholds: cfg.thresholds(),
         },
     )
     .await?;

@@ -1,7 +1,7 @@
 //! The cron round. With probers (`PROBE_MODE=alarms`, the default) it is the watchdog
-//! (README "Probers"): it re-arms any prober whose alarm is missing or overdue, has every
-//! pool judge cycles whose reports are overdue, reconciles every pool (what a cycle could
-//! not apply), publishes the snapshot and records the previous minute's checks in the SLA
+//! (README "Probers"): every pool's flush re-arms any of its probers (one per region and
+//! slice) whose alarm is missing or overdue and judges cycles whose reports are overdue;
+//! the round reconciles every pool (what a cycle could not apply), publishes the snapshot and records the previous minute's checks in the SLA
 //! ledger. In cron mode it judges every server itself for the round's minute, as before
 //! the probers. Pools are called in parallel.
 
@@ -29,13 +29,12 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
                 minute: scheduled_ms.div_euclid(60_000),
                 now_ms: scheduled_ms,
                 stale_s: cfg.heartbeat_stale_s,
-                down_after: cfg.down_after,
-                up_after: cfg.up_after,
+                thresholds: cfg.thresholds(),
             };
             call(&stub, req).await
         }
         ProbeMode::Alarms => {
-            let req = FlushReq { now_ms: scheduled_ms, expected: cfg.probe_regions.clone() };
+            let req = FlushReq { pool: country.to_owned(), now_ms: scheduled_ms, expected: cfg.probe_regions.clone() };
             let r: FlushResp = call(&stub, req).await?;
             Ok(RoundResp {
                 views: r.views,
@@ -50,15 +49,6 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
 /// Runs the round; returns the alerts it raised (sent by the caller from `waitUntil`).
 pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert>, ApiError> {
     let mut minute = scheduled_ms.div_euclid(60_000);
-    if cfg.probe_mode == ProbeMode::Alarms {
-        for (region, r) in crate::objects::prober::ensure_all(env, &cfg.probe_regions, scheduled_ms).await {
-            match r {
-                Ok(r) if r.rearmed => worker::console_warn!("watchdog: prober {} re-armed", region.as_str()),
-                Ok(_) => {}
-                Err(e) => worker::console_error!("watchdog: prober {}: {}", region.as_str(), e.message),
-            }
-        }
-    }
     let countries: Vec<String> =
         rpc::call(&fleet_store::index(env)?, CountriesReq {}).await?.iter().map(ToString::to_string).collect();
     let calls = countries.iter().map(|c| async move { (c, pool_round(env, cfg, c, scheduled_ms).await) });
@@ -74,7 +64,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
                 views.extend(r.views);
                 checks = checks + r.checks;
                 cycles.extend(r.cycles);
-                alerts.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
+                alerts.extend(r.transitions.iter().map(|t| Alert::transition(t.id.as_str(), t.to)));
             }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {

@@ -13,7 +13,10 @@ use std::collections::{BTreeMap, HashMap};
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{judge_cycle, judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
-use vpn_edge_core::probe::{cycle_ready, reconcile_now, report_counts, CycleVotes, ProbeMode, Region, RegionResults};
+use vpn_edge_core::probe::{
+    cycle_ready, needs_ensure, reconcile_now, report_counts, slice_of, slices_for, CycleVotes, ProbeMode, Reconcile,
+    Region, RegionResults,
+};
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
 use vpn_edge_core::types::ServerId;
@@ -60,10 +63,11 @@ protocol! {
     }
 }
 
-/// A region's results for one cycle (from its prober).
+/// One region's results of one slice of this pool for one cycle (from its prober).
 #[derive(Serialize, Deserialize)]
 pub struct ReportReq {
     pub region: Region,
+    pub slice: u32,
     pub cycle: i64,
     pub len_ms: i64,
     /// The voting regions (`PROBE_REGIONS`): the cycle is judged once all have reported.
@@ -74,14 +78,18 @@ pub struct ReportReq {
 
 #[derive(Serialize, Deserialize)]
 pub struct ReportResp {
-    /// What to probe next cycle.
+    /// What this slice probes next cycle.
     pub targets: Vec<Target>,
     pub transitions: Vec<Transition>,
+    /// The slice is surplus (the pool shrank): its prober ends its loop.
+    pub retire: bool,
 }
 
 /// The cron watchdog: judge what is overdue, hand over recent cycles' checks.
 #[derive(Serialize, Deserialize)]
 pub struct FlushReq {
+    /// This pool's name (its country code), for naming its probers.
+    pub pool: String,
     pub now_ms: i64,
     pub expected: Vec<Region>,
 }
@@ -129,13 +137,12 @@ pub struct RoundReq {
     pub minute: i64,
     pub now_ms: i64,
     pub stale_s: u32,
-    pub down_after: u32,
-    pub up_after: u32,
+    pub thresholds: Thresholds,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Transition {
-    pub id: String,
+    pub id: ServerId,
     pub to: Health,
 }
 
@@ -157,8 +164,7 @@ pub struct ExternalReq {
     pub key: i64,
     pub now_ms: i64,
     pub stale_s: u32,
-    pub down_after: u32,
-    pub up_after: u32,
+    pub thresholds: Thresholds,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -195,6 +201,9 @@ pub struct PoolRegistry {
     state: State,
     env: Env,
     servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
+    /// The last cycle each prober (region, slice) reported: lets the watchdog skip probers
+    /// that are plainly running. Memory only; empty after eviction (then all are called).
+    heard: RefCell<BTreeMap<(Region, u32), i64>>,
 }
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
@@ -241,6 +250,42 @@ impl PoolRegistry {
         futures_util::future::join_all(puts).await.into_iter().collect()
     }
 
+    /// How many slices this pool has now (the core decides from its size and the
+    /// schedule), and which of its http/tcp servers slice `slice` probes.
+    fn slices(&self) -> u32 {
+        let s = env_config::load(&self.env).schedule();
+        self.with(|m| {
+            let targets = m.values().filter(|r| r.reg.probe != Probe::Heartbeat).count();
+            slices_for(m.len(), targets, s)
+        })
+    }
+
+    fn slice_targets(&self, slice: u32) -> Vec<Target> {
+        let all = self.targets();
+        let slices = self.slices();
+        let n = all.len();
+        all.into_iter().enumerate().filter(|(rank, _)| slice_of(*rank, n, slices) == slice).map(|(_, t)| t).collect()
+    }
+
+    /// Make sure every region's prober of each slice runs (the watchdog, registrations).
+    /// `pool` comes from the caller: an object's own name is not reliably visible inside it.
+    async fn ensure_probers(&self, pool: &str, now_ms: i64) {
+        let cfg = env_config::load(&self.env);
+        if cfg.probe_mode != ProbeMode::Alarms {
+            return;
+        }
+        let (s, slices) = (cfg.schedule(), self.slices());
+        let heard = self.heard.borrow().clone();
+        let probers: Vec<(Region, u32)> = cfg
+            .probe_regions
+            .iter()
+            .flat_map(|&r| (0..slices).map(move |k| (r, k)))
+            .filter(|p| needs_ensure(s, heard.get(p).copied(), now_ms))
+            .collect();
+        crate::objects::prober::ensure_pool(&self.env, probers, pool, now_ms).await;
+    }
+
+    /// Every http/tcp server, in id order (the order slices are cut in).
     fn targets(&self) -> Vec<Target> {
         self.with(|m| {
             m.values()
@@ -271,16 +316,17 @@ impl PoolRegistry {
     ) -> std::result::Result<Vec<Transition>, ApiError> {
         let cfg = env_config::load(&self.env);
         let t = cfg.thresholds();
+        let slices = self.slices();
         let mut transitions = Vec::new();
         let mut changed: Vec<String> = Vec::new();
         let mut newest = None;
         let storage = self.state.storage();
         for (cycle, votes) in std::mem::take(&mut pending) {
-            if !cycle_ready(&votes, expected, latest, now_ms) {
+            if !cycle_ready(&votes, expected, slices, latest, now_ms) {
                 continue;
             }
             let round = self.with(|m| judge_cycle(m.values_mut(), &votes, cfg.heartbeat_stale_s, t));
-            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }));
+            transitions.extend(round.transitions.into_iter().map(|(id, to)| Transition { id, to }));
             changed.extend(round.changed.into_iter().map(|id| id.to_string()));
             storage::put(&storage, &format!("{CHECKS}{cycle}"), &round.checks).await.map_err(storage_err)?;
             storage.delete(&format!("{VOTES}{cycle}")).await.map_err(storage_err)?;
@@ -302,7 +348,7 @@ impl PoolRegistry {
         let storage = self.state.storage();
         let last: Option<i64> = storage::get(&storage, DNS_LAST).await.map_err(storage_err)?;
         let dirty: bool = storage::get(&storage, DNS_DIRTY).await.map_err(storage_err)?.unwrap_or(false);
-        if reconcile_now(transitions, dirty, last, cycle) {
+        if reconcile_now(Reconcile::Cycle { transitions, dirty }, last, cycle) {
             storage::put(&storage, DNS_LAST, &cycle).await.map_err(storage_err)?;
             if dirty {
                 storage::put(&storage, DNS_DIRTY, &false).await.map_err(storage_err)?;
@@ -345,15 +391,10 @@ impl PoolRegistry {
             rec
         });
         self.store(&record).await?;
-        let cfg = env_config::load(&self.env);
-        if cfg.probe_mode == ProbeMode::Alarms && record.reg.probe != Probe::Heartbeat {
-            // A new target: make sure the probers' alarm loops run (no need to wait
-            // for the cron watchdog).
-            for (region, r) in crate::objects::prober::ensure_all(&self.env, &cfg.probe_regions, r.now_ms).await {
-                if let Err(e) = r {
-                    worker::console_warn!("pool: prober {}: {}", region.as_str(), e.message);
-                }
-            }
+        if record.reg.probe != Probe::Heartbeat {
+            // A new target (maybe a new slice): make sure the probers' alarm loops run (no
+            // need to wait for the cron watchdog).
+            self.ensure_probers(record.reg.country.as_str(), r.now_ms).await;
         }
         Ok(PutResp { view: record.view(r.now_ms, r.stale_s) })
     }
@@ -382,9 +423,9 @@ impl PoolRegistry {
         if env_config::load(&self.env).fault(&format!("pool:{}", self.state.id().name().unwrap_or_default())) {
             return Err(ApiError::unavailable("pool registry"));
         }
-        let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+        let t = r.thresholds;
         let probes: HashMap<String, bool> =
-            prober_probe::run(self.targets(), "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
+            prober_probe::run(self.targets(), "cron", "cron", CRON_PROBE_TIMEOUT_MS).await.into_iter().collect();
         // Other requests ran while the probes were out; a failed write there drops the cache.
         self.load().await?;
         let (changed, views, round) = self.with(|m| {
@@ -394,7 +435,7 @@ impl PoolRegistry {
             let views: Vec<ServerView> = m.values().map(|rec| rec.view(r.now_ms, r.stale_s)).collect();
             (changed, views, round)
         });
-        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id: id.to_string(), to }).collect();
+        let transitions = round.transitions.into_iter().map(|(id, to)| Transition { id, to }).collect();
         let checks = round.checks;
         self.store_all(&changed).await?;
         Ok(RoundResp { views, transitions, checks, cycles: Vec::new() })
@@ -402,31 +443,43 @@ impl PoolRegistry {
 
     async fn report(&self, r: ReportReq) -> std::result::Result<ReportResp, ApiError> {
         let storage = self.state.storage();
+        if r.slice >= self.slices() {
+            // A slice the pool no longer has: its results are not counted, its loop ends.
+            return Ok(ReportResp { targets: Vec::new(), transitions: Vec::new(), retire: true });
+        }
+        {
+            // This prober runs: the watchdog need not call it (memory only).
+            let mut heard = self.heard.borrow_mut();
+            let last = heard.entry((r.region, r.slice)).or_insert(r.cycle);
+            *last = (*last).max(r.cycle);
+        }
         let mut pending = self.pending().await?;
         let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
             cycle: r.cycle,
             len_ms: r.len_ms,
-            regions: BTreeMap::new(),
+            ..CycleVotes::default()
         });
         // A region's first report for a cycle counts; a repeated one does not, nor one
         // for a cycle already judged (it must not replace the majority's verdict).
         let judged: Option<i64> = storage::get(&storage, JUDGED).await.map_err(storage_err)?;
         if !report_counts(judged, r.cycle) {
-            let targets = self.targets();
-            return Ok(ReportResp { targets, transitions: Vec::new() });
+            let targets = self.slice_targets(r.slice);
+            return Ok(ReportResp { targets, transitions: Vec::new(), retire: false });
         }
-        if let std::collections::btree_map::Entry::Vacant(e) = votes.regions.entry(r.region) {
-            e.insert(r.results);
-            storage.put(&format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
+        // A slice's first report for a cycle counts; its repeats do not.
+        if votes.record(r.region, r.slice, r.results) {
+            storage::put(&storage, &format!("{VOTES}{}", r.cycle), &*votes).await.map_err(storage_err)?;
         }
         let latest: Option<i64> = storage::get(&storage, LATEST).await.map_err(storage_err)?;
         let latest = latest.unwrap_or(r.cycle).max(r.cycle);
         storage::put(&storage, LATEST, &latest).await.map_err(storage_err)?;
         let transitions = self.judge_ready(pending, &r.expected, latest, r.now_ms).await?;
-        Ok(ReportResp { targets: self.targets(), transitions })
+        Ok(ReportResp { targets: self.slice_targets(r.slice), transitions, retire: false })
     }
 
     async fn flush(&self, r: FlushReq) -> std::result::Result<FlushResp, ApiError> {
+        // The watchdog: this pool's probers (one per region and slice) must be running.
+        self.ensure_probers(&r.pool, r.now_ms).await;
         let storage = self.state.storage();
         let latest: Option<i64> = storage::get(&storage, LATEST).await.map_err(storage_err)?;
         let pending = self.pending().await?;
@@ -447,7 +500,7 @@ impl PoolRegistry {
     }
 
     async fn external(&self, r: ExternalReq) -> std::result::Result<ExternalResp, ApiError> {
-        let t = Thresholds { down_after: r.down_after, up_after: r.up_after };
+        let t = r.thresholds;
         let (record, transition) = self.with(|m| match m.get_mut(r.id.as_str()) {
             None => Err(ApiError::from(LookupError::NotFound("server"))),
             Some(rec) => {
@@ -456,9 +509,7 @@ impl PoolRegistry {
             }
         })?;
         self.store(&record).await?;
-        // An alert leaves DNS at once, even in a cycle the probers already reconciled
-        // (README "LibreNMS": alerts are rare; the once-per-cycle budget is for probes).
-        if transition.is_some() {
+        if transition.is_some() && reconcile_now(Reconcile::Alert, None, r.key) {
             storage::put(&self.state.storage(), DNS_LAST, &r.key).await.map_err(storage_err)?;
             self.follow(r.now_ms).await;
         }
@@ -483,7 +534,7 @@ impl PoolRegistry {
 
 impl DurableObject for PoolRegistry {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, servers: RefCell::new(None) }
+        Self { state, env, servers: RefCell::new(None), heard: RefCell::new(BTreeMap::new()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {

@@ -1,13 +1,14 @@
-//! `Prober`: one Durable Object per region of `PROBE_REGIONS`, created with that
-//! `locationHint` (README "Probers"). Its alarm fires on the cycle grid of
-//! `PROBE_INTERVAL_S`; each wake sets the next alarm first (alarms are at-least-once and a
-//! wake can throw or be evicted), then probes every http/tcp server of every pool and
-//! reports the results to each pool, which judges the cycle once the regions are in.
-//! Everything it needs across wakes is in storage: its region, the alarm it set, the last
-//! cycle it reported and the targets the pools gave it.
+//! `Prober`: per region of `PROBE_REGIONS` and per slice of a pool, one Durable Object
+//! `prober-<region>-<pool>-<slice>`, created with the region's `locationHint` (README
+//! "Probers"). A pool has one slice per `slice_capacity` http/tcp servers (the core decides),
+//! so a prober's cycle finishes within the interval even when every server of its slice
+//! hangs. Its alarm fires on the cycle grid of `PROBE_INTERVAL_S`; each wake sets the next
+//! alarm first (alarms are at-least-once and a wake can throw or be evicted), then probes
+//! its slice and reports to its pool, which judges the cycle once every region's slices are
+//! in. Everything it needs across wakes is in storage: its region, pool and slice, the alarm
+//! it set, the last cycle it reported and the targets the pool gave it.
 
 use crate::env_config;
-use crate::objects::fleet_index::CountriesReq;
 use crate::objects::pool::{ReportReq, ReportResp};
 use crate::objects::storage;
 use crate::outbound::alerts;
@@ -15,21 +16,22 @@ use crate::outbound::probe::{self, Target};
 use crate::rpc::{self, call, protocol, reply};
 use crate::stores::fleet_store;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
-use vpn_edge_core::probe::{on_wake, Region, WakeAction};
+use vpn_edge_core::probe::{on_wake, prober_fault, ProberFault, Region, WakeAction};
 use worker::*;
 
 const REGION: &str = "region";
+const POOL: &str = "pool";
+const SLICE: &str = "slice";
 const DUE: &str = "due";
 const LAST_CYCLE: &str = "last_cycle";
-const TARGETS: &str = "targets";
+const TARGETS: &str = "slice_targets";
 
 protocol! {
-    /// What the Worker (the cron watchdog, a registration) asks of a region's `Prober`.
+    /// What a pool (its watchdog flush, a registration) asks of one of its probers.
     pub enum ProberOp {
-        /// Make sure the region's alarm loop runs.
+        /// Make sure this prober's alarm loop runs.
         Ensure(EnsureReq) -> EnsureResp,
     }
 }
@@ -37,6 +39,8 @@ protocol! {
 #[derive(Serialize, Deserialize)]
 pub struct EnsureReq {
     pub region: Region,
+    pub pool: String,
+    pub slice: u32,
     pub now_ms: i64,
 }
 
@@ -48,30 +52,35 @@ pub struct EnsureResp {
     pub last_cycle: Option<i64>,
 }
 
-/// The stub of a region's prober: named after the region, hinted to it.
-pub fn stub(env: &Env, region: Region) -> std::result::Result<Stub, ApiError> {
+/// The stub of one slice's prober in one region: named after both, hinted to the region.
+pub fn stub(env: &Env, region: Region, pool: &str, slice: u32) -> std::result::Result<Stub, ApiError> {
     env.durable_object("PROBERS")
-        .and_then(|ns| ns.get_by_name_with_location_hint(&region.object_name(), region.as_str()))
+        .and_then(|ns| ns.get_by_name_with_location_hint(&region.object_name(pool, slice), region.as_str()))
         .map_err(|e| {
-            worker::console_error!("prober {}: {e}", region.as_str());
+            worker::console_error!("prober {}-{pool}-{slice}: {e}", region.as_str());
             ApiError::unavailable("prober")
         })
 }
 
-/// The watchdog (cron) and registrations: make sure every region's alarm loop runs.
-pub async fn ensure_all(
-    env: &Env,
-    regions: &[Region],
-    now_ms: i64,
-) -> Vec<(Region, std::result::Result<EnsureResp, ApiError>)> {
-    let calls = regions.iter().map(|&region| async move {
-        let r = match stub(env, region) {
-            Ok(s) => call(&s, EnsureReq { region, now_ms }).await,
+/// A pool's watchdog flush and registrations: make sure these probers (region, slice) of
+/// the pool run. Failures are logged; the next minute's flush tries again.
+pub async fn ensure_pool(env: &Env, probers: Vec<(Region, u32)>, pool: &str, now_ms: i64) {
+    let calls = probers.into_iter().map(|(region, slice)| async move {
+        let req = EnsureReq { region, pool: pool.to_owned(), slice, now_ms };
+        let r = match stub(env, region, pool, slice) {
+            Ok(s) => call(&s, req).await,
             Err(e) => Err(e),
         };
-        (region, r)
+        (region, slice, r)
     });
-    futures_util::future::join_all(calls).await
+    for (region, slice, r) in futures_util::future::join_all(calls).await {
+        let name = region.object_name(pool, slice);
+        match r {
+            Ok(r) if r.rearmed => worker::console_warn!("watchdog: {name} armed"),
+            Ok(_) => {}
+            Err(e) => worker::console_error!("watchdog: {name}: {}", e.message),
+        }
+    }
 }
 
 #[durable_object]
@@ -97,8 +106,15 @@ impl Prober {
     async fn ensure(&self, r: EnsureReq) -> std::result::Result<EnsureResp, ApiError> {
         let cfg = env_config::load(&self.env);
         let s = cfg.schedule();
+        // Who this object is, stored once: a wake after eviction reads it back.
         if self.get::<Region>(REGION).await? != Some(r.region) {
             self.put(REGION, r.region).await?;
+        }
+        if self.get::<String>(POOL).await?.as_deref() != Some(r.pool.as_str()) {
+            self.put(POOL, &r.pool).await?;
+        }
+        if self.get::<u32>(SLICE).await? != Some(r.slice) {
+            self.put(SLICE, r.slice).await?;
         }
         let alarm = self.state.storage().get_alarm().await.map_err(storage_err)?;
         let rearmed = s.needs_rearm(alarm, r.now_ms);
@@ -116,7 +132,15 @@ impl Prober {
     /// One wake. An error is thrown to the runtime, which retries the alarm (the next one
     /// is already set, so a cycle that keeps failing still leaves the loop running).
     async fn wake(&self) -> std::result::Result<(), ApiError> {
-        let Some(region) = self.get::<Region>(REGION).await? else { return Ok(()) };
+        let storage = self.state.storage();
+        let (Some(region), Some(pool), Some(slice)) =
+            (self.get::<Region>(REGION).await?, self.get::<String>(POOL).await?, self.get::<u32>(SLICE).await?)
+        else {
+            // A prober of the one-per-region design (`prober-<region>`, no pool) or never
+            // ensured: nothing to probe, let the loop end.
+            return Ok(());
+        };
+        let name = region.object_name(&pool, slice);
         let cfg = env_config::load(&self.env);
         let s = cfg.schedule();
         let now = Date::now().as_millis() as i64;
@@ -128,79 +152,61 @@ impl Prober {
         let last: Option<i64> = self.get(LAST_CYCLE).await?;
         let w = on_wake(s, due, now, last);
         self.put(DUE, w.next_alarm).await?;
-        self.state.storage().set_alarm(w.next_alarm - now).await.map_err(storage_err)?;
+        storage.set_alarm(w.next_alarm - now).await.map_err(storage_err)?;
+        let fault = self.fault(region, &pool, slice);
         if w.action == WakeAction::Duplicate {
             return Ok(());
         }
-        let pools: Vec<String> =
-            call(&fleet_store::index(&self.env)?, CountriesReq {}).await?.iter().map(ToString::to_string).collect();
-        let mut targets: BTreeMap<String, Vec<Target>> = self.get(TARGETS).await?.unwrap_or_default();
-        targets.retain(|p, _| pools.contains(p));
+        let targets: Vec<Target> = self.get(TARGETS).await?.unwrap_or_default();
         let results = match w.action {
-            WakeAction::Probe if !self.fault_abstain(region) => {
-                let all: Vec<Target> = targets.values().flatten().cloned().collect();
-                Some(probe::run(all, region.as_str(), s.probe_timeout_ms()).await)
+            WakeAction::Probe if fault != Some(ProberFault::Abstain) => {
+                Some(probe::run(targets, region.as_str(), &name, s.probe_timeout_ms()).await)
             }
             WakeAction::Probe => None,
             _ => {
-                worker::console_warn!("prober {}: alarm late by more than one interval; abstaining", region.as_str());
+                worker::console_warn!("{name}: alarm late by more than one interval; abstaining");
                 None
             }
         };
-        let reports = pools.iter().map(|pool| {
-            let results = results.as_ref().map(|all| {
-                let ids =
-                    targets.get(pool).map(|t| t.iter().map(|t| t.id.as_str()).collect::<Vec<_>>()).unwrap_or_default();
-                all.iter().filter(|(id, _)| ids.contains(&id.as_str())).map(|(k, v)| (k.clone(), *v)).collect()
-            });
-            let req = ReportReq {
-                region,
-                cycle: w.cycle,
-                len_ms: s.interval_ms,
-                expected: cfg.probe_regions.clone(),
-                results,
-                now_ms: Date::now().as_millis() as i64,
-            };
-            async move {
-                let r: std::result::Result<ReportResp, ApiError> = match fleet_store::pool(&self.env, pool) {
-                    Ok(stub) => call(&stub, req).await,
-                    Err(e) => Err(e),
-                };
-                (pool.clone(), r)
-            }
-        });
-        let mut raised = Vec::new();
-        let mut failed = 0;
-        for (pool, r) in futures_util::future::join_all(reports).await {
-            match r {
-                Ok(r) => {
-                    raised.extend(r.transitions.iter().map(|t| Alert::transition(&t.id, t.to)));
-                    targets.insert(pool, r.targets);
-                }
-                Err(e) => {
-                    failed += 1;
-                    worker::console_error!("prober {}: pool {pool}: {}", region.as_str(), e.message);
-                }
-            }
+        if fault == Some(ProberFault::Throw) {
+            // A wake that fails part-way: its probes ran, its report never leaves.
+            return Err(ApiError::unavailable("prober (PROBER_FAULT throw)"));
         }
-        self.put(TARGETS, &targets).await?;
+        let req = ReportReq {
+            region,
+            slice,
+            cycle: w.cycle,
+            len_ms: s.interval_ms,
+            expected: cfg.probe_regions.clone(),
+            results,
+            // The probes' completion (ARCHITECTURE.md, invariant 7: an outbound call's
+            // completion is an event the shell timestamps).
+            now_ms: Date::now().as_millis() as i64,
+        };
+        // A failed report is thrown: the runtime retries the wake, which probes the cycle
+        // again (it was not recorded as reported); the cron flush judges what stays missing.
+        let r: ReportResp = call(&fleet_store::pool(&self.env, &pool)?, req).await?;
+        self.put(TARGETS, &r.targets).await?;
         self.put(LAST_CYCLE, w.cycle).await?;
-        if !raised.is_empty() {
-            alerts::send(&cfg, raised).await;
+        if r.retire {
+            // The pool shrank (or is gone): this slice is surplus, its loop ends here. A
+            // pool that grows again ensures it afresh.
+            storage.delete_alarm().await.map_err(storage_err)?;
+            worker::console_log!("{name}: surplus slice, loop ended");
         }
-        if failed > 0 {
-            // Pools that did not get this cycle's report: the cron watchdog flushes them.
-            worker::console_warn!("prober {}: {failed} pool(s) missed cycle {}", region.as_str(), w.cycle);
+        if !r.transitions.is_empty() {
+            alerts::send(&cfg, r.transitions.iter().map(|t| Alert::transition(t.id.as_str(), t.to)).collect()).await;
         }
         Ok(())
     }
 }
 
 impl Prober {
-    /// Test-only fault switch (README "Probers"; unset in production): `PROBER_FAULT =
-    /// <region>:abstain` makes that region report every cycle as one it could not probe.
-    fn fault_abstain(&self, region: Region) -> bool {
-        self.env.var("PROBER_FAULT").map(|v| v.to_string() == format!("{}:abstain", region.as_str())).unwrap_or(false)
+    /// Test-only fault switch (README "Probers"; unset in production): `PROBER_FAULT`
+    /// names a region or one slice with `abstain` or `throw`.
+    fn fault(&self, region: Region, pool: &str, slice: u32) -> Option<ProberFault> {
+        let spec = self.env.var("PROBER_FAULT").map(|v| v.to_string()).unwrap_or_default();
+        prober_fault(&spec, region, pool, slice)
     }
 }
 

@@ -69,8 +69,8 @@ pub struct SessionsReq {}
 
 #[derive(Serialize, Deserialize)]
 pub struct RecordReq {
-    pub session_id: String,
-    pub server_id: String,
+    pub session_id: SessionId,
+    pub server_id: ServerId,
     pub username: String,
     pub password: String,
     pub client_ip: String,
@@ -123,27 +123,27 @@ pub struct ReverifyReq {
 /// A session as operators see it (never the password), in every state until it is gone.
 #[derive(Serialize, Deserialize)]
 pub struct SessionView {
-    pub session_id: String,
-    pub server_id: String,
+    pub session_id: SessionId,
+    pub server_id: ServerId,
     pub username: String,
     pub client_ip: String,
     pub client_port: u16,
-    pub source: String,
+    pub source: Admission,
     pub admitted_at: String,
     pub state: SessionState,
     /// Attempts the origin could not judge (pending sessions).
     pub attempts: u32,
     /// Why it is being disconnected (disconnect states).
-    pub reason: Option<String>,
+    pub reason: Option<DisconnectReason>,
 }
 
 #[derive(Serialize, Deserialize, Clone)]
 pub struct Disconnect {
-    pub session_id: String,
+    pub session_id: SessionId,
     pub username: String,
     pub client_ip: String,
     pub client_port: u16,
-    pub reason: String,
+    pub reason: DisconnectReason,
 }
 
 #[derive(Serialize, Deserialize, Default)]
@@ -155,28 +155,19 @@ pub struct ReverifyReport {
     pub remaining: u32,
 }
 
+/// A held session as the operators' list shows it: pending re-verification (no
+/// `reason`) or on its way out.
 #[derive(Deserialize)]
-struct SessionRow {
-    id: String,
-    server_id: String,
+struct ViewRow {
+    session_id: SessionId,
+    server_id: ServerId,
     username: String,
     client_ip: String,
     client_port: f64,
-    source: String,
+    source: Admission,
     admitted_at: f64,
     attempts: f64,
-}
-
-#[derive(Deserialize)]
-struct DisconnectViewRow {
-    session_id: String,
-    server_id: String,
-    username: String,
-    client_ip: String,
-    client_port: f64,
-    source: String,
-    admitted_at: f64,
-    reason: String,
+    reason: Option<DisconnectReason>,
     acked_at: Option<f64>,
 }
 
@@ -193,11 +184,11 @@ struct SealedRow {
 
 #[derive(Deserialize)]
 struct DisconnectRow {
-    session_id: String,
+    session_id: SessionId,
     username: String,
     client_ip: String,
     client_port: f64,
-    reason: String,
+    reason: DisconnectReason,
 }
 
 #[derive(Deserialize)]
@@ -252,8 +243,17 @@ impl SessionLedger {
         self.state.storage().sql()
     }
 
+    /// The rows of one query; a row that does not read as `T` is reported, never skipped.
+    fn rows<T: serde::de::DeserializeOwned>(
+        &self,
+        query: &str,
+        args: Vec<SqlStorageValue>,
+    ) -> std::result::Result<Vec<T>, ApiError> {
+        self.sql().exec(query, args).and_then(|c| c.to_array()).map_err(storage_err)
+    }
+
     fn count(&self, query: &str, args: Vec<SqlStorageValue>) -> std::result::Result<u32, ApiError> {
-        let rows: Vec<Count> = self.sql().exec(query, args).and_then(|c| c.to_array()).map_err(storage_err)?;
+        let rows: Vec<Count> = self.rows(query, args)?;
         Ok(rows.first().map(|c| c.n as u32).unwrap_or(0))
     }
 
@@ -264,13 +264,13 @@ impl SessionLedger {
     /// Seal and store; a session id already held (a replayed request) is left as it is.
     /// The seal's data key goes to KV first: a record without one is never written.
     async fn record(&self, cfg: &Config, r: RecordReq) -> std::result::Result<(), ApiError> {
-        let held = self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+        let held = self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.as_str().into()])?;
         if held > 0 {
             return Ok(());
         }
         let data_key = webcrypto::random::<32>().map_err(|_| ApiError::internal("random"))?;
         self.data_keys()?
-            .put(&seal_data_key_name(&r.session_id), hex(&data_key))
+            .put(&seal_data_key_name(r.session_id.as_str()), hex(&data_key))
             .map_err(storage_err)?
             .expiration_ttl(u64::from(cfg.cache_max_age_days) * 86_400)
             .execute()
@@ -278,7 +278,7 @@ impl SessionLedger {
             .map_err(storage_err)?;
         let key = seal_key(&session_key(cfg)?, &data_key);
         let nonce = webcrypto::random::<12>().map_err(|_| ApiError::internal("random"))?;
-        let sealed = webcrypto::seal(&key, &nonce, r.session_id.as_bytes(), r.password.as_bytes())
+        let sealed = webcrypto::seal(&key, &nonce, r.session_id.as_str().as_bytes(), r.password.as_bytes())
             .await
             .map_err(|_| ApiError::internal("seal"))?;
         self.sql()
@@ -286,8 +286,8 @@ impl SessionLedger {
                 "INSERT OR IGNORE INTO sessions (id, server_id, username, client_ip, client_port, source, admitted_at, nonce, sealed, attempts, next_attempt_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0)",
                 vec![
-                    r.session_id.into(),
-                    r.server_id.into(),
+                    r.session_id.as_str().into(),
+                    r.server_id.as_str().into(),
                     r.username.into(),
                     r.client_ip.into(),
                     i64::from(r.client_port).into(),
@@ -305,18 +305,18 @@ impl SessionLedger {
         let mut out = Vec::with_capacity(req.items.len());
         for r in req.items {
             let held =
-                self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.clone().into()])?;
+                self.count("SELECT COUNT(*) AS n FROM sessions WHERE id = ?", vec![r.session_id.as_str().into()])?;
             if held > 0 {
                 out.push(OfflineItem { recorded: true, error: None, failure: false });
                 continue;
             }
             let for_user = self.count(
                 "SELECT COUNT(*) AS n FROM sessions WHERE server_id = ? AND source = 'offline' AND username = ?",
-                vec![r.server_id.clone().into(), r.username.clone().into()],
+                vec![r.server_id.as_str().into(), r.username.clone().into()],
             )?;
             let for_server = self.count(
                 "SELECT COUNT(*) AS n FROM sessions WHERE server_id = ? AND source = 'offline'",
-                vec![r.server_id.clone().into()],
+                vec![r.server_id.as_str().into()],
             )?;
             match offline_fits(for_user, for_server) {
                 Ok(()) => {
@@ -334,57 +334,51 @@ impl SessionLedger {
     }
 
     fn sessions(&self) -> std::result::Result<Vec<SessionView>, ApiError> {
-        let pending: Vec<SessionRow> = self
-            .sql()
-            .exec(
-                "SELECT id, server_id, username, client_ip, client_port, source, admitted_at, attempts FROM sessions ORDER BY admitted_at",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        let disconnects: Vec<DisconnectViewRow> = self
-            .sql()
-            .exec(
-                "SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, reason, acked_at FROM disconnects ORDER BY created_at",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        let mut out: Vec<SessionView> = pending
+        // Pending sessions by admission, then disconnects in the order they were decided.
+        let rows: Vec<ViewRow> = self.rows(
+            "SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, attempts, reason, acked_at FROM ( \
+               SELECT id AS session_id, server_id, username, client_ip, client_port, source, admitted_at, attempts, \
+                      NULL AS reason, NULL AS acked_at, 0 AS part, admitted_at AS ord FROM sessions \
+               UNION ALL \
+               SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, 0, \
+                      reason, acked_at, 1, created_at FROM disconnects \
+             ) ORDER BY part, ord",
+            vec![],
+        )?;
+        Ok(rows
             .into_iter()
             .map(|r| SessionView {
-                session_id: r.id,
+                state: match (&r.reason, r.acked_at) {
+                    (None, _) => SessionState::PendingReverification,
+                    (Some(_), Some(_)) => SessionState::Acked,
+                    (Some(_), None) => SessionState::DisconnectPending,
+                },
+                session_id: r.session_id,
                 server_id: r.server_id,
                 username: r.username,
                 client_ip: r.client_ip,
                 client_port: r.client_port as u16,
                 source: r.source,
                 admitted_at: rfc3339_ms(r.admitted_at as i64).unwrap_or_default(),
-                state: SessionState::PendingReverification,
                 attempts: r.attempts as u32,
-                reason: None,
+                reason: r.reason,
             })
-            .collect();
-        out.extend(disconnects.into_iter().map(|d| SessionView {
-            session_id: d.session_id,
-            server_id: d.server_id,
-            username: d.username,
-            client_ip: d.client_ip,
-            client_port: d.client_port as u16,
-            source: d.source,
-            admitted_at: rfc3339_ms(d.admitted_at as i64).unwrap_or_default(),
-            state: if d.acked_at.is_some() { SessionState::Acked } else { SessionState::DisconnectPending },
-            attempts: 0,
-            reason: Some(d.reason),
-        }));
-        Ok(out)
+            .collect())
     }
 
     /// Open one sealed password and ask the origin.
     async fn judge(&self, cfg: &Config, session_key: &[u8; 32], row: &SealedRow) -> (Judged, Option<String>) {
-        let data_key = match self.data_keys() {
-            Ok(kv) => kv.get(&seal_data_key_name(&row.id)).text().await.ok().flatten().and_then(|h| unhex(&h)),
-            Err(_) => None,
+        let read = match self.data_keys() {
+            Ok(_) if cfg.fault("sealkeys") => Err("TEST_FAULTS sealkeys".to_string()),
+            Ok(kv) => kv.get(&seal_data_key_name(&row.id)).text().await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.message),
+        };
+        let data_key = match read {
+            Ok(hex) => hex.and_then(|h| unhex(&h)),
+            Err(e) => {
+                worker::console_error!("session ledger: a seal's data key could not be read ({e}); retried later");
+                return (Judged::KeyUnreadable, None);
+            }
         };
         let opened = match (data_key, unhex(&row.nonce), unhex(&row.sealed)) {
             (Some(dk), Some(nonce), Some(sealed)) => {
@@ -394,7 +388,7 @@ impl SessionLedger {
         };
         let Some(plain) = opened.and_then(|p| String::from_utf8(p).ok()) else {
             worker::console_error!("session ledger: a sealed password could not be opened; disconnecting the session");
-            return (Judged::Unsealable, None);
+            return (Judged::KeyUnreadable, None);
         };
         (Judged::Answer(origin::ask(cfg, &row.username, &plain).await), Some(plain))
     }
@@ -501,15 +495,11 @@ impl SessionLedger {
                 vec![(now - ACKED_KEEP_MS).into()],
             )
             .map_err(storage_err)?;
-        let rows: Vec<SealedRow> = self
-            .sql()
-            .exec(
-                "SELECT id, username, nonce, sealed, attempts, first_attempt_at FROM sessions WHERE next_attempt_at <= ? \
+        let rows: Vec<SealedRow> = self.rows(
+            "SELECT id, username, nonce, sealed, attempts, first_attempt_at FROM sessions WHERE next_attempt_at <= ? \
                  ORDER BY next_attempt_at, admitted_at LIMIT ?",
-                vec![now.into(), (REVERIFY_BATCH as i64).into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
+            vec![now.into(), (REVERIFY_BATCH as i64).into()],
+        )?;
         if rows.is_empty() {
             return Ok(());
         }
@@ -588,15 +578,11 @@ impl SessionLedger {
     }
 
     async fn disconnects(&self, r: ServerReq) -> std::result::Result<Vec<Disconnect>, ApiError> {
-        let rows: Vec<DisconnectRow> = self
-            .sql()
-            .exec(
-                "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
+        let rows: Vec<DisconnectRow> = self.rows(
+            "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
                  WHERE server_id = ? AND acked_at IS NULL ORDER BY created_at",
-                vec![r.server_id.to_string().into()],
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
+            vec![r.server_id.to_string().into()],
+        )?;
         Ok(rows
             .into_iter()
             .map(|d| Disconnect {

@@ -9,8 +9,9 @@ use std::collections::BTreeMap;
 use vpn_edge_core::registration::Probe;
 use worker::{Method, Socket};
 
-/// Connections an invocation may hold open at once (the Workers limit).
-pub const CONCURRENCY: usize = 6;
+/// Connections an invocation may hold open at once (the Workers limit; the core sizes the
+/// slices from it).
+pub use vpn_edge_core::probe::CONCURRENCY;
 
 /// `User-Agent` of every probe request.
 pub const USER_AGENT: &str = concat!("vpn-edge-probe/", env!("CARGO_PKG_VERSION"));
@@ -23,15 +24,16 @@ pub struct Target {
     pub hostname: String,
 }
 
-/// Probe one server; `region` goes out as `X-Edge-Probe-Region` on http probes.
-pub async fn probe(p: &Probe, hostname: &str, region: &str, timeout_ms: u32) -> bool {
+/// Probe one server; `region` goes out as `X-Edge-Probe-Region` on http probes, and the
+/// prober object's name as `X-Edge-Prober` (which slice saw what, in the server's logs).
+pub async fn probe(p: &Probe, hostname: &str, region: &str, prober: &str, timeout_ms: u32) -> bool {
     match p {
         Probe::Heartbeat => false,
         Probe::Http { url } => matches!(
             outbound::send(
                 Method::Get,
                 url,
-                &[("user-agent", USER_AGENT), ("x-edge-probe-region", region)],
+                &[("user-agent", USER_AGENT), ("x-edge-probe-region", region), ("x-edge-prober", prober)],
                 None,
                 timeout_ms
             )
@@ -48,11 +50,11 @@ pub async fn probe(p: &Probe, hostname: &str, region: &str, timeout_ms: u32) -> 
 }
 
 /// Probe every target, `CONCURRENCY` at a time; results by server id.
-pub async fn run(targets: Vec<Target>, region: &str, timeout_ms: u32) -> BTreeMap<String, bool> {
+pub async fn run(targets: Vec<Target>, region: &str, prober: &str, timeout_ms: u32) -> BTreeMap<String, bool> {
     use futures_util::stream::{self, StreamExt};
     stream::iter(targets)
         .map(|t| async move {
-            let ok = probe(&t.probe, &t.hostname, region, timeout_ms).await;
+            let ok = probe(&t.probe, &t.hostname, region, prober, timeout_ms).await;
             (t.id, ok)
         })
         .buffer_unordered(CONCURRENCY)

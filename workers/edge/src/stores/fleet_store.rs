@@ -78,7 +78,7 @@ const FROZEN_KEY: &str = "dns-frozen";
 
 /// Alerts for pools that froze or thawed since the last round (the set is kept in KV).
 pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_edge_core::alerts::Alert> {
-    use vpn_edge_core::alerts::Alert;
+    use vpn_edge_core::alerts::frozen_changes;
     let Ok(kv) = env.kv("FLEET") else { return Vec::new() };
     // An unreadable or corrupt list is reported, and no alert is guessed from it: the
     // current set replaces it, so the next round compares against the truth again.
@@ -90,20 +90,22 @@ pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_e
             return Vec::new();
         }
     };
-    if before == now_frozen {
-        return Vec::new();
+    let alerts = frozen_changes(&before, &now_frozen);
+    if !alerts.is_empty() {
+        save_frozen(&kv, &now_frozen).await;
     }
-    let mut alerts: Vec<Alert> =
-        now_frozen.iter().filter(|p| !before.contains(p)).map(|p| Alert::pool_frozen(p)).collect();
-    alerts.extend(before.iter().filter(|p| !now_frozen.contains(p)).map(|p| Alert::pool_unfrozen(p)));
-    save_frozen(&kv, &now_frozen).await;
     alerts
 }
 
 async fn save_frozen(kv: &worker::kv::KvStore, frozen: &[String]) {
-    if let Some(put) = serde_json::to_string(frozen).ok().and_then(|text| kv.put(FROZEN_KEY, text).ok()) {
-        if let Err(e) = put.execute().await {
-            worker::console_error!("frozen pools: {e}");
-        }
+    // A failed write is logged; the next round compares against the stale list and
+    // raises the transition again rather than losing it.
+    let text = serde_json::to_string(frozen).unwrap_or_else(|_| "[]".into());
+    let written = match kv.put(FROZEN_KEY, text) {
+        Ok(put) => put.execute().await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = written {
+        worker::console_error!("frozen pools: {e}");
     }
 }
