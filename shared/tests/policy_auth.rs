@@ -339,7 +339,7 @@ fn a_requests_effect_tag_is_the_sha256_of_effect_and_its_signature_cut_to_32_hex
     // printf 'effect\nab' | sha256sum | cut -c1-32
     assert_eq!(effect_tag("ab"), "ba087fd041b12e150e7f2b76cd5c95da");
     assert_ne!(effect_tag("ab"), effect_tag("ac"), "one tag per signature");
-    assert_ne!(effect_tag("ab"), session_id_for("ab"), "the tag is not the session id");
+    assert_ne!(effect_tag("ab"), session_id_for("ab").as_str(), "the tag is not the session id");
 }
 
 #[test]
