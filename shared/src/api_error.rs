@@ -93,7 +93,7 @@ impl ApiError {
 
     /// The error a body written by [`ApiError::body`] carries, with the status it came with.
     pub fn from_body(status: u16, body: &str) -> Option<Self> {
-        let b: ErrorBody = serde_json::from_str(body).ok()?;
+        let b: ErrorBody = serde_json::from_slice(body.as_bytes()).ok()?;
         Some(Self::new(status, b.error.code, b.error.message))
     }
 

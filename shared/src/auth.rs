@@ -117,7 +117,7 @@ impl OriginAnswer {
 /// Classify an origin reply by its status class and body.
 pub fn classify_origin(status: u16, body: &str) -> OriginAnswer {
     match status {
-        200..=299 => match serde_json::from_str::<serde_json::Value>(body)
+        200..=299 => match serde_json::from_slice::<serde_json::Value>(body.as_bytes())
             .ok()
             .and_then(|v| v.get("valid").and_then(|b| b.as_bool()))
         {

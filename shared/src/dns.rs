@@ -88,7 +88,7 @@ impl PoolPlan {
     /// The owned records after the plan, by type and address.
     pub fn result(&self) -> BTreeSet<(RecordType, String)> {
         let mut set: BTreeSet<(RecordType, String)> =
-            self.current.iter().map(|r| (r.rtype, normalise(&r.content))).collect();
+            crate::sort::set(self.current.iter().map(|r| (r.rtype, normalise(&r.content))));
         for d in &self.deletes {
             // Duplicates of a kept address delete one copy, not the address.
             let copies = self
@@ -146,7 +146,8 @@ pub fn plan_pool(
         plan.frozen = true;
         return plan;
     }
-    let desired: BTreeSet<(RecordType, String)> = up.iter().map(|ip| (RecordType::of(ip), ip.to_string())).collect();
+    let desired: BTreeSet<(RecordType, String)> =
+        crate::sort::set(up.iter().map(|ip| (RecordType::of(ip), ip.to_string())));
     let mut seen: BTreeSet<(RecordType, String)> = BTreeSet::new();
     let mut candidates = Vec::new();
     for r in &owned {
@@ -162,11 +163,12 @@ pub fn plan_pool(
     }
     // An address someone else already publishes at the pool name is served: creating ours
     // would duplicate it (Cloudflare refuses identical records, failing the whole batch).
-    let foreign: BTreeSet<(RecordType, String)> = records
-        .iter()
-        .filter(|r| !r.owned && r.name.eq_ignore_ascii_case(pool))
-        .map(|r| (r.rtype, normalise(&r.content)))
-        .collect();
+    let foreign: BTreeSet<(RecordType, String)> = crate::sort::set(
+        records
+            .iter()
+            .filter(|r| !r.owned && r.name.eq_ignore_ascii_case(pool))
+            .map(|r| (r.rtype, normalise(&r.content))),
+    );
     plan.creates = desired
         .difference(&seen)
         .filter(|k| !foreign.contains(*k))
@@ -225,7 +227,7 @@ pub fn cloudflare_name_query(pool: &str) -> String {
 
 /// Records and `total_pages` from a list page; `None` when the body is not a successful envelope.
 pub fn cloudflare_parse_list(body: &str) -> Option<(Vec<DnsRecord>, u32)> {
-    let v: Value = serde_json::from_str(body).ok()?;
+    let v: Value = serde_json::from_slice(body.as_bytes()).ok()?;
     if !v.get("success")?.as_bool()? {
         return None;
     }
@@ -269,8 +271,8 @@ fn canonical(name: &str) -> String {
 /// The A/AAAA rrsets of the pools in a zone (GET zone); every record at a pool name is the
 /// edge's (it owns the pools' rrsets).
 pub fn powerdns_parse_zone(body: &str, pools: &[String]) -> Option<Vec<DnsRecord>> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let wanted: BTreeSet<String> = pools.iter().map(|p| canonical(p)).collect();
+    let v: Value = serde_json::from_slice(body.as_bytes()).ok()?;
+    let wanted: BTreeSet<String> = crate::sort::set(pools.iter().map(|p| canonical(p)));
     let mut out = Vec::new();
     for rr in v.get("rrsets")?.as_array()? {
         let name = rr.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -298,7 +300,7 @@ pub fn powerdns_parse_zone(body: &str, pools: &[String]) -> Option<Vec<DnsRecord
 /// One PATCH per changed pool: each touched rrset REPLACEd with its final records.
 pub fn powerdns_patch(plan: &PoolPlan) -> Value {
     let result = plan.result();
-    let mut types: BTreeSet<RecordType> = plan.creates.iter().map(|c| c.rtype).collect();
+    let mut types: BTreeSet<RecordType> = crate::sort::set(plan.creates.iter().map(|c| c.rtype));
     types.extend(plan.deletes.iter().map(|d| d.rtype));
     types.extend(plan.ttl_fixes.iter().map(|d| d.rtype));
     let rrsets: Vec<Value> = types

@@ -228,10 +228,11 @@ impl ServerRecord {
             features: self.reg.features.clone(),
             last_seen: self.last_seen_ms.and_then(rfc3339_ms),
             checks: (!self.region_checks.is_empty()).then(|| {
-                self.region_checks
-                    .iter()
-                    .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail }))
-                    .collect()
+                crate::sort::map(
+                    self.region_checks
+                        .iter()
+                        .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail })),
+                )
             }),
             checked_at: self.checked_at_ms.and_then(rfc3339_ms),
             latitude: self.reg.latitude,

@@ -261,7 +261,7 @@ impl CycleVotes {
 
     /// The regions that probed `id` in this cycle, with what each saw.
     pub fn votes_for(&self, id: &str) -> BTreeMap<Region, bool> {
-        self.regions.iter().filter_map(|(r, res)| res.as_ref()?.get(id).map(|&p| (*r, p))).collect()
+        crate::sort::map(self.regions.iter().filter_map(|(r, res)| res.as_ref()?.get(id).map(|&p| (*r, p))))
     }
 }
 

@@ -210,7 +210,7 @@ pub struct CorruptCredit(pub String);
 pub fn parse_credit_state(stored: Option<&str>) -> Result<Option<CreditState>, CorruptCredit> {
     match stored {
         None => Ok(None),
-        Some(s) => serde_json::from_str(s).map(Some).map_err(|e| CorruptCredit(e.to_string())),
+        Some(s) => serde_json::from_slice(s.as_bytes()).map(Some).map_err(|e| CorruptCredit(e.to_string())),
     }
 }
 

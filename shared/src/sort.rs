@@ -5,6 +5,7 @@
 //! (README "Size"). Same order as `sort`, `sort_by`, `sort_by_key`: stable.
 
 use std::cmp::Ordering;
+use std::collections::{BTreeMap, BTreeSet};
 
 fn sorted_indices(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
@@ -33,6 +34,22 @@ pub fn sort<T: Ord>(v: &mut Vec<T>) {
     sort_by(v, T::cmp);
 }
 
+/// As `iter.collect::<BTreeMap<_, _>>()` (a repeated key keeps its last value), without
+/// `collect`'s sort: `FromIterator` sorts the pairs first, one more sort per map type;
+/// inserting one by one costs none.
+pub fn map<K: Ord, V>(iter: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, V> {
+    let mut m = BTreeMap::new();
+    m.extend(iter);
+    m
+}
+
+/// As `iter.collect::<BTreeSet<_>>()`, without its sort (see [`map`]).
+pub fn set<T: Ord>(iter: impl IntoIterator<Item = T>) -> BTreeSet<T> {
+    let mut s = BTreeSet::new();
+    s.extend(iter);
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -47,6 +64,15 @@ mod tests {
             let mut got = v;
             sort_by_key(&mut got, |x| x.0);
             prop_assert_eq!(got, expected);
+        }
+
+        /// A repeated key keeps its last value, as `collect` does.
+        #[test]
+        fn map_is_collect(v in proptest::collection::vec((0u8..8, any::<u16>()), 0..64)) {
+            let expected: BTreeMap<u8, u16> = v.iter().copied().collect();
+            prop_assert_eq!(map(v.iter().copied()), expected);
+            let expected: BTreeSet<u8> = v.iter().map(|x| x.0).collect();
+            prop_assert_eq!(set(v.iter().map(|x| x.0)), expected);
         }
 
         #[test]

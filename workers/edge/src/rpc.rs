@@ -16,7 +16,7 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, SqlStorage, S
 /// One request to a Durable Object, tied to its object's operation enum and its reply.
 pub trait Call: Sized {
     /// The object's operations; this request is one arm of it.
-    type Op: Serialize + DeserializeOwned + From<Self>;
+    type Op: Serialize + Operation + From<Self>;
     /// What the object answers.
     type Reply: Serialize + DeserializeOwned;
 }
@@ -36,10 +36,31 @@ macro_rules! protocol {
         $($(#[$arm_meta:meta])* $arm:ident($req:ty) -> $reply:ty),* $(,)?
     }) => {
         $(#[$meta])*
-        #[derive(serde::Serialize, serde::Deserialize)]
+        #[derive(serde::Serialize)]
         #[serde(tag = "op", rename_all = "snake_case")]
         $vis enum $name {
             $($(#[$arm_meta])* $arm($req)),*
+        }
+        impl $crate::rpc::Operation for $name {
+            // The same wire form serde's `tag = "op"` reads, in two passes: the tag, then
+            // the arm's request from the same text (it ignores the `op` key). serde's own
+            // internally tagged decoding buffers every request into its `Content` tree
+            // first, a second copy of every request type's decoder (README "Size").
+            fn decode(text: &[u8]) -> serde_json::Result<Self> {
+                #[derive(serde::Deserialize)]
+                #[serde(rename_all = "snake_case")]
+                enum Tag {
+                    $($arm),*
+                }
+                #[derive(serde::Deserialize)]
+                struct Head {
+                    op: Tag,
+                }
+                let head: Head = serde_json::from_slice(text)?;
+                match head.op {
+                    $(Tag::$arm => serde_json::from_slice::<$req>(text).map(Self::$arm)),*
+                }
+            }
         }
         $(
             impl From<$req> for $name {
@@ -64,10 +85,17 @@ pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<
     })
 }
 
-/// The Worker side: send `req` to the object behind `stub`, get its typed reply.
+/// The Worker side: send `req` to the object behind `stub`, get its typed reply. Generic
+/// only in encoding and decoding; the exchange itself is compiled once (README "Size").
 pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError> {
     let op = C::Op::from(req);
     let payload = serde_json::to_string(&op).map_err(|_| ApiError::internal("serialize"))?;
+    let text = exchange(stub, payload).await?;
+    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// One request to an object and its answer's text (a reply), or the error it raised.
+async fn exchange(stub: &Stub, payload: String) -> Result<String, ApiError> {
     let mut resp = post(stub, "https://do/", payload).await?;
     finish(&mut resp).await
 }
@@ -84,8 +112,8 @@ async fn post(stub: &Stub, url: &str, payload: String) -> Result<Response, ApiEr
     })
 }
 
-/// A reply, or the error the object raised with its own status and code.
-async fn finish<R: DeserializeOwned>(resp: &mut Response) -> Result<R, ApiError> {
+/// A reply's text, or the error the object raised with its own status and code.
+async fn finish(resp: &mut Response) -> Result<String, ApiError> {
     let status = resp.status_code();
     if status >= 400 {
         let body = resp.text().await.unwrap_or_default();
@@ -94,17 +122,26 @@ async fn finish<R: DeserializeOwned>(resp: &mut Response) -> Result<R, ApiError>
             ApiError::internal("durable object error")
         }));
     }
-    resp.json::<R>().await.map_err(|_| ApiError::internal("durable object answer"))
+    resp.text().await.map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// An object's operation enum, read from the request's JSON text (see [`protocol!`]).
+pub trait Operation: Sized {
+    fn decode(text: &[u8]) -> serde_json::Result<Self>;
 }
 
 /// The object side: the operation a request carries. An operation the object does not
 /// know (a Worker and object of different versions mid-deploy) is a 500 naming it.
-pub async fn operation<O: DeserializeOwned>(req: &mut Request) -> Result<O, ApiError> {
-    let text = req.text().await.map_err(|_| ApiError::internal("durable object request"))?;
-    serde_json::from_str(&text).map_err(|e| {
+pub async fn operation<O: Operation>(req: &mut Request) -> Result<O, ApiError> {
+    let text = request_text(req).await?;
+    O::decode(text.as_bytes()).map_err(|e| {
         worker::console_error!("durable object request: {e}");
         ApiError::internal("durable object request")
     })
+}
+
+async fn request_text(req: &mut Request) -> Result<String, ApiError> {
+    req.text().await.map_err(|_| ApiError::internal("durable object request"))
 }
 
 /// The object side: the answer to a request of type `C`, so an arm cannot answer with
@@ -124,10 +161,19 @@ pub fn create_schema(sql: &SqlStorage, who: &str, ddl: &[&str]) {
 }
 
 fn answer<T: Serialize>(r: Result<T, ApiError>) -> worker::Result<Response> {
-    match r {
-        Ok(v) => Response::from_json(&v),
+    match r.map(|v| serde_json::to_string(&v)) {
+        Ok(Ok(text)) => json_text(text),
+        // What `Response::from_json` answers when it cannot encode.
+        Ok(Err(_)) => Err(worker::Error::Json(("Failed to encode data to json".into(), 500))),
         Err(e) => Ok(crate::http::error_response(&e)),
     }
+}
+
+/// As `Response::from_json` after encoding, compiled once (README "Size").
+fn json_text(text: String) -> worker::Result<Response> {
+    let headers = Headers::new();
+    headers.set("content-type", "application/json")?;
+    Ok(Response::from_bytes(text.into_bytes())?.with_headers(headers))
 }
 
 /// The object side: an error before any arm ran (an unreadable request, storage that

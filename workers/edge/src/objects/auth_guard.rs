@@ -69,7 +69,7 @@ struct MemoRow {
     reply: String,
 }
 
-#[durable_object]
+#[durable_object(fetch)]
 pub struct AuthGuard {
     state: State,
     env: Env,
@@ -108,8 +108,11 @@ impl AuthGuard {
             .map_err(storage_err)?;
         // A memo that cannot be read is reported, not taken for a first use (which would
         // count a replay's failure twice): the caller sees the guard unavailable.
-        let memo =
-            seen.first().map(|m| serde_json::from_str::<GuardReply>(&m.reply)).transpose().map_err(storage_err)?;
+        let memo = seen
+            .first()
+            .map(|m| serde_json::from_slice::<GuardReply>(m.reply.as_bytes()))
+            .transpose()
+            .map_err(storage_err)?;
         if let Some(reply) = memo {
             // A replay: the same answer, no new failure, no new slot.
             return Ok(reply);

@@ -54,7 +54,7 @@ pub struct CountryReply {
     pub country: Option<CountryCode>,
 }
 
-#[durable_object]
+#[durable_object(fetch)]
 pub struct FleetIndex {
     state: State,
     map: RefCell<Option<BTreeMap<String, String>>>,
@@ -73,7 +73,7 @@ impl FleetIndex {
             return Ok(());
         }
         let store = self.state.storage();
-        let mut map: BTreeMap<String, String> = storage::list(&store, PREFIX).await?.into_iter().collect();
+        let mut map: BTreeMap<String, String> = vpn_edge_core::sort::map(storage::list(&store, PREFIX).await?);
         if let Some(legacy) = storage::get::<BTreeMap<String, String>>(&store, LEGACY_KEY).await? {
             let missing: Vec<(String, &String)> = legacy
                 .iter()

@@ -196,7 +196,7 @@ pub struct AdminListReq {
 /// Cron mode: the round probes from wherever it runs (the probe timeout of a 5 s cycle).
 const CRON_PROBE_TIMEOUT_MS: u32 = 5_000;
 
-#[durable_object]
+#[durable_object(fetch)]
 pub struct PoolRegistry {
     state: State,
     env: Env,
@@ -219,7 +219,7 @@ impl PoolRegistry {
         }
         let listed: Vec<(String, ServerRecord)> =
             storage::list(&self.state.storage(), PREFIX).await.map_err(storage_err)?;
-        let map = listed.into_iter().map(|(_, record)| (record.reg.id.to_string(), record)).collect();
+        let map = vpn_edge_core::sort::map(listed.into_iter().map(|(_, record)| (record.reg.id.to_string(), record)));
         self.servers.borrow_mut().get_or_insert(map);
         Ok(())
     }
@@ -302,7 +302,7 @@ impl PoolRegistry {
     async fn pending(&self) -> std::result::Result<BTreeMap<i64, CycleVotes>, ApiError> {
         let listed: Vec<(String, CycleVotes)> =
             storage::list(&self.state.storage(), VOTES).await.map_err(storage_err)?;
-        Ok(listed.into_iter().map(|(_, v)| (v.cycle, v)).collect())
+        Ok(vpn_edge_core::sort::map(listed.into_iter().map(|(_, v)| (v.cycle, v))))
     }
 
     /// Judge every pending cycle that is ready, oldest first; reconcile DNS at most once

@@ -83,7 +83,7 @@ pub async fn ensure_pool(env: &Env, probers: Vec<(Region, u32)>, pool: &str, now
     }
 }
 
-#[durable_object]
+#[durable_object(alarm)]
 pub struct Prober {
     state: State,
     env: Env,

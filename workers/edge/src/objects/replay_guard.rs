@@ -49,7 +49,7 @@ struct Until {
     until_ms: f64,
 }
 
-#[durable_object]
+#[durable_object(alarm)]
 pub struct ReplayGuard {
     state: State,
     /// Whether an alarm is known to be set (a cache: unknown after an eviction).

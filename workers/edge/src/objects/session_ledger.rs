@@ -204,7 +204,7 @@ struct Run<'a> {
     now_ms: i64,
 }
 
-#[durable_object]
+#[durable_object(fetch)]
 pub struct SessionLedger {
     state: State,
     env: Env,

@@ -112,7 +112,7 @@ async fn send_credit(cfg: &Config, req: &CreditRequest) -> SendOutcome {
     }
 }
 
-#[durable_object]
+#[durable_object(alarm)]
 pub struct SlaLedger {
     state: State,
     env: Env,

@@ -9,7 +9,7 @@
 use js_sys::{Map, Object, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 use worker::{Error, ListOptions, Result, Storage};
 
 /// The storage API accepts at most 128 keys per `put`/`get`/`delete` call.
@@ -24,11 +24,76 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
 /// JSON text as written by this module; anything else is a value written by the plain
 /// `worker` API before it (kept readable so an upgrade loses nothing).
 fn decode<T: DeserializeOwned>(key: &str, value: JsValue) -> Result<T> {
-    let decoded = match value.as_string() {
-        Some(text) => serde_json::from_str(&text).map_err(|e| e.to_string()),
-        None => serde_wasm_bindgen::from_value(value).map_err(|e| e.to_string()),
-    };
-    decoded.map_err(|e| Error::RustError(format!("storage: cannot decode {key}: {e}")))
+    // Generic only in the last step: one decoder per type, from JSON text either way.
+    let text = text_of(&value);
+    serde_json::from_slice(text.as_bytes()).map_err(|e| undecodable(key, &e.to_string()))
+}
+
+fn undecodable(key: &str, e: &str) -> Error {
+    Error::RustError(format!("storage: cannot decode {key}: {e}"))
+}
+
+/// The JSON text of a stored value: the text itself when it is a string (this module's
+/// encoding), else the value written by `serde_wasm_bindgen` (objects, `Map`s for maps,
+/// arrays, numbers, strings, booleans, `null`/`undefined` for `None`) spelled as the JSON
+/// it stands for, so one serde_json decoder per type reads both (README "Size").
+fn text_of(value: &JsValue) -> String {
+    if let Some(text) = value.as_string() {
+        return text;
+    }
+    let mut out = String::new();
+    write_json(value, &mut out);
+    out
+}
+
+fn write_json(v: &JsValue, out: &mut String) {
+    if v.is_undefined() || v.is_null() {
+        out.push_str("null");
+    } else if js_sys::Array::is_array(v) {
+        let items: Vec<JsValue> = js_sys::Array::from(v).iter().collect();
+        write_seq(items.iter().map(|item| (None, item)), '[', ']', out);
+    } else if let Some(map) = v.dyn_ref::<Map>() {
+        let mut pairs = Vec::new();
+        map.for_each(&mut |value, key| pairs.push((key, value)));
+        write_seq(pairs.iter().map(|(k, v)| (Some(k), v)), '{', '}', out);
+    } else if v.is_object() {
+        let pairs: Vec<(JsValue, JsValue)> = Object::entries(v.unchecked_ref())
+            .iter()
+            .map(|e| {
+                let pair: js_sys::Array = e.into();
+                (pair.get(0), pair.get(1))
+            })
+            .collect();
+        write_seq(pairs.iter().map(|(k, v)| (Some(k), v)), '{', '}', out);
+    } else {
+        // Strings, numbers, booleans: JavaScript's own JSON spelling.
+        let text = js_sys::JSON::stringify(v).ok().and_then(|t| t.as_string());
+        out.push_str(text.as_deref().unwrap_or("null"));
+    }
+}
+
+/// Items or entries (a map key of any type is written as its string, as JSON keys are).
+fn write_seq<'a>(
+    items: impl Iterator<Item = (Option<&'a JsValue>, &'a JsValue)>,
+    open: char,
+    close: char,
+    out: &mut String,
+) {
+    out.push(open);
+    for (i, (key, value)) in items.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        if let Some(key) = key {
+            let key = key
+                .as_string()
+                .unwrap_or_else(|| js_sys::JSON::stringify(key).ok().and_then(|t| t.as_string()).unwrap_or_default());
+            out.push_str(&serde_json::to_string(&key).unwrap_or_default());
+            out.push(':');
+        }
+        write_json(value, out);
+    }
+    out.push(close);
 }
 
 pub async fn get<T: DeserializeOwned>(storage: &Storage, key: &str) -> Result<Option<T>> {

@@ -110,7 +110,7 @@ impl DnsProvider for Cloudflare {
             outbound::send(Method::Post, &url, &headers, Some(cloudflare_batch(plan).to_string()), TIMEOUT_MS).await,
         )?;
         // A 200 whose envelope says success:false applied nothing (batches are all or nothing).
-        match serde_json::from_str::<serde_json::Value>(&reply.body)
+        match serde_json::from_slice::<serde_json::Value>(reply.body.as_bytes())
             .ok()
             .and_then(|v| v.get("success").and_then(|s| s.as_bool()))
         {

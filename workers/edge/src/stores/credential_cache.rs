@@ -60,7 +60,7 @@ pub async fn get(env: &Env, username: &str) -> Result<Option<CacheEntry>, ApiErr
     // A corrupt entry is treated as missing, not as an error that blocks logins; the cause
     // is logged (the next verified login overwrites it).
     Ok(kv(env)?.get(&cache_key(username)).text().await.map_err(kv_err)?.and_then(|s| {
-        serde_json::from_str(&s)
+        serde_json::from_slice(s.as_bytes())
             .map_err(|e| worker::console_error!("credential cache: corrupt entry ignored: {e}"))
             .ok()
     }))

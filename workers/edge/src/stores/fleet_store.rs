@@ -8,7 +8,7 @@ use std::rc::Rc;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::fleet::Snapshot;
 use vpn_edge_core::types::ServerId;
-use worker::{Env, Stub};
+use worker::{Env, KvStore, Stub};
 
 const SNAPSHOT_KEY: &str = "snapshot";
 /// How long an isolate reuses the snapshot it read; public responses are cached for 15 s
@@ -26,6 +26,16 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Ap
     }
 }
 
+/// A KV value written as serde_json text, read with serde_json: `get(..).json()` parses in
+/// JavaScript and decodes with `serde_wasm_bindgen`, a second decoder for every type
+/// (README "Size").
+async fn get_json<T: serde::de::DeserializeOwned>(kv: &KvStore, key: &str) -> Result<Option<T>, String> {
+    match kv.get(key).text().await.map_err(|e| e.to_string())? {
+        Some(text) => serde_json::from_slice(text.as_bytes()).map(Some).map_err(|e| e.to_string()),
+        None => Ok(None),
+    }
+}
+
 pub fn pool(env: &Env, country: &str) -> Result<Stub, ApiError> {
     stub(env, "POOLS", country, "pool registry")
 }
@@ -40,7 +50,7 @@ pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> 
         return Ok(s);
     }
     let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
-    let snap: Snapshot = kv.get(SNAPSHOT_KEY).json().await.map_err(unavailable("fleet KV"))?.unwrap_or_default();
+    let snap: Snapshot = get_json(&kv, SNAPSHOT_KEY).await.map_err(unavailable("fleet KV"))?.unwrap_or_default();
     let snap = Rc::new(snap);
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, snap.clone())));
     Ok(snap)
@@ -82,7 +92,7 @@ pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_e
     let Ok(kv) = env.kv("FLEET") else { return Vec::new() };
     // An unreadable or corrupt list is reported, and no alert is guessed from it: the
     // current set replaces it, so the next round compares against the truth again.
-    let before: Vec<String> = match kv.get(FROZEN_KEY).json::<Vec<String>>().await {
+    let before: Vec<String> = match get_json::<Vec<String>>(&kv, FROZEN_KEY).await {
         Ok(list) => list.unwrap_or_default(),
         Err(e) => {
             worker::console_error!("frozen pools: the stored list is unreadable, no freeze alerts this round: {e}");
