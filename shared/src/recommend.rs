@@ -373,6 +373,40 @@ mod tests {
     }
 
     #[test]
+    fn further_draws_are_splitmix64_as_published() {
+        // The reference outputs of Vigna's splitmix64.c for the seeds 1234567 and 0.
+        let mut rng = SplitMix(1_234_567);
+        let got: Vec<u64> = (0..5).map(|_| rng.next()).collect();
+        assert_eq!(
+            got,
+            [
+                6_457_827_717_110_365_317,
+                3_203_168_211_198_807_973,
+                9_817_491_932_198_370_423,
+                4_593_380_528_125_082_431,
+                16_408_922_859_458_223_821
+            ]
+        );
+        let mut zero = SplitMix(0);
+        assert_eq!([zero.next(), zero.next()], [0xE220_A839_7B1D_CDAF, 0x6E78_9E6A_A1B9_65F4]);
+    }
+
+    #[test]
+    fn unknown_load_servers_come_in_every_order_equally_often() {
+        // Three servers: the first place uses the caller's value, the second a SplitMix
+        // draw; a draw stuck on one value would leave the last two always in one order.
+        let s: Vec<ServerView> = (0..3).map(|i| server(&format!("u{i}"), Status::Up, 0, 100, false)).collect();
+        let mut orders = std::collections::BTreeMap::new();
+        for r in sweep(6_000) {
+            *orders.entry(ids(&recommend(&s, &ServerFilter::default(), 3, None, r))).or_insert(0u64) += 1;
+        }
+        assert_eq!(orders.len(), 6, "{orders:?}");
+        for n in orders.values() {
+            assert!(n.abs_diff(1_000) <= 100, "{orders:?}");
+        }
+    }
+
+    #[test]
     fn limit_parsing() {
         assert_eq!(parse_limit(&[]).unwrap(), 3);
         assert_eq!(parse_limit(&[("limit".into(), "7".into())]).unwrap(), 7);

@@ -270,3 +270,137 @@ fn acks_must_be_a_list_of_session_id_strings() {
     let ok = parse_acks(&fields(r#"{"session_ids":["ab","c-d_9"]}"#)).unwrap();
     assert_eq!(ok.iter().map(|s| s.as_str()).collect::<Vec<_>>(), ["ab", "c-d_9"]);
 }
+
+#[test]
+fn an_auth_request_shows_its_user_in_debug_output_and_never_the_password() {
+    let r = AuthRequest {
+        username: "alice".into(),
+        password: "hunter2".into(),
+        client_ip: "192.0.2.7".parse().unwrap(),
+        client_port: 1194,
+        common_name: None,
+    };
+    let shown = format!("{r:?}");
+    assert!(shown.contains("alice") && shown.contains("<redacted>") && shown.contains("1194"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn an_offline_admission_shows_its_user_in_debug_output_and_never_the_password() {
+    let a = offline(&[offline_item(NOW / 1000).replace(r#""pw""#, r#""hunter2""#)], 24).unwrap().remove(0).unwrap();
+    let shown = format!("{a:?}");
+    assert!(shown.contains("alice") && shown.contains("<redacted>"), "{shown}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn admissions_are_spelled_cache_provisional_offline_as_the_ledger_stores_and_counts_them() {
+    // The ledger stores `as_str` and counts a server's pending offline sessions by
+    // `source = 'offline'`; the spelling is also the JSON one.
+    for (a, s) in
+        [(Admission::Cache, "cache"), (Admission::Provisional, "provisional"), (Admission::Offline, "offline")]
+    {
+        assert_eq!(a.as_str(), s);
+        assert_eq!(Admission::parse(s), Some(a));
+        assert_eq!(serde_json::to_value(a).unwrap(), s);
+    }
+    assert_eq!(Admission::parse("Offline"), None);
+    assert_eq!(Admission::parse(""), None);
+}
+
+fn valid_login_with_entry_verified(ago_ms: i64) -> Outcome {
+    let s = AuthSettings {
+        configured: true,
+        cache_enabled: true,
+        policy: vpn_edge_core::config::FailOpenPolicy::Open,
+        refresh_s: 3600,
+        now_ms: NOW,
+        origin_flagged: false,
+    };
+    let f = Facts {
+        origin: Some(OriginAnswer::Valid),
+        cache: Some(Ok(CacheView::Fresh { verified_at: NOW - ago_ms })),
+        ..Facts::default()
+    };
+    match next(&s, &f) {
+        Next::Answer(o) => o,
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_fresh_cached_entry_is_rewritten_once_refresh_s_seconds_old_not_a_millisecond_before() {
+    assert_eq!(valid_login_with_entry_verified(3_600_000 - 1).effects, vec![]);
+    assert_eq!(valid_login_with_entry_verified(3_600_000).effects, vec![Effect::WriteCache]);
+}
+
+#[test]
+fn a_requests_effect_tag_is_the_sha256_of_effect_and_its_signature_cut_to_32_hex() {
+    // printf 'effect\nab' | sha256sum | cut -c1-32
+    assert_eq!(effect_tag("ab"), "ba087fd041b12e150e7f2b76cd5c95da");
+    assert_ne!(effect_tag("ab"), effect_tag("ac"), "one tag per signature");
+    assert_ne!(effect_tag("ab"), session_id_for("ab").as_str(), "the tag is not the session id");
+}
+
+#[test]
+fn effects_are_remembered_for_five_minutes_longer_than_a_signature_is_accepted() {
+    use vpn_edge_core::signature::MAX_SKEW_S;
+    assert_eq!(EFFECT_MEMO_MS, 300_000);
+    // A signature is accepted MAX_SKEW_S either side of the edge's clock.
+    const { assert!(EFFECT_MEMO_MS >= 2 * MAX_SKEW_S * 1000) };
+}
+
+#[test]
+fn reverify_backoff_doubles_from_thirty_seconds_and_stops_at_ten_minutes() {
+    let u = Judged::Answer(OriginAnswer::Unavailable);
+    let (mut a, mut now, mut delays) = (Attempts::default(), NOW, vec![]);
+    for _ in 0..7 {
+        match reverify_verdict(a, u, true, now, 100) {
+            Verdict::Retry { attempts, next_at } => {
+                delays.push(next_at - now);
+                (a, now) = (attempts, next_at);
+            }
+            v => panic!("{v:?} after {delays:?}"),
+        }
+    }
+    assert_eq!(delays, [30_000, 60_000, 120_000, 240_000, 480_000, 600_000, 600_000]);
+    assert_eq!(a, Attempts { count: 7, first_at: Some(NOW) });
+}
+
+#[test]
+fn disconnect_reasons_are_spelled_as_the_ledger_stores_and_the_api_shows_them() {
+    for (r, s) in [
+        (DisconnectReason::Rejected, "rejected"),
+        (DisconnectReason::Unverifiable, "unverifiable"),
+        (DisconnectReason::Unsealable, "unsealable"),
+    ] {
+        assert_eq!(r.as_str(), s);
+        assert_eq!(serde_json::to_value(r).unwrap(), s);
+    }
+}
+
+#[test]
+fn an_unjudgeable_session_is_given_up_only_once_its_attempts_span_five_minutes() {
+    let u = Judged::Answer(OriginAnswer::Unavailable);
+    // Four attempts already, the first at NOW: the fifth gives up only 5 minutes after it.
+    let four = Attempts { count: 4, first_at: Some(NOW) };
+    assert!(matches!(reverify_verdict(four, u, true, NOW + 5 * 60_000 - 1, 5), Verdict::Retry { .. }));
+    assert_eq!(
+        reverify_verdict(four, u, true, NOW + 5 * 60_000, 5),
+        Verdict::Disconnect(DisconnectReason::Unverifiable)
+    );
+}
+
+#[test]
+fn acked_disconnects_stay_visible_for_a_day() {
+    assert_eq!(ACKED_KEEP_MS, 86_400_000);
+}
+
+#[test]
+fn an_offline_refusal_names_the_limit_it_hit() {
+    assert_eq!(
+        OfflineRefusal::TooManyForUser.message(),
+        "at most 3 offline sessions per username per server may be pending"
+    );
+    assert_eq!(OfflineRefusal::ServerFull.message(), "at most 1000 offline sessions per server may be pending");
+}

@@ -2,7 +2,7 @@
 
 use vpn_edge_core::fleet::{ServerFilter, ServerView, Status};
 use vpn_edge_core::recommend::*;
-use vpn_edge_core::types::{CountryCode, ServerId};
+use vpn_edge_core::types::{CountryCode, Degrees, GeoPoint, ServerId};
 
 fn server(id: &str, status: Status, clients: u32, capacity: u32, load: Option<u8>) -> ServerView {
     ServerView {
@@ -110,4 +110,30 @@ fn filters_and_limit_apply() {
     let se = ServerFilter { country: Some(CountryCode::parse("se").unwrap()), ..Default::default() };
     assert_eq!(ids(recommend(&s, &se, 5, None, 0)), ["se-1", "se-2"]);
     assert_eq!(ids(recommend(&s, &ServerFilter::default(), 1, None, 0)), ["de-1"]);
+}
+
+fn located(mut s: ServerView, lat: f64, lon: f64) -> ServerView {
+    s.latitude = Degrees::parse(lat, 90.0);
+    s.longitude = Degrees::parse(lon, 180.0);
+    s
+}
+
+#[test]
+fn unknown_load_bands_are_500_km_wide_end_exclusive() {
+    // Client at 0°N 0°E; along the meridian 4.4966° is 499.9998 km (5,000 thousandths of
+    // a point once rounded: exactly the band's edge), 4.49° is 499.3 km (inside it).
+    let client = GeoPoint::new(0.0, 0.0);
+    let s = [
+        located(server("edge", Status::Up, 0, 100, None), 4.4966, 0.0),
+        located(server("inside", Status::Up, 0, 100, None), 4.49, 0.0),
+        located(server("near", Status::Up, 0, 100, None), 0.0, 0.0),
+    ];
+    let mut firsts = std::collections::BTreeMap::new();
+    for i in 0..1_000u64 {
+        let r = i * (u64::MAX / 1_000);
+        let got = ids(recommend(&s, &ServerFilter::default(), 3, client, r));
+        assert_eq!(got[2], "edge", "a server a whole band farther is in the next band");
+        *firsts.entry(got[0]).or_insert(0u64) += 1;
+    }
+    assert_eq!(firsts.keys().copied().collect::<Vec<_>>(), ["inside", "near"], "shuffled within the first band");
 }

@@ -443,7 +443,9 @@ fn reverify_backoff_then_unverifiable() {
     let mut a = Attempts::default();
     let mut now = NOW;
     let mut delays = Vec::new();
-    loop {
+    for attempt in 0.. {
+        // Bounded, so a rule that never gives up fails here instead of hanging.
+        assert!(attempt < 20, "still retrying after 20 attempts: {delays:?}");
         match reverify_verdict(a, u, true, now, 5) {
             Verdict::Retry { attempts, next_at } => {
                 delays.push(next_at - now);
