@@ -146,17 +146,17 @@ fn credit_is_due_from_the_first_minute_after_the_month() {
     assert!(credit_due(month, month.end_minute()));
 }
 
+/// The report of `month` once it has closed, with 300 whole minutes down.
+fn closed_with_300_down_minutes(month: Month) -> SlaReport<CreditDetail> {
+    let counts = MinuteCounts { down: 300, down_units: 300 * UNITS_PER_MINUTE, ..Default::default() };
+    report(month, counts, month.end_minute(), SlaPolicy::default(), None)
+}
+
 #[test]
 fn credit_request_carries_the_reports_figures() {
     let month = m("2026-10");
     let closed = month.end_minute();
-    let r = report(
-        month,
-        MinuteCounts { down: 300, down_units: 300 * UNITS_PER_MINUTE, ..Default::default() },
-        closed,
-        SlaPolicy::default(),
-        None,
-    );
+    let r = closed_with_300_down_minutes(month);
     let CreditAction::Send(req) = plan_credit(&r, &CreditState::default(), closed, month, 0, false) else {
         panic!("a credit is due")
     };
@@ -173,13 +173,7 @@ fn credit_request_carries_the_reports_figures() {
 fn a_retry_due_exactly_now_is_sent_and_by_hand_ignores_the_backoff() {
     let month = m("2026-10");
     let closed = month.end_minute();
-    let r = report(
-        month,
-        MinuteCounts { down: 300, down_units: 300 * UNITS_PER_MINUTE, ..Default::default() },
-        closed,
-        SlaPolicy::default(),
-        None,
-    );
+    let r = closed_with_300_down_minutes(month);
     let waiting = CreditState { next_attempt_ms: Some(1_000), ..Default::default() };
     assert!(matches!(plan_credit(&r, &waiting, closed, month, 1_000, false), CreditAction::Send(_)));
     assert_eq!(plan_credit(&r, &waiting, closed, month, 999, false), CreditAction::Nothing);
