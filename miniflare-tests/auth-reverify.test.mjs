@@ -5,7 +5,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { minute } from "./harness.mjs";
-import { setup, USERS } from "./auth-setup.mjs";
+import { setup, USERS, waitFor } from "./auth-setup.mjs";
 
 const BROKEN = ["broken-1", "broken-2", "broken-3", "broken-4"];
 
@@ -93,6 +93,31 @@ test("REVERIFY_MAX_ATTEMPTS is honoured (and the 5-minute span still holds)", as
     assert.deepEqual(await attemptsOf(t), {});
     const list = (await t.edge.heartbeat("se-2")).body.disconnect;
     assert.equal(list.filter((x) => x.reason === "unverifiable").length, 4);
+  } finally {
+    await t.close();
+  }
+});
+
+test("a re-verification asked for while a run waits on the origin is not lost: the run goes round again", async () => {
+  const base = Date.now();
+  const t = await setup({ ORIGIN_TIMEOUT_MS: "3000" });
+  try {
+    t.origin.mode = "down";
+    assert.equal((await t.login("mallory", "made-up", { server: "se-2" })).body.source, "provisional");
+    // Minute 0's round starts a run that hangs on the origin until its 3 s timeout ...
+    t.origin.mode = "hang";
+    const seen = t.origin.requests.length;
+    const first = t.edge.round(minute(0, base));
+    await waitFor(() => t.origin.requests.length > seen, { what: "the first run asking the origin" });
+    // ... and the origin is back while it waits: minute 2's round asks again mid-run.
+    t.origin.mode = "up";
+    await t.edge.round(minute(2, base));
+    await first;
+    const listed = await waitFor(async () => {
+      const d = (await t.edge.heartbeat("se-2")).body.disconnect;
+      return d.length ? d : null;
+    }, { timeoutMs: 10_000, what: "mallory on se-2's disconnect list without another round" });
+    assert.deepEqual(listed.map((d) => [d.username, d.reason]), [["mallory", "rejected"]]);
   } finally {
     await t.close();
   }

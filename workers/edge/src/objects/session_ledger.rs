@@ -114,7 +114,7 @@ pub struct AckReq {
     pub now_ms: i64,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone, Copy)]
 pub struct ReverifyReq {
     pub now_ms: i64,
     pub max_attempts: u32,
@@ -209,6 +209,10 @@ pub struct SessionLedger {
     state: State,
     env: Env,
     reverifying: Cell<bool>,
+    /// A re-verification asked for while a run was in flight: the run goes round once more
+    /// with it, so a kick (the origin is back, the minute's round) is never lost to a run
+    /// that started earlier and may have seen the origin down.
+    again: Cell<Option<ReverifyReq>>,
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
@@ -476,8 +480,15 @@ impl SessionLedger {
 
     async fn reverify(&self, r: ReverifyReq) -> std::result::Result<ReverifyReport, ApiError> {
         let mut report = ReverifyReport::default();
-        if !self.reverifying.replace(true) {
-            let result = self.reverify_run(&r, &mut report).await;
+        if self.reverifying.replace(true) {
+            self.again.set(Some(r));
+        } else {
+            let mut next = Some(r);
+            let mut result = Ok(());
+            while let Some(r) = next.take() {
+                result = self.reverify_run(&r, &mut report).await;
+                next = if result.is_ok() { self.again.take() } else { None };
+            }
             self.reverifying.set(false);
             result?;
         }
@@ -644,7 +655,7 @@ impl DurableObject for SessionLedger {
                 ("acked_at", "INTEGER"),
             ],
         );
-        Self { state, env, reverifying: Cell::new(false) }
+        Self { state, env, reverifying: Cell::new(false), again: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
