@@ -746,4 +746,223 @@ mod tests {
         assert_eq!(cs[1].pool, "pool.prd.se.example.com");
         assert_eq!((cs[1].servers, cs[1].up, cs[1].load), (2, 1, Some(40)));
     }
+
+    // Rules mutation testing found unpinned (scripts/mutants fleet).
+
+    fn hb_parse(body: &str) -> Result<Heartbeat, RequestError> {
+        Heartbeat::parse(&Fields::parse(body.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn a_status_parses_from_its_three_lowercase_names_only() {
+        assert_eq!(Status::parse("up"), Some(Status::Up));
+        assert_eq!(Status::parse("down"), Some(Status::Down));
+        assert_eq!(Status::parse("maintenance"), Some(Status::Maintenance));
+        assert_eq!(Status::parse("Up"), None);
+        assert_eq!(Status::parse(""), None);
+    }
+
+    #[test]
+    fn a_heartbeat_version_of_64_bytes_is_kept() {
+        let v = "v".repeat(64);
+        let hb = hb_parse(&format!(r#"{{"clients":0,"version":"{v}"}}"#)).unwrap();
+        assert_eq!(hb.0.version, Some(v));
+        assert_eq!(hb_parse(r#"{"clients":0,"version":"2.6.9"}"#).unwrap().0.version.as_deref(), Some("2.6.9"));
+    }
+
+    #[test]
+    fn a_heartbeat_version_of_65_bytes_is_refused() {
+        let e = hb_parse(&format!(r#"{{"clients":0,"version":"{}"}}"#, "v".repeat(65))).unwrap_err();
+        assert_eq!(e, RequestError::field("version", "must be at most 64 printable characters"));
+    }
+
+    #[test]
+    fn a_short_heartbeat_version_with_a_control_character_is_refused() {
+        let e = hb_parse(r#"{"clients":0,"version":"2.6\u0007"}"#).unwrap_err();
+        assert_eq!(e, RequestError::field("version", "must be at most 64 printable characters"));
+    }
+
+    #[test]
+    fn reregistering_replaces_the_registration_and_keeps_the_observed_state() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        r.heartbeat(Heartbeat(Telemetry { clients: 7, ..Default::default() }), 1, 0).unwrap();
+        let r = r.reregister(reg("a", "de"));
+        assert_eq!(r.reg, reg("a", "de"));
+        assert_eq!((r.telemetry.clients, r.last_heartbeat_ts), (7, Some(1)));
+    }
+
+    #[test]
+    fn a_heartbeat_kind_server_is_observed_by_freshness_whatever_the_probes_say() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        r.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
+        let c = CheckTime::instant(1_000);
+        assert_eq!(r.observe(c, None, 90), Some(true));
+        assert_eq!(r.observe(c, Some(false), 90), Some(true));
+        assert_eq!(r.observe(CheckTime::instant(100_000), Some(true), 90), Some(false));
+    }
+
+    #[test]
+    fn in_cron_mode_an_unprobed_server_passes_on_a_fresh_heartbeat_unless_openvpn_is_down() {
+        let t = Thresholds { down_after: 1, up_after: 1 };
+        let c = CheckTime::instant(1_000);
+        let mut ok = probed("a");
+        ok.heartbeat(hb_parse(r#"{"clients":0,"openvpn":"ok"}"#).unwrap(), 1, 0).unwrap();
+        ok.judge(0, c, None, 90, t);
+        assert_eq!(ok.last_check_passed, Some(true));
+        let mut down = probed("b");
+        down.heartbeat(hb_parse(r#"{"clients":0,"openvpn":"down"}"#).unwrap(), 1, 0).unwrap();
+        down.judge(0, c, None, 90, t);
+        assert_eq!(down.last_check_passed, Some(false));
+        let mut stale = probed("c");
+        stale.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
+        stale.judge(0, CheckTime::instant(100_000), None, 90, t);
+        assert_eq!(stale.last_check_passed, Some(false));
+    }
+
+    #[test]
+    fn a_check_judged_again_with_another_result_records_the_new_raw_result() {
+        let t = Thresholds { down_after: 3, up_after: 2 };
+        let c = CheckTime::instant(0);
+        let mut r = probed("a");
+        r.judge(0, c, Some(true), 90, t);
+        assert_eq!(r.last_check_passed, Some(true));
+        r.judge(0, c, Some(false), 90, t);
+        assert_eq!(r.last_check_passed, Some(false));
+    }
+
+    #[test]
+    fn a_check_that_changes_nothing_keeps_the_recorded_raw_result() {
+        let t = Thresholds { down_after: 3, up_after: 2 };
+        let c = CheckTime::instant(0);
+        // An alert decided check 0: its own probes judged again change nothing.
+        let mut r = probed("a");
+        r.judge(0, c, Some(true), 90, t);
+        r.external(true, 0, t);
+        assert_eq!(r.last_check_passed, Some(false));
+        r.judge(0, c, Some(true), 90, t);
+        assert_eq!(r.last_check_passed, Some(false));
+    }
+
+    #[test]
+    fn a_late_check_for_an_older_cycle_changes_no_state_but_is_counted_by_its_own_result() {
+        let t = Thresholds { down_after: 3, up_after: 2 };
+        let c = CheckTime::instant(0);
+        let mut r = probed("b");
+        r.judge(5, c, Some(true), 90, t);
+        let state = r.health;
+        r.judge(4, c, Some(false), 90, t);
+        assert_eq!(r.health, state);
+        assert_eq!(r.last_check_passed, Some(false), "the round's tally counts check 4 as failed");
+    }
+
+    #[test]
+    fn an_external_alert_or_recovery_announces_its_transition_and_records_the_raw_result() {
+        let t = Thresholds { down_after: 1, up_after: 1 };
+        let mut r = probed("a");
+        assert_eq!(r.external(false, 0, t), Some(Health::Up));
+        assert_eq!((r.status(), r.last_check_passed), (Status::Up, Some(true)));
+        assert_eq!(r.external(true, 1, t), Some(Health::Down));
+        assert_eq!((r.status(), r.last_check_passed), (Status::Down, Some(false)));
+        r.reg.maintenance = true;
+        assert_eq!(r.external(false, 2, t), None, "maintenance is not announced");
+        assert_eq!(r.health.health(), Health::Up);
+    }
+
+    #[test]
+    fn load_is_rounded_half_up() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        // 1 of 8 is 12.5 %.
+        r.heartbeat(Heartbeat(Telemetry { clients: 1, capacity: Some(8), ..Default::default() }), 1, 0).unwrap();
+        assert_eq!(r.view(0, 90).load, Some(13));
+        // 1 of 3 is 33.3 %.
+        r.heartbeat(Heartbeat(Telemetry { clients: 1, capacity: Some(3), ..Default::default() }), 2, 0).unwrap();
+        assert_eq!(r.view(0, 90).load, Some(33));
+    }
+
+    #[test]
+    fn a_city_filter_is_1_to_64_characters_and_matches_the_city() {
+        let mut r = ServerRecord::new(reg("a", "se"));
+        r.heartbeat(Heartbeat(Telemetry::default()), 1, 0).unwrap();
+        let v = r.view(0, 90);
+        let q = |s: &str| ServerFilter::parse(&crate::request::query_pairs(s));
+        assert!(!q("city=gothenburg").unwrap().matches(&v));
+        assert!(q("city=STOCKHOLM").unwrap().matches(&v));
+        let city_error = Err(RequestError::field("city", "must be 1 to 64 characters"));
+        assert_eq!(q("city="), city_error);
+        assert_eq!(q("city=%20%20"), city_error);
+        assert_eq!(q(&format!("city={}", "c".repeat(64))).unwrap().city, Some("c".repeat(64)));
+        assert_eq!(q(&format!("city={}", "c".repeat(65))), city_error);
+    }
+
+    #[test]
+    fn a_cron_round_judges_heartbeats_up_to_the_end_of_its_minute() {
+        let t = Thresholds { down_after: 1, up_after: 1 };
+        let mut r = ServerRecord::new(reg("a", "se"));
+        // A heartbeat in the middle of minute 0, judged at its end.
+        r.heartbeat(Heartbeat(Telemetry::default()), 1, 30_000).unwrap();
+        let mut recs = [r];
+        let round = judge_pool(recs.iter_mut(), 0, 60_000, &Default::default(), 90, t);
+        assert_eq!(round.checks.passed, 1);
+        assert_eq!(recs[0].status(), Status::Up);
+    }
+
+    #[test]
+    fn a_cycle_judges_heartbeats_as_of_its_end() {
+        let t = Thresholds { down_after: 1, up_after: 1 };
+        let mut r = ServerRecord::new(reg("a", "se"));
+        // Cycle 100 s to 101 s; a heartbeat at 105 s is within the clock skew of its end.
+        r.heartbeat(Heartbeat(Telemetry::default()), 1, 105_000).unwrap();
+        let mut recs = [r];
+        let round = judge_cycle(recs.iter_mut(), &cycle(100_000, &[]), 90, t);
+        assert_eq!(round.checks, crate::sla::FleetChecks { total: 1, passed: 1, maintenance: 0 });
+        assert_eq!(recs[0].status(), Status::Up);
+    }
+
+    fn snapshot(views: &[(&str, &str, Status, Option<u8>)]) -> Snapshot {
+        let servers = views
+            .iter()
+            .map(|(id, c, status, load)| {
+                let mut v = ServerRecord::new(reg(id, c)).view(0, 90);
+                (v.status, v.load) = (*status, *load);
+                v
+            })
+            .collect();
+        Snapshot::new(0, servers)
+    }
+
+    #[test]
+    fn a_snapshot_finds_and_removes_servers_by_id() {
+        let mut snap =
+            snapshot(&[("c", "se", Status::Up, None), ("a", "se", Status::Up, None), ("b", "de", Status::Up, None)]);
+        assert_eq!(snap.get("b").map(|s| s.id.as_str()), Some("b"));
+        assert_eq!(snap.get("a").map(|s| s.id.as_str()), Some("a"));
+        assert!(snap.get("z").is_none());
+        snap.remove(&ServerId::parse("b").unwrap());
+        let ids: Vec<&str> = snap.servers.iter().map(|s| s.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+    }
+
+    #[test]
+    fn a_country_counts_its_up_servers_and_averages_their_load() {
+        use Status::*;
+        let snap = snapshot(&[
+            ("a", "se", Up, Some(30)),
+            ("b", "se", Up, Some(51)),
+            ("c", "se", Down, Some(90)),
+            ("d", "se", Up, None),
+            ("e", "de", Up, Some(10)),
+            ("f", "no", Maintenance, Some(20)),
+        ]);
+        let summary = |code: &str, servers, up, load| CountrySummary {
+            code: CountryCode::parse(code).unwrap(),
+            pool: format!("pool.prd.{code}.example.com"),
+            servers,
+            up,
+            load,
+        };
+        assert_eq!(
+            snap.countries("pool.prd", "example.com"),
+            [summary("de", 1, 1, Some(10)), summary("no", 1, 0, None), summary("se", 4, 3, Some(41))]
+        );
+    }
 }
