@@ -611,18 +611,10 @@ mod tests {
         ServerRecord::new(r)
     }
 
-    type Spec<'a> = &'a [(Region, Option<&'a [(&'a str, bool)]>)];
+    use crate::probe::{votes_of, Spec};
 
     fn cycle(c: i64, regions: Spec<'_>) -> CycleVotes {
-        CycleVotes {
-            cycle: c,
-            len_ms: 1_000,
-            regions: regions
-                .iter()
-                .map(|(r, res)| (*r, res.map(|v| v.iter().map(|(id, p)| (id.to_string(), *p)).collect())))
-                .collect(),
-            ..CycleVotes::default()
-        }
+        votes_of(c, 1_000, regions)
     }
 
     #[test]

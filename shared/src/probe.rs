@@ -325,6 +325,24 @@ pub fn requests_per_month(regions: u64, interval_s: u64, slices: u64, pools: u64
     regions * slices * cycles * 2 + minutes * (2 + pools)
 }
 
+/// One cycle's votes written compactly, for the core's tests: per region its results
+/// (`None`: it abstained).
+#[cfg(test)]
+pub(crate) type Spec<'a> = &'a [(Region, Option<&'a [(&'a str, bool)]>)];
+
+#[cfg(test)]
+pub(crate) fn votes_of(cycle: i64, len_ms: i64, regions: Spec<'_>) -> CycleVotes {
+    CycleVotes {
+        cycle,
+        len_ms,
+        regions: regions
+            .iter()
+            .map(|(r, res)| (*r, res.map(|v| v.iter().map(|(id, p)| (id.to_string(), *p)).collect())))
+            .collect(),
+        ..CycleVotes::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -395,18 +413,8 @@ mod tests {
         assert_eq!(verdict([false, false, true, true, true, false]), Some(true));
     }
 
-    type Spec<'a> = &'a [(Region, Option<&'a [(&'a str, bool)]>)];
-
     fn votes(cycle: i64, regions: Spec<'_>) -> CycleVotes {
-        CycleVotes {
-            cycle,
-            len_ms: 15_000,
-            regions: regions
-                .iter()
-                .map(|(r, res)| (*r, res.map(|v| v.iter().map(|(id, p)| (id.to_string(), *p)).collect())))
-                .collect(),
-            ..CycleVotes::default()
-        }
+        votes_of(cycle, 15_000, regions)
     }
 
     #[test]
