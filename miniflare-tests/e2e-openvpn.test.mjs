@@ -328,7 +328,9 @@ test("OpenVPN: a disconnect while the edge hangs does not stall the server (load
   m.end("quit\n");
   const worst = Math.max(...latencies);
   t.diagnostic(`load-stats: ${latencies.length} calls, worst ${worst} ms, median ${latencies.sort((a, b) => a - b)[latencies.length >> 1]} ms`);
-  assert.ok(worst <= 500, `load-stats took up to ${worst} ms while client-disconnect met a hanging edge`);
+  // Blocked would mean waiting out the edge timeout (3 s); the bound says only "not blocked",
+  // so a loaded machine does not fail it.
+  assert.ok(worst < 3_000, `load-stats took up to ${worst} ms while client-disconnect met a hanging edge`);
   assert.equal(ls("ends").length, 2, "the hook ran for both and spooled the ends");
   assert.doesNotMatch(await mgmt("status 3"), /CLIENT_LIST\t(bob|alice)\t/);
 
