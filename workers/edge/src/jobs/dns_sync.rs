@@ -30,7 +30,7 @@ pub struct SyncReport {
     pub plans: Vec<PoolPlan>,
 }
 
-async fn run<P: DnsProvider>(p: &P, cfg: &Config, servers: &[ServerView], apply: bool, force: bool) -> SyncReport {
+async fn run(p: &Provider, cfg: &Config, servers: &[ServerView], apply: bool, force: bool) -> SyncReport {
     let desired = desired_pools(servers, &cfg.pool_prefix, &cfg.dns_zone);
     let names: Vec<String> = desired.iter().map(|(p, _, _)| p.clone()).collect();
     let mut report = SyncReport { provider: p.name(), dry_run: !apply, ..Default::default() };
@@ -87,8 +87,6 @@ async fn run<P: DnsProvider>(p: &P, cfg: &Config, servers: &[ServerView], apply:
 
 /// `None` when DNS is off (`DNS_PROVIDER=none` or incomplete settings).
 pub async fn sync(cfg: &Config, servers: &[ServerView], apply: bool, force: bool) -> Option<SyncReport> {
-    match from_config(cfg)? {
-        Provider::Cloudflare(p) => Some(run(&p, cfg, servers, apply, force).await),
-        Provider::PowerDns(p) => Some(run(&p, cfg, servers, apply, force).await),
-    }
+    let p = from_config(cfg)?;
+    Some(run(&p, cfg, servers, apply, force).await)
 }

@@ -152,6 +152,38 @@ pub enum Provider {
     PowerDns(PowerDns),
 }
 
+/// The configured provider, chosen per call: the sync (`jobs::dns_sync`) is compiled once
+/// for both providers instead of once per provider type (README "Size").
+impl DnsProvider for Provider {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::Cloudflare(p) => p.name(),
+            Self::PowerDns(p) => p.name(),
+        }
+    }
+
+    async fn list(&self, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError> {
+        match self {
+            Self::Cloudflare(p) => p.list(pools).await,
+            Self::PowerDns(p) => p.list(pools).await,
+        }
+    }
+
+    async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {
+        match self {
+            Self::Cloudflare(p) => p.apply(plan).await,
+            Self::PowerDns(p) => p.apply(plan).await,
+        }
+    }
+
+    async fn others_at(&self, pool: &str) -> Result<Vec<DnsRecord>, DnsError> {
+        match self {
+            Self::Cloudflare(p) => p.others_at(pool).await,
+            Self::PowerDns(p) => p.others_at(pool).await,
+        }
+    }
+}
+
 /// The configured provider, `None` for `DNS_PROVIDER=none` or when its settings are
 /// missing (`/healthz` names them).
 pub fn from_config(cfg: &Config) -> Option<Provider> {
