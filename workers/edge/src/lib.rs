@@ -6,6 +6,7 @@ mod caller;
 mod context;
 mod env_config;
 mod http;
+mod join;
 mod jobs;
 mod objects;
 mod outbound;

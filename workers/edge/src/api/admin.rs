@@ -7,7 +7,7 @@ use crate::objects::fleet_index::{CountriesReq, GetReq as IndexGetReq, RemoveReq
 use crate::objects::pool::{AdminGetReq, AdminListReq, DeleteReq, PutReq, PutResp, RegistrationReq};
 use crate::rpc::call;
 use crate::stores::fleet_store;
-use futures_util::future::join_all;
+use crate::join::join_all;
 use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::registration::Registration;

@@ -40,7 +40,7 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
         let prev = months.last().map(|m| m.prev()).unwrap_or(months[0]);
         months.push(prev);
     }
-    let all = futures_util::future::join_all(months.into_iter().map(|m| month_days(env, m))).await;
+    let all = crate::join::join_all(months.into_iter().map(|m| month_days(env, m))).await;
     // A month that cannot be read shows as "no data" on the strip; the cause goes to the log.
     let mut days: Vec<DayFigures> = all
         .into_iter()

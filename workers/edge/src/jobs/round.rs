@@ -12,7 +12,7 @@ use crate::objects::fleet_index::CountriesReq;
 use crate::objects::pool::{FlushReq, FlushResp, RoundReq, RoundResp};
 use crate::rpc::{self, call};
 use crate::stores::fleet_store;
-use futures_util::future::join_all;
+use crate::join::join_all;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;

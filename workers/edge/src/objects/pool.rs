@@ -247,7 +247,7 @@ impl PoolRegistry {
     /// runtime coalesces the writes of one event into one transaction anyway.
     async fn store_all(&self, records: &[ServerRecord]) -> std::result::Result<(), ApiError> {
         let puts = records.iter().map(|r| self.store(r));
-        futures_util::future::join_all(puts).await.into_iter().collect()
+        crate::join::join_all(puts).await.into_iter().collect()
     }
 
     /// How many slices this pool has now (the core decides from its size and the

@@ -73,7 +73,7 @@ pub async fn ensure_pool(env: &Env, probers: Vec<(Region, u32)>, pool: &str, now
         };
         (region, slice, r)
     });
-    for (region, slice, r) in futures_util::future::join_all(calls).await {
+    for (region, slice, r) in crate::join::join_all(calls).await {
         let name = region.object_name(pool, slice);
         match r {
             Ok(r) if r.rearmed => worker::console_warn!("watchdog: {name} armed"),

@@ -10,7 +10,7 @@ use crate::outbound::origin;
 use crate::rpc::{self, create_schema, protocol, reply};
 use crate::stores::credential_cache;
 use crate::{env_config, webcrypto};
-use futures_util::future::join_all;
+use crate::join::join_all;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::ApiError;

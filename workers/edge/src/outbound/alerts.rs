@@ -19,5 +19,5 @@ pub async fn send(cfg: &Config, alerts: Vec<Alert>) {
             }
         }
     });
-    futures_util::future::join_all(calls).await;
+    crate::join::join_all(calls).await;
 }
