@@ -1,6 +1,8 @@
 //! vpn-edge: the Worker. Thin adapters only: routing, KV, Durable Objects, outbound
 //! fetch and cron dispatch. Every policy lives in `vpn-edge-core`.
 
+#[macro_use]
+mod log;
 mod api;
 mod caller;
 mod context;
@@ -109,6 +111,6 @@ async fn scheduled(event: ScheduledEvent, env: Env, ctx: ScheduleContext) {
     match round::run(&env, &cfg, at).await {
         Ok(raised) if !raised.is_empty() => ctx.wait_until(async move { alerts::send(&cfg, raised).await }),
         Ok(_) => {}
-        Err(e) => console_error!("round failed: {} {}", e.code, e.message),
+        Err(e) => log_error!("round failed: {} {}", e.code, e.message),
     }
 }

@@ -80,7 +80,7 @@ pub(crate) use protocol;
 /// The stub of the object `name` in the namespace `binding`; `what` names it in errors.
 pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<Stub, ApiError> {
     env.durable_object(binding).and_then(|ns| ns.get_by_name(name)).map_err(|e| {
-        worker::console_error!("{what}: {e}");
+        log_error!("{what}: {e}");
         ApiError::unavailable(what)
     })
 }
@@ -107,7 +107,7 @@ async fn post(stub: &Stub, url: &str, payload: String) -> Result<Response, ApiEr
     init.with_method(Method::Post).with_headers(headers).with_body(Some(payload.into()));
     let req = Request::new_with_init(url, &init).map_err(|_| ApiError::internal("request"))?;
     stub.fetch_with_request(req).await.map_err(|e| {
-        worker::console_error!("durable object call {url} failed: {e}");
+        log_error!("durable object call {url} failed: {e}");
         ApiError::unavailable("storage")
     })
 }
@@ -118,7 +118,7 @@ async fn finish(resp: &mut Response) -> Result<String, ApiError> {
     if status >= 400 {
         let body = resp.text().await.unwrap_or_default();
         return Err(ApiError::from_body(status, &body).unwrap_or_else(|| {
-            worker::console_error!("durable object answered {status} without an error body");
+            log_error!("durable object answered {status} without an error body");
             ApiError::internal("durable object error")
         }));
     }
@@ -135,7 +135,7 @@ pub trait Operation: Sized {
 pub async fn operation<O: Operation>(req: &mut Request) -> Result<O, ApiError> {
     let text = request_text(req).await?;
     O::decode(text.as_bytes()).map_err(|e| {
-        worker::console_error!("durable object request: {e}");
+        log_error!("durable object request: {e}");
         ApiError::internal("durable object request")
     })
 }
@@ -155,7 +155,7 @@ pub fn reply<C: Call>(r: Result<C::Reply, ApiError>) -> worker::Result<Response>
 pub fn create_schema(sql: &SqlStorage, who: &str, ddl: &[&str]) {
     for statement in ddl {
         if let Err(e) = sql.exec(statement, None) {
-            worker::console_error!("{who} schema: {e}");
+            log_error!("{who} schema: {e}");
         }
     }
 }

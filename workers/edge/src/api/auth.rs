@@ -76,7 +76,7 @@ async fn set_origin(env: &Env, down: Option<bool>, misconfigured: Option<bool>) 
             out
         }
         Err(e) => {
-            worker::console_error!("origin state: {}", e.message);
+            log_error!("origin state: {}", e.message);
             Vec::new()
         }
     }
@@ -129,7 +129,7 @@ pub async fn reverify(env: &Env, cfg: &Config, now_ms: i64) -> Result<ReverifyRe
 
 fn unreadable<T>(what: &str, r: std::result::Result<T, ApiError>) -> Read<T> {
     r.map_err(|e| {
-        worker::console_error!("auth: {what} unavailable: {}", e.message);
+        log_error!("auth: {what} unavailable: {}", e.message);
         Unreadable
     })
 }
@@ -237,7 +237,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
             let (env, cfg) = (env.clone(), cfg.clone());
             ctx.wait_until(async move {
                 if let Err(e) = reverify(&env, &cfg, now).await {
-                    worker::console_error!("re-verification after the origin came back failed: {}", e.message);
+                    log_error!("re-verification after the origin came back failed: {}", e.message);
                 }
             });
         }
@@ -262,7 +262,7 @@ async fn perform(
         match effect {
             Effect::DeleteCache => {
                 if let Err(e) = credential_cache::delete(env, &a.username).await {
-                    worker::console_error!("could not delete a revoked cache entry: {}", e.message);
+                    log_error!("could not delete a revoked cache entry: {}", e.message);
                 }
             }
             Effect::WriteCache => {
@@ -274,14 +274,14 @@ async fn perform(
                         if let Err(e) =
                             credential_cache::write(&env, &username, &password, &pepper, epoch, now, max_age).await
                         {
-                            worker::console_error!("credential cache write failed: {}", e.message);
+                            log_error!("credential cache write failed: {}", e.message);
                         }
                     });
                 }
             }
             Effect::OriginMisconfigured => {
                 ORIGIN_FLAGGED.with(|f| f.set(true));
-                worker::console_error!("origin refused the edge's token (401/403): logins are denied");
+                log_error!("origin refused the edge's token (401/403): logins are denied");
                 let (env, cfg) = (env.clone(), cfg.clone());
                 ctx.wait_until(async move {
                     alerts::send(&cfg, set_origin(&env, Some(false), Some(true)).await).await;
@@ -382,7 +382,7 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
                 Err(e) => Err(e),
             };
             if let Err(e) = counted {
-                worker::console_error!("offline: could not count a failure: {}", e.message);
+                log_error!("offline: could not count a failure: {}", e.message);
             }
         }
         rejected.push(Rejected { index: *index, error: result.error.unwrap_or_default() });
@@ -392,7 +392,7 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
         let (env, cfg) = (env.clone(), cfg.clone());
         ctx.wait_until(async move {
             if let Err(e) = reverify(&env, &cfg, now).await {
-                worker::console_error!("re-verification of offline admissions failed: {}", e.message);
+                log_error!("re-verification of offline admissions failed: {}", e.message);
             }
         });
     }
@@ -415,7 +415,7 @@ pub async fn disconnects_for(env: &Env, server_id: &ServerId) -> Vec<crate::obje
         Err(e) => Err(e),
     };
     r.unwrap_or_else(|e: ApiError| {
-        worker::console_error!("disconnect list unavailable: {}", e.message);
+        log_error!("disconnect list unavailable: {}", e.message);
         Vec::new()
     })
 }

@@ -44,7 +44,7 @@ pub async fn last_days(env: &Env, now_ms: i64, n: i64) -> Result<Vec<DayFigures>
     // A month that cannot be read shows as "no data" on the strip; the cause goes to the log.
     let mut days: Vec<DayFigures> = all
         .into_iter()
-        .filter_map(|r| r.map_err(|e| worker::console_error!("status page: ledger days: {}", e.message)).ok())
+        .filter_map(|r| r.map_err(|e| log_error!("status page: ledger days: {}", e.message)).ok())
         .flatten()
         .filter(|d| d.day >= first)
         .collect();
@@ -107,7 +107,7 @@ pub async fn daily_credits(env: &Env, now_ms: i64) {
             Err(e) => Err(e),
         };
         if let Err(e) = r {
-            worker::console_error!("daily credit {month}: {}", e.message);
+            log_error!("daily credit {month}: {}", e.message);
         }
     }
 }

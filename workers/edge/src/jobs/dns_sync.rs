@@ -53,7 +53,7 @@ async fn run(p: &Provider, cfg: &Config, servers: &[ServerView], apply: bool, fo
                     plan = plan_pool(&pool, &country, &up, &all, cfg.dns_ttl, cfg.max_delete_pct, force);
                 }
                 Ok(_) => {}
-                Err(e) => worker::console_warn!("dns: {pool}: could not list others' records: {e}"),
+                Err(e) => log_warn!("dns: {pool}: could not list others' records: {e}"),
             }
         }
         let mut result = PoolResult {
@@ -71,9 +71,9 @@ async fn run(p: &Provider, cfg: &Config, servers: &[ServerView], apply: bool, fo
                 Ok(()) => result.applied = true,
                 Err(e) => {
                     if let DnsError::RateLimited { .. } = e {
-                        worker::console_warn!("dns: {pool}: {e}; retrying next round");
+                        log_warn!("dns: {pool}: {e}; retrying next round");
                     } else {
-                        worker::console_error!("dns: {pool}: {e}");
+                        log_error!("dns: {pool}: {e}");
                     }
                     result.error = Some(e.to_string());
                 }

@@ -69,14 +69,14 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
             }
             // One failing pool must not blank the others: keep its last published views.
             Err(e) => {
-                worker::console_error!("round: pool {country} failed: {}", e.message);
+                log_error!("round: pool {country} failed: {}", e.message);
                 match fleet_store::snapshot(env, scheduled_ms).await {
                     Ok(old) => views.extend(old.servers.iter().filter(|s| s.country.as_str() == country).cloned()),
                     // Without them this pool would vanish from the snapshot and DNS: this
                     // round publishes nothing and leaves DNS as it is, and still records
                     // the SLA minute and re-verifies (the next round publishes again).
                     Err(e) => {
-                        worker::console_error!(
+                        log_error!(
                             "round: pool {country} kept out, last snapshot unreadable: {}",
                             e.message
                         );
@@ -99,7 +99,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
         }
         let Some(report) = dns_sync::sync(cfg, &snapshot.servers, true, false).await else { return Some(Vec::new()) };
         if let Some(e) = &report.error {
-            worker::console_error!("round: dns provider: {e}");
+            log_error!("round: dns provider: {e}");
         }
         Some(report.pools.iter().filter(|p| p.frozen).map(|p| p.pool.clone()).collect::<Vec<String>>())
     };
@@ -113,7 +113,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
     // Sessions admitted while the origin was down: re-verified as soon as it answers.
     let reverify = async {
         if let Err(e) = crate::api::auth::reverify(env, cfg, scheduled_ms).await {
-            worker::console_error!("round: re-verification failed: {}", e.message);
+            log_error!("round: re-verification failed: {}", e.message);
         }
         crate::api::auth::check_origin(env, cfg).await
     };

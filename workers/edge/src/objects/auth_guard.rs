@@ -76,7 +76,7 @@ pub struct AuthGuard {
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
-    worker::console_error!("auth guard storage: {e}");
+    log_error!("auth guard storage: {e}");
     ApiError::unavailable("auth guard")
 }
 

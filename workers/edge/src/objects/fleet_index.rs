@@ -62,7 +62,7 @@ pub struct FleetIndex {
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
 fn storage_err(e: worker::Error) -> ApiError {
-    worker::console_error!("fleet index storage: {e}");
+    log_error!("fleet index storage: {e}");
     ApiError::unavailable("storage")
 }
 
@@ -117,7 +117,7 @@ impl FleetIndex {
     /// parses is reported, not silently mapped.
     fn country(stored: String) -> std::result::Result<CountryCode, ApiError> {
         CountryCode::parse(&stored).map_err(|_| {
-            worker::console_error!("fleet index: stored country {stored:?} is not a country code");
+            log_error!("fleet index: stored country {stored:?} is not a country code");
             ApiError::internal("fleet index entry")
         })
     }

@@ -208,7 +208,7 @@ pub struct PoolRegistry {
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
 fn storage_err<E: std::fmt::Debug>(e: E) -> ApiError {
-    worker::console_error!("pool storage: {e:?}");
+    log_error!("pool storage: {e:?}");
     ApiError::unavailable("storage")
 }
 
@@ -367,7 +367,7 @@ impl PoolRegistry {
         let views: Vec<ServerView> = self.with(|m| m.values().map(|s| s.view(now_ms, cfg.heartbeat_stale_s)).collect());
         if let Some(report) = crate::jobs::dns_sync::sync(&cfg, &views, true, false).await {
             if let Some(e) = report.error.or_else(|| report.pools.iter().find_map(|p| p.error.clone())) {
-                worker::console_error!("pool: dns: {e}; the cron round retries");
+                log_error!("pool: dns: {e}; the cron round retries");
             }
         }
         let edit = crate::stores::fleet_store::edit_snapshot(&self.env, now_ms, |snap| {
@@ -376,7 +376,7 @@ impl PoolRegistry {
             }
         });
         if let Err(e) = edit.await {
-            worker::console_error!("pool: snapshot: {}", e.message);
+            log_error!("pool: snapshot: {}", e.message);
         }
     }
 

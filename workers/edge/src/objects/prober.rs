@@ -57,7 +57,7 @@ pub fn stub(env: &Env, region: Region, pool: &str, slice: u32) -> std::result::R
     env.durable_object("PROBERS")
         .and_then(|ns| ns.get_by_name_with_location_hint(&region.object_name(pool, slice), region.as_str()))
         .map_err(|e| {
-            worker::console_error!("prober {}-{pool}-{slice}: {e}", region.as_str());
+            log_error!("prober {}-{pool}-{slice}: {e}", region.as_str());
             ApiError::unavailable("prober")
         })
 }
@@ -76,9 +76,9 @@ pub async fn ensure_pool(env: &Env, probers: Vec<(Region, u32)>, pool: &str, now
     for (region, slice, r) in crate::join::join_all(calls).await {
         let name = region.object_name(pool, slice);
         match r {
-            Ok(r) if r.rearmed => worker::console_warn!("watchdog: {name} armed"),
+            Ok(r) if r.rearmed => log_warn!("watchdog: {name} armed"),
             Ok(_) => {}
-            Err(e) => worker::console_error!("watchdog: {name}: {}", e.message),
+            Err(e) => log_error!("watchdog: {name}: {}", e.message),
         }
     }
 }
@@ -90,7 +90,7 @@ pub struct Prober {
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
-    worker::console_error!("prober storage: {e}");
+    log_error!("prober storage: {e}");
     ApiError::unavailable("prober storage")
 }
 
@@ -164,7 +164,7 @@ impl Prober {
             }
             WakeAction::Probe => None,
             _ => {
-                worker::console_warn!("{name}: alarm late by more than one interval; abstaining");
+                log_warn!("{name}: alarm late by more than one interval; abstaining");
                 None
             }
         };

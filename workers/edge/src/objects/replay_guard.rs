@@ -57,7 +57,7 @@ pub struct ReplayGuard {
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
-    worker::console_error!("replay guard storage: {e}");
+    log_error!("replay guard storage: {e}");
     ApiError::unavailable("replay guard")
 }
 
@@ -162,7 +162,7 @@ impl DurableObject for ReplayGuard {
 
     async fn alarm(&self) -> Result<Response> {
         if let Err(e) = self.sweep().await {
-            worker::console_error!("replay guard sweep: {}", e.message);
+            log_error!("replay guard sweep: {}", e.message);
         }
         Response::empty()
     }

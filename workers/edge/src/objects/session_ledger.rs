@@ -216,7 +216,7 @@ pub struct SessionLedger {
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
-    worker::console_error!("session ledger storage: {e}");
+    log_error!("session ledger storage: {e}");
     ApiError::unavailable("session ledger")
 }
 
@@ -229,14 +229,14 @@ fn add_columns(sql: &SqlStorage, table: &str, columns: &[(&str, &str)]) {
     let have = match sql.exec(&format!("SELECT * FROM {table} LIMIT 0"), None) {
         Ok(c) => c.column_names(),
         Err(e) => {
-            worker::console_error!("session ledger schema: {e}");
+            log_error!("session ledger schema: {e}");
             return;
         }
     };
     for (name, ddl) in columns {
         if !have.iter().any(|c| c == name) {
             if let Err(e) = sql.exec(&format!("ALTER TABLE {table} ADD COLUMN {name} {ddl}"), None) {
-                worker::console_error!("session ledger schema: {e}");
+                log_error!("session ledger schema: {e}");
             }
         }
     }
@@ -380,7 +380,7 @@ impl SessionLedger {
         let data_key = match read {
             Ok(hex) => hex.and_then(|h| unhex(&h)),
             Err(e) => {
-                worker::console_error!("session ledger: a seal's data key could not be read ({e}); retried later");
+                log_error!("session ledger: a seal's data key could not be read ({e}); retried later");
                 return (Judged::KeyUnreadable, None);
             }
         };
@@ -391,7 +391,7 @@ impl SessionLedger {
             _ => None,
         };
         let Some(plain) = opened.and_then(|p| String::from_utf8(p).ok()) else {
-            worker::console_error!("session ledger: a sealed password could not be opened; disconnecting the session");
+            log_error!("session ledger: a sealed password could not be opened; disconnecting the session");
             return (Judged::KeyUnreadable, None);
         };
         (Judged::Answer(origin::ask(cfg, &row.username, &plain).await), Some(plain))
@@ -442,7 +442,7 @@ impl SessionLedger {
                     )
                     .await
                     {
-                        worker::console_error!("session ledger: cache refresh failed: {}", e.message);
+                        log_error!("session ledger: cache refresh failed: {}", e.message);
                     }
                 }
             }

@@ -131,7 +131,7 @@ pub struct SlaLedger {
 }
 
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
-    worker::console_error!("sla ledger storage: {e}");
+    log_error!("sla ledger storage: {e}");
     ApiError::unavailable("SLA ledger")
 }
 
@@ -161,7 +161,7 @@ impl SlaLedger {
     /// frozen body every retry must repeat (README "The SLA and its credits").
     fn credit_state(&self, month: Month) -> std::result::Result<Option<CreditState>, ApiError> {
         parse_credit_state(self.meta("credit")?.as_deref()).map_err(|e| {
-            worker::console_error!("sla ledger {month}: stored credit state is unreadable: {}", e.0);
+            log_error!("sla ledger {month}: stored credit state is unreadable: {}", e.0);
             ApiError::new(
                 500,
                 ErrorCode::Internal,
@@ -359,10 +359,10 @@ impl DurableObject for SlaLedger {
             Ok(month) => {
                 if let Err(e) = self.run_credit(month, now, false).await {
                     // Throwing makes the runtime retry the alarm too; our own backoff is enough.
-                    worker::console_error!("sla credit alarm: {}", e.message);
+                    log_error!("sla credit alarm: {}", e.message);
                 }
             }
-            Err(e) => worker::console_error!("sla credit alarm: {}", e.message),
+            Err(e) => log_error!("sla credit alarm: {}", e.message),
         }
         Response::empty()
     }

@@ -14,8 +14,8 @@ pub async fn send(cfg: &Config, alerts: Vec<Alert>) {
             let body = serde_json::to_string(&a).unwrap_or_default();
             match outbound::send(Method::Post, &url, &[("content-type", "application/json")], Some(body), 5_000).await {
                 Ok(r) if (200..300).contains(&r.status) => {}
-                Ok(r) => worker::console_warn!("alert {} not accepted: HTTP {}", a.event, r.status),
-                Err(e) => worker::console_warn!("alert {} not delivered: {e}", a.event),
+                Ok(r) => log_warn!("alert {} not accepted: HTTP {}", a.event, r.status),
+                Err(e) => log_warn!("alert {} not delivered: {e}", a.event),
             }
         }
     });

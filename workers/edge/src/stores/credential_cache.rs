@@ -25,12 +25,12 @@ fn kv(env: &Env) -> Result<KvStore, ApiError> {
 }
 
 fn kv_err<E: std::fmt::Display>(e: E) -> ApiError {
-    worker::console_error!("credential cache: {e}");
+    log_error!("credential cache: {e}");
     ApiError::unavailable("credential cache")
 }
 
 fn crypto_err(e: CryptoError) -> ApiError {
-    worker::console_error!("credential cache crypto: {}", e.0);
+    log_error!("credential cache crypto: {}", e.0);
     ApiError::internal("crypto")
 }
 
@@ -61,7 +61,7 @@ pub async fn get(env: &Env, username: &str) -> Result<Option<CacheEntry>, ApiErr
     // is logged (the next verified login overwrites it).
     Ok(kv(env)?.get(&cache_key(username)).text().await.map_err(kv_err)?.and_then(|s| {
         serde_json::from_slice(s.as_bytes())
-            .map_err(|e| worker::console_error!("credential cache: corrupt entry ignored: {e}"))
+            .map_err(|e| log_error!("credential cache: corrupt entry ignored: {e}"))
             .ok()
     }))
 }

@@ -21,7 +21,7 @@ thread_local! {
 
 fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> ApiError {
     move |e| {
-        worker::console_error!("{what}: {e}");
+        log_error!("{what}: {e}");
         ApiError::unavailable(what)
     }
 }
@@ -95,7 +95,7 @@ pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_e
     let before: Vec<String> = match get_json::<Vec<String>>(&kv, FROZEN_KEY).await {
         Ok(list) => list.unwrap_or_default(),
         Err(e) => {
-            worker::console_error!("frozen pools: the stored list is unreadable, no freeze alerts this round: {e}");
+            log_error!("frozen pools: the stored list is unreadable, no freeze alerts this round: {e}");
             save_frozen(&kv, &now_frozen).await;
             return Vec::new();
         }
@@ -116,6 +116,6 @@ async fn save_frozen(kv: &worker::kv::KvStore, frozen: &[String]) {
         Err(e) => Err(e),
     };
     if let Err(e) = written {
-        worker::console_error!("frozen pools: {e}");
+        log_error!("frozen pools: {e}");
     }
 }
