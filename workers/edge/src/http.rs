@@ -4,7 +4,7 @@ use serde::Serialize;
 use vpn_edge_core::api_error::{ApiError, ErrorCode};
 use vpn_edge_core::request::{check_body_envelope_as, BoundedBody, Fields};
 use vpn_edge_core::signature::sha256_hex;
-use worker::{Headers, Request, Response};
+use worker::{Headers, Method, Request, RequestRedirect, Response};
 
 pub type Result<T> = std::result::Result<T, ApiError>;
 
@@ -125,4 +125,26 @@ pub fn target(req: &Request) -> String {
 
 pub fn now_ms() -> i64 {
     worker::Date::now().as_millis() as i64
+}
+
+/// An outgoing request, as `Request::new_with_init` builds it from a `RequestInit` with
+/// these four set and every other option at its default, without linking `worker`'s
+/// conversion of the `cf` options, which is never used here (README "Size").
+pub fn outgoing(
+    url: &str,
+    method: Method,
+    headers: &Headers,
+    body: Option<String>,
+    redirect: RequestRedirect,
+) -> worker::Result<Request> {
+    let init = worker::web_sys::RequestInit::new();
+    init.set_headers(headers.as_ref());
+    init.set_method(method.as_ref());
+    init.set_redirect(redirect.into());
+    if let Some(body) = body {
+        init.set_body(&body.into());
+    }
+    worker::web_sys::Request::new_with_str_and_init(url, &init).map(Request::from).map_err(|e| {
+        worker::Error::JsError(e.as_string().unwrap_or_else(|| "invalid URL or options for Request".to_string()))
+    })
 }

@@ -11,7 +11,7 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use vpn_edge_core::api_error::ApiError;
-use worker::{Env, Headers, Method, Request, RequestInit, Response, SqlStorage, Stub};
+use worker::{Env, Headers, Method, Request, RequestRedirect, Response, SqlStorage, Stub};
 
 /// One request to a Durable Object, tied to its object's operation enum and its reply.
 pub trait Call: Sized {
@@ -103,9 +103,8 @@ async fn exchange(stub: &Stub, payload: String) -> Result<String, ApiError> {
 async fn post(stub: &Stub, url: &str, payload: String) -> Result<Response, ApiError> {
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(payload.into()));
-    let req = Request::new_with_init(url, &init).map_err(|_| ApiError::internal("request"))?;
+    let req = crate::http::outgoing(url, Method::Post, &headers, Some(payload), RequestRedirect::Follow)
+        .map_err(|_| ApiError::internal("request"))?;
     stub.fetch_with_request(req).await.map_err(|e| {
         log_error!("durable object call {url} failed: {e}");
         ApiError::unavailable("storage")

@@ -9,7 +9,7 @@ pub mod probe;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect};
+use worker::{AbortController, Delay, Fetch, Headers, Method, RequestRedirect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboundError {
@@ -68,12 +68,7 @@ pub async fn send_with(
     for (k, v) in headers {
         h.set(k, v).map_err(|e| OutboundError::Network(e.to_string()))?;
     }
-    let mut init = RequestInit::new();
-    init.with_method(method).with_headers(h).with_redirect(redirect);
-    if let Some(b) = body {
-        init.with_body(Some(b.into()));
-    }
-    let req = Request::new_with_init(url, &init).map_err(|e| OutboundError::Network(e.to_string()))?;
+    let req = crate::http::outgoing(url, method, &h, body, redirect).map_err(|e| OutboundError::Network(e.to_string()))?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async {
