@@ -21,11 +21,9 @@ fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
         .map_err(|e| Error::RustError(format!("storage: cannot encode {key}: {e}")))
 }
 
-/// JSON text as written by this module; anything else is a value written by the plain
-/// `worker` API before it (kept readable so an upgrade loses nothing).
-fn decode<T: DeserializeOwned>(key: &str, value: JsValue) -> Result<T> {
-    // Generic only in the last step: one decoder per type, from JSON text either way.
-    let text = text_of(&value);
+/// Decodes the JSON text of a stored value (see [`text_of`]). Generic only in this last
+/// step: the reads themselves (`get_text`, `list_texts`) are compiled once (README "Size").
+fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
     serde_json::from_slice(text.as_bytes()).map_err(|e| undecodable(key, &e.to_string()))
 }
 
@@ -97,17 +95,30 @@ fn write_seq<'a>(
 }
 
 pub async fn get<T: DeserializeOwned>(storage: &Storage, key: &str) -> Result<Option<T>> {
+    match get_text(storage, key).await? {
+        Some(text) => decode(key, &text).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// The JSON text of the value at `key`, `None` when there is none.
+async fn get_text(storage: &Storage, key: &str) -> Result<Option<String>> {
     // `get_multiple` hands back the raw values (a missing key is simply absent).
     let found = storage.get_multiple(vec![key]).await?;
     let value = found.get(&JsValue::from_str(key));
     if value.is_undefined() {
         return Ok(None);
     }
-    decode(key, value).map(Some)
+    Ok(Some(text_of(&value)))
 }
 
 pub async fn put<T: Serialize + ?Sized>(storage: &Storage, key: &str, value: &T) -> Result<()> {
-    storage.put_raw(key, encode(key, value)?).await
+    let value = encode(key, value)?;
+    put_value(storage, key, value).await
+}
+
+async fn put_value(storage: &Storage, key: &str, value: JsValue) -> Result<()> {
+    storage.put_raw(key, value).await
 }
 
 /// Many records, as plain objects of at most 128 keys per call. Each call is atomic; a
@@ -129,13 +140,21 @@ pub async fn put_all<'a, T: Serialize + 'a>(
 
 /// Every record whose key starts with `prefix`, in key order, keys without the prefix.
 pub async fn list<T: DeserializeOwned>(storage: &Storage, prefix: &str) -> Result<Vec<(String, T)>> {
+    let mut out = Vec::new();
+    for (key, text) in list_texts(storage, prefix).await? {
+        let value = decode(&key, &text)?;
+        out.push((key.strip_prefix(prefix).unwrap_or(&key).to_owned(), value));
+    }
+    Ok(out)
+}
+
+/// Every key starting with `prefix` and its value's JSON text, in key order.
+async fn list_texts(storage: &Storage, prefix: &str) -> Result<Vec<(String, String)>> {
     let listed: Map = storage.list_with_options(ListOptions::new().prefix(prefix)).await?;
     let mut out = Vec::with_capacity(listed.size() as usize);
     for entry in listed.entries() {
         let pair: js_sys::Array = entry?.into();
-        let key = pair.get(0).as_string().unwrap_or_default();
-        let value = decode(&key, pair.get(1))?;
-        out.push((key.strip_prefix(prefix).unwrap_or(&key).to_owned(), value));
+        out.push((pair.get(0).as_string().unwrap_or_default(), text_of(&pair.get(1))));
     }
     Ok(out)
 }
