@@ -34,3 +34,10 @@ where
 async fn join_units(units: Vec<LocalBoxFuture<'_, ()>>) {
     futures_util::future::join_all(units).await;
 }
+
+/// `ctx.wait_until(work)` with `work` boxed: the runtime's promise wrapper around
+/// background work is compiled once, not once per future type (README "Size").
+pub fn in_background(ctx: &worker::Context, work: impl Future<Output = ()> + 'static) {
+    let work: LocalBoxFuture<'static, ()> = Box::pin(work);
+    ctx.wait_until(work);
+}

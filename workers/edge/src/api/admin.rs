@@ -3,11 +3,11 @@
 
 use crate::context::Cx;
 use crate::http::{self, Result};
+use crate::join::join_all;
 use crate::objects::fleet_index::{CountriesReq, GetReq as IndexGetReq, RemoveReq, SetReq};
 use crate::objects::pool::{AdminGetReq, AdminListReq, DeleteReq, PutReq, PutResp, RegistrationReq};
 use crate::rpc::call;
 use crate::stores::fleet_store;
-use crate::join::join_all;
 use vpn_edge_core::api_error::{ApiError, LookupError, RequestError};
 use vpn_edge_core::config::Config;
 use vpn_edge_core::registration::Registration;

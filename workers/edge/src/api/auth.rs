@@ -170,7 +170,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
                 let (answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
                 if breaker_opened {
                     let (env, cfg) = (env.clone(), cfg.clone());
-                    ctx.wait_until(async move {
+                    crate::join::in_background(ctx, async move {
                         alerts::send(&cfg, set_origin(&env, Some(true), None).await).await;
                     });
                 }
@@ -235,7 +235,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
         if kicks_reverify(origin_answer, RECORDED_DEGRADED.with(Cell::get)) {
             RECORDED_DEGRADED.with(|f| f.set(false));
             let (env, cfg) = (env.clone(), cfg.clone());
-            ctx.wait_until(async move {
+            crate::join::in_background(ctx, async move {
                 if let Err(e) = reverify(&env, &cfg, now).await {
                     log_error!("re-verification after the origin came back failed: {}", e.message);
                 }
@@ -270,7 +270,7 @@ async fn perform(
                     // Off the answer's path: the hash costs a PBKDF2 run.
                     let (env, username, password, max_age) =
                         (env.clone(), a.username.clone(), a.password.clone(), cfg.cache_max_age_days);
-                    ctx.wait_until(async move {
+                    crate::join::in_background(ctx, async move {
                         if let Err(e) =
                             credential_cache::write(&env, &username, &password, &pepper, epoch, now, max_age).await
                         {
@@ -283,14 +283,14 @@ async fn perform(
                 ORIGIN_FLAGGED.with(|f| f.set(true));
                 log_error!("origin refused the edge's token (401/403): logins are denied");
                 let (env, cfg) = (env.clone(), cfg.clone());
-                ctx.wait_until(async move {
+                crate::join::in_background(ctx, async move {
                     alerts::send(&cfg, set_origin(&env, Some(false), Some(true)).await).await;
                 });
             }
             Effect::OriginWorks => {
                 ORIGIN_FLAGGED.with(|f| f.set(false));
                 let env = env.clone();
-                ctx.wait_until(async move {
+                crate::join::in_background(ctx, async move {
                     // Clearing the flag raises no alert; a failure is logged inside.
                     let cleared = set_origin(&env, None, Some(false)).await;
                     debug_assert!(cleared.is_empty());
@@ -390,7 +390,7 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
     vpn_edge_core::sort::sort_by_key(&mut rejected, |r| r.index);
     if !recorded.is_empty() && !origin::breaker_open() {
         let (env, cfg) = (env.clone(), cfg.clone());
-        ctx.wait_until(async move {
+        crate::join::in_background(ctx, async move {
             if let Err(e) = reverify(&env, &cfg, now).await {
                 log_error!("re-verification of offline admissions failed: {}", e.message);
             }

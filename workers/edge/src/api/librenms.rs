@@ -41,7 +41,7 @@ pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
     if let Some(to) = r.transition {
         let alert = Alert::transition(server.id.as_str(), to);
         let cfg = cfg.clone();
-        ctx.wait_until(async move { alerts::send(&cfg, vec![alert]).await });
+        crate::join::in_background(ctx, async move { alerts::send(&cfg, vec![alert]).await });
     }
     http::json(200, &serde_json::json!({ "matched": true, "server": r.view }))
 }

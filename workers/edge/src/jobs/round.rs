@@ -8,11 +8,11 @@
 
 use crate::api::sla as sla_api;
 use crate::jobs::dns_sync;
+use crate::join::join_all;
 use crate::objects::fleet_index::CountriesReq;
 use crate::objects::pool::{FlushReq, FlushResp, RoundReq, RoundResp};
 use crate::rpc::{self, call};
 use crate::stores::fleet_store;
-use crate::join::join_all;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::ApiError;
 use vpn_edge_core::config::Config;
@@ -76,10 +76,7 @@ pub async fn run(env: &Env, cfg: &Config, scheduled_ms: i64) -> Result<Vec<Alert
                     // round publishes nothing and leaves DNS as it is, and still records
                     // the SLA minute and re-verifies (the next round publishes again).
                     Err(e) => {
-                        log_error!(
-                            "round: pool {country} kept out, last snapshot unreadable: {}",
-                            e.message
-                        );
+                        log_error!("round: pool {country} kept out, last snapshot unreadable: {}", e.message);
                         incomplete = true;
                     }
                 }

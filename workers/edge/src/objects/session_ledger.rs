@@ -6,11 +6,11 @@
 //! until the server acks, the ones the origin could not judge wait for their backoff
 //! (stored, so it survives eviction). README "Auth when the origin fails".
 
+use crate::join::join_all;
 use crate::outbound::origin;
 use crate::rpc::{self, create_schema, protocol, reply};
 use crate::stores::credential_cache;
 use crate::{env_config, webcrypto};
-use crate::join::join_all;
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
 use vpn_edge_core::api_error::ApiError;

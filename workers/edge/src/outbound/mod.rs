@@ -68,7 +68,8 @@ pub async fn send_with(
     for (k, v) in headers {
         h.set(k, v).map_err(|e| OutboundError::Network(e.to_string()))?;
     }
-    let req = crate::http::outgoing(url, method, &h, body, redirect).map_err(|e| OutboundError::Network(e.to_string()))?;
+    let req =
+        crate::http::outgoing(url, method, &h, body, redirect).map_err(|e| OutboundError::Network(e.to_string()))?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async {
