@@ -65,7 +65,7 @@ async fn save(env: &Env, cfg: &Config, reg: Registration, now: i64) -> Result<(b
     let put =
         call(&fleet_store::pool(env, &country)?, PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s }).await?;
     let view = put.view.clone();
-    fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
+    fleet_store::edit_snapshot(env, now, Box::new(|s| s.upsert(view))).await?;
     Ok((created, put))
 }
 
@@ -101,6 +101,6 @@ pub async fn delete_server(cx: &mut Cx<'_>) -> Result<Response> {
     let removed = call(&fleet_store::index(env)?, RemoveReq { id: id.clone() }).await?;
     let country = removed.country.ok_or_else(not_found)?;
     call(&fleet_store::pool(env, country.as_str())?, DeleteReq { id: id.clone() }).await?;
-    fleet_store::edit_snapshot(env, cx.now_ms, |s| s.remove(&id)).await?;
+    fleet_store::edit_snapshot(env, cx.now_ms, Box::new(|s| s.remove(&id))).await?;
     http::no_content()
 }

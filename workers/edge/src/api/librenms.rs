@@ -37,7 +37,7 @@ pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
     )
     .await?;
     let view = r.view.clone();
-    fleet_store::edit_snapshot(env, now, |s| s.upsert(view)).await?;
+    fleet_store::edit_snapshot(env, now, Box::new(|s| s.upsert(view))).await?;
     if let Some(to) = r.transition {
         let alert = Alert::transition(server.id.as_str(), to);
         let cfg = cfg.clone();

@@ -370,11 +370,15 @@ impl PoolRegistry {
                 log_error!("pool: dns: {e}; the cron round retries");
             }
         }
-        let edit = crate::stores::fleet_store::edit_snapshot(&self.env, now_ms, |snap| {
-            for v in views {
-                snap.upsert(v);
-            }
-        });
+        let edit = crate::stores::fleet_store::edit_snapshot(
+            &self.env,
+            now_ms,
+            Box::new(|snap| {
+                for v in views {
+                    snap.upsert(v);
+                }
+            }),
+        );
         if let Err(e) = edit.await {
             log_error!("pool: snapshot: {}", e.message);
         }

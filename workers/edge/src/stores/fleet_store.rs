@@ -66,8 +66,9 @@ pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<()
     Ok(())
 }
 
-/// An operator's change, applied to the latest stored snapshot (not the memo).
-pub async fn edit_snapshot(env: &Env, now_ms: i64, edit: impl FnOnce(&mut Snapshot)) -> Result<(), ApiError> {
+/// An operator's change, applied to the latest stored snapshot (not the memo). The edit is
+/// boxed so this is compiled once for every caller (README "Size").
+pub async fn edit_snapshot(env: &Env, now_ms: i64, edit: Box<dyn FnOnce(&mut Snapshot) + '_>) -> Result<(), ApiError> {
     MEMO.with(|m| *m.borrow_mut() = None);
     let mut snap = (*snapshot(env, now_ms).await?).clone();
     edit(&mut snap);
