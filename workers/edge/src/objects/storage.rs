@@ -112,13 +112,18 @@ async fn get_text(storage: &Storage, key: &str) -> Result<Option<String>> {
     Ok(Some(text_of(&value)))
 }
 
-pub async fn put<T: Serialize + ?Sized>(storage: &Storage, key: &str, value: &T) -> Result<()> {
-    let value = encode(key, value)?;
-    put_value(storage, key, value).await
+/// Generic only in encoding, done before the write: the write itself is one function, not
+/// one async state machine per type (README "Size").
+pub fn put<'a, T: Serialize + ?Sized>(
+    storage: &'a Storage,
+    key: &'a str,
+    value: &T,
+) -> impl std::future::Future<Output = Result<()>> + 'a {
+    put_value(storage, key, encode(key, value))
 }
 
-async fn put_value(storage: &Storage, key: &str, value: JsValue) -> Result<()> {
-    storage.put_raw(key, value).await
+async fn put_value(storage: &Storage, key: &str, value: Result<JsValue>) -> Result<()> {
+    storage.put_raw(key, value?).await
 }
 
 /// Many records, as plain objects of at most 128 keys per call. Each call is atomic; a
