@@ -89,6 +89,14 @@ pub struct Prober {
     env: Env,
 }
 
+async fn put_encoded(
+    storage: Storage,
+    key: &str,
+    value: Result<wasm_bindgen::JsValue>,
+) -> std::result::Result<(), ApiError> {
+    storage::put_value(&storage, key, value).await.map_err(storage_err)
+}
+
 fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
     log_error!("prober storage: {e}");
     ApiError::unavailable("prober storage")
@@ -99,8 +107,13 @@ impl Prober {
         storage::get(&self.state.storage(), key).await.map_err(storage_err)
     }
 
-    async fn put<T: Serialize>(&self, key: &str, v: T) -> std::result::Result<(), ApiError> {
-        storage::put(&self.state.storage(), key, &v).await.map_err(storage_err)
+    /// Encodes now, then the one non-generic write (README "Size").
+    fn put<'a, T: Serialize>(
+        &self,
+        key: &'a str,
+        v: T,
+    ) -> impl std::future::Future<Output = std::result::Result<(), ApiError>> + 'a {
+        put_encoded(self.state.storage(), key, storage::encode(key, &v))
     }
 
     async fn ensure(&self, r: EnsureReq) -> std::result::Result<EnsureResp, ApiError> {

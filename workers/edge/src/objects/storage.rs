@@ -15,7 +15,7 @@ use worker::{Error, ListOptions, Result, Storage};
 /// The storage API accepts at most 128 keys per `put`/`get`/`delete` call.
 pub const MAX_KEYS_PER_CALL: usize = 128;
 
-fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
+pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
     serde_json::to_string(value)
         .map(|s| JsValue::from_str(&s))
         .map_err(|e| Error::RustError(format!("storage: cannot encode {key}: {e}")))
@@ -122,7 +122,7 @@ pub fn put<'a, T: Serialize + ?Sized>(
     put_value(storage, key, encode(key, value))
 }
 
-async fn put_value(storage: &Storage, key: &str, value: Result<JsValue>) -> Result<()> {
+pub async fn put_value(storage: &Storage, key: &str, value: Result<JsValue>) -> Result<()> {
     storage.put_raw(key, value?).await
 }
 
