@@ -80,9 +80,19 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
     ApiError::unavailable("auth guard")
 }
 
+async fn get_text(storage: Storage, key: &str) -> std::result::Result<Option<String>, ApiError> {
+    storage::get_text(&storage, key).await.map_err(storage_err)
+}
+
 impl AuthGuard {
-    async fn get<T: serde::de::DeserializeOwned + Default>(&self, key: &str) -> std::result::Result<T, ApiError> {
-        Ok(storage::get::<T>(&self.state.storage(), key).await.map_err(storage_err)?.unwrap_or_default())
+    /// The one non-generic read, then decoding (README "Size").
+    fn get<'a, T: serde::de::DeserializeOwned + Default>(
+        &self,
+        key: &'a str,
+    ) -> impl std::future::Future<Output = std::result::Result<T, ApiError>> + 'a {
+        use futures_util::FutureExt;
+        get_text(self.state.storage(), key)
+            .map(move |text| Ok(storage::decode_some::<T>(key, text?).map_err(storage_err)?.unwrap_or_default()))
     }
 
     /// A lockout entry: written when it holds something, deleted when it has nothing left.

@@ -89,6 +89,10 @@ pub struct Prober {
     env: Env,
 }
 
+async fn get_text(storage: Storage, key: &str) -> std::result::Result<Option<String>, ApiError> {
+    storage::get_text(&storage, key).await.map_err(storage_err)
+}
+
 async fn put_encoded(
     storage: Storage,
     key: &str,
@@ -103,8 +107,13 @@ fn storage_err<E: std::fmt::Display>(e: E) -> ApiError {
 }
 
 impl Prober {
-    async fn get<T: serde::de::DeserializeOwned>(&self, key: &str) -> std::result::Result<Option<T>, ApiError> {
-        storage::get(&self.state.storage(), key).await.map_err(storage_err)
+    /// The one non-generic read, then decoding (README "Size").
+    fn get<'a, T: serde::de::DeserializeOwned>(
+        &self,
+        key: &'a str,
+    ) -> impl std::future::Future<Output = std::result::Result<Option<T>, ApiError>> + 'a {
+        use futures_util::FutureExt;
+        get_text(self.state.storage(), key).map(move |text| storage::decode_some(key, text?).map_err(storage_err))
     }
 
     /// Encodes now, then the one non-generic write (README "Size").

@@ -6,9 +6,11 @@
 //! Object stores"). JSON text is the same encoding the objects already speak over RPC, so a
 //! record reads back exactly as it was written whatever maps, `Option`s or enums it holds.
 
+use futures_util::FutureExt;
 use js_sys::{Map, Object, Reflect};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::future::Future;
 use wasm_bindgen::{JsCast, JsValue};
 use worker::{Error, ListOptions, Result, Storage};
 
@@ -94,15 +96,25 @@ fn write_seq<'a>(
     out.push(close);
 }
 
-pub async fn get<T: DeserializeOwned>(storage: &Storage, key: &str) -> Result<Option<T>> {
-    match get_text(storage, key).await? {
+/// Generic only in decoding, after the one non-generic read (a `map`, not an async state
+/// machine per type: README "Size").
+pub fn get<'a, T: DeserializeOwned>(
+    storage: &'a Storage,
+    key: &'a str,
+) -> impl Future<Output = Result<Option<T>>> + 'a {
+    get_text(storage, key).map(move |text| decode_some(key, text?))
+}
+
+/// A value read by [`get_text`], decoded.
+pub fn decode_some<T: DeserializeOwned>(key: &str, text: Option<String>) -> Result<Option<T>> {
+    match text {
         Some(text) => decode(key, &text).map(Some),
         None => Ok(None),
     }
 }
 
 /// The JSON text of the value at `key`, `None` when there is none.
-async fn get_text(storage: &Storage, key: &str) -> Result<Option<String>> {
+pub async fn get_text(storage: &Storage, key: &str) -> Result<Option<String>> {
     // `get_multiple` hands back the raw values (a missing key is simply absent).
     let found = storage.get_multiple(vec![key]).await?;
     let value = found.get(&JsValue::from_str(key));
@@ -144,13 +156,18 @@ pub async fn put_all<'a, T: Serialize + 'a>(
 }
 
 /// Every record whose key starts with `prefix`, in key order, keys without the prefix.
-pub async fn list<T: DeserializeOwned>(storage: &Storage, prefix: &str) -> Result<Vec<(String, T)>> {
-    let mut out = Vec::new();
-    for (key, text) in list_texts(storage, prefix).await? {
-        let value = decode(&key, &text)?;
-        out.push((key.strip_prefix(prefix).unwrap_or(&key).to_owned(), value));
-    }
-    Ok(out)
+pub fn list<'a, T: DeserializeOwned>(
+    storage: &'a Storage,
+    prefix: &'a str,
+) -> impl Future<Output = Result<Vec<(String, T)>>> + 'a {
+    list_texts(storage, prefix).map(move |listed| {
+        let mut out = Vec::new();
+        for (key, text) in listed? {
+            let value = decode(&key, &text)?;
+            out.push((key.strip_prefix(prefix).unwrap_or(&key).to_owned(), value));
+        }
+        Ok(out)
+    })
 }
 
 /// Every key starting with `prefix` and its value's JSON text, in key order.

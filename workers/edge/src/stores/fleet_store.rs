@@ -29,11 +29,20 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Ap
 /// A KV value written as serde_json text, read with serde_json: `get(..).json()` parses in
 /// JavaScript and decodes with `serde_wasm_bindgen`, a second decoder for every type
 /// (README "Size").
-async fn get_json<T: serde::de::DeserializeOwned>(kv: &KvStore, key: &str) -> Result<Option<T>, String> {
-    match kv.get(key).text().await.map_err(|e| e.to_string())? {
+/// Generic only in decoding, after the one non-generic read (README "Size").
+fn get_json<'a, T: serde::de::DeserializeOwned>(
+    kv: &'a KvStore,
+    key: &'a str,
+) -> impl std::future::Future<Output = Result<Option<T>, String>> + 'a {
+    use futures_util::FutureExt;
+    get_text(kv, key).map(|text| match text? {
         Some(text) => serde_json::from_slice(text.as_bytes()).map(Some).map_err(|e| e.to_string()),
         None => Ok(None),
-    }
+    })
+}
+
+async fn get_text(kv: &KvStore, key: &str) -> Result<Option<String>, String> {
+    kv.get(key).text().await.map_err(|e| e.to_string())
 }
 
 pub fn pool(env: &Env, country: &str) -> Result<Stub, ApiError> {
