@@ -298,9 +298,7 @@ pub enum CheckResult {
     Fail,
 }
 
-pub fn rfc3339_ms(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
+pub use crate::civil::rfc3339_ms;
 
 /// The public `Server` (README "API").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,7 @@
 pub mod alerts;
 pub mod api_error;
 pub mod auth;
+pub mod civil;
 pub mod config;
 pub mod dns;
 pub mod fleet;
