@@ -10,6 +10,7 @@ pub mod civil;
 pub mod config;
 pub mod dns;
 pub mod fleet;
+pub mod float;
 pub mod health;
 pub mod librenms;
 pub mod probe;
