@@ -243,8 +243,9 @@ impl ServerRecord {
 
 /// What `GET /v1/admin/servers[/{id}]` shows: the registration as a `PUT` body states it
 /// (probe, maintenance and coordinates included, so it can be edited and sent back) plus
-/// the live state under `live`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// the live state under `live`. Only encoded: the Worker passes it on as the pool's JSON
+/// text (README "Size").
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdminServer {
     pub id: ServerId,
     #[serde(flatten)]
@@ -252,7 +253,7 @@ pub struct AdminServer {
     pub live: LiveState,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveState {
     pub status: Status,
     /// The hysteresis verdict, which `status` shows unless the server is in maintenance.

@@ -17,8 +17,9 @@ use worker::{Env, Headers, Method, Request, RequestInit, Response, SqlStorage, S
 pub trait Call: Sized {
     /// The object's operations; this request is one arm of it.
     type Op: Serialize + Operation + From<Self>;
-    /// What the object answers.
-    type Reply: Serialize + DeserializeOwned;
+    /// What the object answers. The Worker decodes it ([`call`]) or passes its JSON text
+    /// on unread ([`call_text`]), so a reply type only shown to clients needs no decoder.
+    type Reply: Serialize;
 }
 
 /// Declares an object's protocol: the operation enum (`{"op":"<arm in snake_case>", ..}`),
@@ -87,11 +88,21 @@ pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<
 
 /// The Worker side: send `req` to the object behind `stub`, get its typed reply. Generic
 /// only in encoding and decoding; the exchange itself is compiled once (README "Size").
-pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError> {
+pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError>
+where
+    C::Reply: DeserializeOwned,
+{
+    let text = call_text(stub, req).await?;
+    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// As [`call`], for a reply the Worker shows as it is: the JSON text the object encoded
+/// (`serde_json::to_string`, the encoding `http::json` uses), never decoded and encoded
+/// again (README "Size").
+pub async fn call_text<C: Call>(stub: &Stub, req: C) -> Result<String, ApiError> {
     let op = C::Op::from(req);
     let payload = serde_json::to_string(&op).map_err(|_| ApiError::internal("serialize"))?;
-    let text = exchange(stub, payload).await?;
-    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+    exchange(stub, payload).await
 }
 
 /// One request to an object and its answer's text (a reply), or the error it raised.
