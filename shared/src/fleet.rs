@@ -9,13 +9,14 @@ use crate::types::{CountryCode, Degrees, Feature, GeoPoint, ServerId};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Up,
     Down,
     Maintenance,
 }
+crate::unit_enum::unit_enum!(Status { Up = "up", Down = "down", Maintenance = "maintenance" });
 
 impl Status {
     pub fn parse(s: &str) -> Option<Self> {
@@ -29,12 +30,13 @@ impl Status {
 }
 
 /// What the agent read from OpenVPN's management interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpenVpnState {
     Ok,
     Down,
 }
+crate::unit_enum::unit_enum!(OpenVpnState { Ok = "ok", Down = "down" });
 
 /// What a server last told us about itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -292,12 +294,13 @@ impl ServerRecord {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckResult {
     Pass,
     Fail,
 }
+crate::unit_enum::unit_enum!(CheckResult { Pass = "pass", Fail = "fail" });
 
 pub fn rfc3339_ms(ms: i64) -> Option<String> {
     chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))

@@ -21,3 +21,4 @@ pub mod sla;
 pub mod sort;
 pub mod status_page;
 pub mod types;
+pub mod unit_enum;

@@ -17,7 +17,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 /// A Durable Object location hint used as a vantage point. `sam`, `afr` and `me` are left
 /// out: objects hinted there are placed elsewhere (README "Probers").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Region {
     Wnam,
@@ -27,6 +27,7 @@ pub enum Region {
     Apac,
     Oc,
 }
+crate::unit_enum::unit_enum!(Region { Wnam = "wnam", Enam = "enam", Weur = "weur", Eeur = "eeur", Apac = "apac", Oc = "oc" });
 
 impl Region {
     pub const ALL: [Region; 6] = [Self::Wnam, Self::Enam, Self::Weur, Self::Eeur, Self::Apac, Self::Oc];

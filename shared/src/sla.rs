@@ -6,7 +6,7 @@
 use crate::types::Month;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MinuteState {
     Up,
@@ -15,6 +15,7 @@ pub enum MinuteState {
     /// A round ran but the fleet had no registered server.
     Unknown,
 }
+crate::unit_enum::unit_enum!(MinuteState { Up = "up", Down = "down", Maintenance = "maintenance", Unknown = "unknown" });
 
 impl MinuteState {
     pub fn as_str(self) -> &'static str {
@@ -319,7 +320,7 @@ pub fn credit_for(month: Month, downtime_u: u64, p: SlaPolicy) -> CreditFigures 
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditStatus {
     NotDue,
@@ -327,6 +328,7 @@ pub enum CreditStatus {
     Issued,
     Failed,
 }
+crate::unit_enum::unit_enum!(CreditStatus { NotDue = "not_due", Pending = "pending", Issued = "issued", Failed = "failed" });
 
 /// The credit's stored state, one per month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -385,12 +387,13 @@ pub struct DayFigures {
 /// Whether the ledger has any recorded minute of the month. A month without one (before
 /// the edge existed, or one no round reached) is `not_measured`: it has no availability
 /// figure and no credit, rather than a 100 % nobody measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Measurement {
     Measured,
     NotMeasured,
 }
+crate::unit_enum::unit_enum!(Measurement { Measured = "measured", NotMeasured = "not_measured" });
 
 /// `SlaReport`, generic over how much of the credit it shows: `CreditView` on the public
 /// route, `CreditDetail` (with the billing API's words) in the operator's view.
