@@ -21,6 +21,21 @@ pub fn variant<'de, D: Deserializer<'de>>(
     d.deserialize_enum(name, names, Names { name, names })
 }
 
+/// [`variant`] as a seed, for a tag read inside another value.
+#[derive(Clone, Copy)]
+pub struct Variant {
+    pub name: &'static str,
+    pub names: &'static [&'static str],
+}
+
+impl<'de> de::DeserializeSeed<'de> for Variant {
+    type Value = usize;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<usize, D::Error> {
+        variant(d, self.name, self.names)
+    }
+}
+
 #[derive(Clone, Copy)]
 struct Names {
     name: &'static str,
