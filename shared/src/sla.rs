@@ -886,6 +886,33 @@ mod tests {
         assert!(public.contains(r#""credit":{"status":"failed","attempts":1,"issued_at":null}"#), "{public}");
     }
 
+    /// The Worker reads the public report straight from the operator's JSON (README
+    /// "Size"): it is `public()` of it, and the operator's JSON is what the operator's
+    /// routes show, the same text the Worker wrote when it decoded it and encoded it again.
+    #[test]
+    fn the_public_report_is_the_operators_json_read_as_public() {
+        let month = m("2026-10");
+        let closed = month.end_minute() + 1;
+        let failed = CreditState {
+            status: CreditStatus::Failed,
+            attempts: 2,
+            last_error: Some("HTTP 500: \"down\"".into()),
+            next_attempt_ms: Some(closed * 60_000 + 90_000),
+            body: Some(r#"{"minutes":3}"#.into()),
+            credit_minutes: Some(3),
+            ..Default::default()
+        };
+        for (units, stored) in [(300 * UNITS_PER_MINUTE + 33_333, Some(&failed)), (0, None)] {
+            let counts = MinuteCounts { up: 40_000, down: 301, down_units: units, unknown: 3, ..Default::default() };
+            let r = report(month, counts, closed, SlaPolicy::default(), stored);
+            let operator = serde_json::to_string(&r).unwrap();
+            let public: SlaReport = serde_json::from_slice(operator.as_bytes()).unwrap();
+            assert_eq!(public, r.clone().public());
+            let again: SlaReport<CreditDetail> = serde_json::from_slice(operator.as_bytes()).unwrap();
+            assert_eq!(serde_json::to_string(&again).unwrap(), operator);
+        }
+    }
+
     #[test]
     fn classify_rounds() {
         let c = |total, passed, maintenance| FleetChecks { total, passed, maintenance }.classify();
