@@ -2,12 +2,11 @@
 
 use crate::api_error::{CallerError, RequestError};
 use crate::health::{heartbeat_fresh, heartbeat_fresh_for, CheckTime, Health, HealthState, Judged, Thresholds};
-use crate::probe::{verdict, CycleVotes, Region};
+use crate::probe::{verdict, CycleVotes, RegionMap};
 use crate::registration::{Probe, Registration};
 use crate::request::Fields;
 use crate::types::{CountryCode, Degrees, Feature, GeoPoint, ServerId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -98,7 +97,7 @@ pub struct ServerRecord {
     pub prev_seen_ms: Option<i64>,
     /// The last cycle's verdict per region that probed this server, and that cycle's key.
     #[serde(default)]
-    pub region_checks: BTreeMap<Region, bool>,
+    pub region_checks: RegionMap<bool>,
     #[serde(default)]
     pub checked_at_ms: Option<i64>,
 }
@@ -113,7 +112,7 @@ impl ServerRecord {
             last_heartbeat_ts: None,
             last_check_passed: None,
             prev_seen_ms: None,
-            region_checks: BTreeMap::new(),
+            region_checks: RegionMap::default(),
             checked_at_ms: None,
         }
     }
@@ -230,11 +229,10 @@ impl ServerRecord {
             features: self.reg.features.clone(),
             last_seen: self.last_seen_ms.and_then(rfc3339_ms),
             checks: (!self.region_checks.is_empty()).then(|| {
-                crate::sort::map(
-                    self.region_checks
-                        .iter()
-                        .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail })),
-                )
+                self.region_checks
+                    .iter()
+                    .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail }))
+                    .collect()
             }),
             checked_at: self.checked_at_ms.and_then(rfc3339_ms),
             latitude: self.reg.latitude,
@@ -328,7 +326,7 @@ pub struct ServerView {
     pub longitude: Option<Degrees>,
     /// The last cycle's verdict per region (`{"weur":"pass",…}`), shown once probers ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<BTreeMap<Region, CheckResult>>,
+    pub checks: Option<RegionMap<CheckResult>>,
     /// The start of that cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<String>,
@@ -546,6 +544,7 @@ pub struct CountrySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::Region;
 
     pub(crate) fn reg(id: &str, country: &str) -> Registration {
         let f = Fields::parse(
@@ -647,8 +646,8 @@ mod tests {
         assert_eq!(recs[1].status(), Status::Down);
         let view = recs[0].view(1_000, 90);
         let checks = view.checks.unwrap();
-        assert_eq!(checks[&Weur], CheckResult::Fail);
-        assert_eq!(checks[&Enam], CheckResult::Pass);
+        assert_eq!(checks.get(&Weur), Some(&CheckResult::Fail));
+        assert_eq!(checks.get(&Enam), Some(&CheckResult::Pass));
         assert_eq!(view.checked_at.as_deref(), Some("1970-01-01T00:00:01Z"));
         // Nobody could probe in this cycle: no observation, state kept, not counted.
         let none = judge_cycle(recs.iter_mut(), &cycle(2_000, &[(Weur, None), (Enam, None)]), 90, t);
