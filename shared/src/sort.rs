@@ -50,6 +50,104 @@ pub fn set<T: Ord>(iter: impl IntoIterator<Item = T>) -> BTreeSet<T> {
     s
 }
 
+/// A set kept as a sorted `Vec` without repeats, for sets built, probed and iterated:
+/// the same order and contents as a `BTreeSet` (ascending; an equal value inserted again
+/// leaves the first), with a fraction of the B-tree's code per element type (README
+/// "Size").
+#[derive(Clone, PartialEq, Eq)]
+pub struct SortedSet<T>(Vec<T>);
+
+impl<T> Default for SortedSet<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: Ord> SortedSet<T> {
+    pub fn contains<Q: Ord + ?Sized>(&self, value: &Q) -> bool
+    where
+        T: std::borrow::Borrow<Q>,
+    {
+        self.0.binary_search_by(|x| x.borrow().cmp(value)).is_ok()
+    }
+
+    /// As `BTreeSet::insert`: `false` (and the set unchanged) when it held an equal value.
+    pub fn insert(&mut self, value: T) -> bool {
+        match self.0.binary_search(&value) {
+            Ok(_) => false,
+            Err(i) => {
+                self.0.insert(i, value);
+                true
+            }
+        }
+    }
+
+    pub fn remove(&mut self, value: &T) -> bool {
+        match self.0.binary_search(value) {
+            Ok(i) => {
+                self.0.remove(i);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+}
+
+impl<T> SortedSet<T> {
+    pub fn iter(&self) -> std::slice::Iter<'_, T> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// As `collect::<BTreeSet<_>>()`: sorted (one stable sort, [`sort`]), repeats dropped.
+impl<T: Ord> FromIterator<T> for SortedSet<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(iter: I) -> Self {
+        let mut v: Vec<T> = iter.into_iter().collect();
+        sort(&mut v);
+        v.dedup();
+        Self(v)
+    }
+}
+
+impl<T: Ord> Extend<T> for SortedSet<T> {
+    fn extend<I: IntoIterator<Item = T>>(&mut self, iter: I) {
+        for x in iter {
+            self.insert(x);
+        }
+    }
+}
+
+impl<T> IntoIterator for SortedSet<T> {
+    type Item = T;
+    type IntoIter = std::vec::IntoIter<T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a, T> IntoIterator for &'a SortedSet<T> {
+    type Item = &'a T;
+    type IntoIter = std::slice::Iter<'a, T>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+/// As a `BTreeSet`'s: `{1, 2}`.
+impl<T: std::fmt::Debug> std::fmt::Debug for SortedSet<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(&self.0).finish()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +171,33 @@ mod tests {
             prop_assert_eq!(map(v.iter().copied()), expected);
             let expected: BTreeSet<u8> = v.iter().map(|x| x.0).collect();
             prop_assert_eq!(set(v.iter().map(|x| x.0)), expected);
+        }
+
+        /// A `SortedSet` holds and iterates what a `BTreeSet` would, through any mix of
+        /// inserts and removals, and answers the same.
+        #[test]
+        fn sorted_set_is_the_btree_set(
+            start in proptest::collection::vec(0u8..16, 0..16),
+            ops in proptest::collection::vec((any::<bool>(), 0u8..16), 0..32),
+        ) {
+            let mut tree: BTreeSet<u8> = start.iter().copied().collect();
+            let mut set: SortedSet<u8> = start.iter().copied().collect();
+            for (insert, x) in ops {
+                if insert {
+                    prop_assert_eq!(set.insert(x), tree.insert(x));
+                } else {
+                    prop_assert_eq!(set.remove(&x), tree.remove(&x));
+                }
+                prop_assert_eq!(set.contains(&x), tree.contains(&x));
+            }
+            prop_assert_eq!(set.iter().collect::<Vec<_>>(), tree.iter().collect::<Vec<_>>());
+            prop_assert_eq!((set.len(), set.is_empty()), (tree.len(), tree.is_empty()));
+            prop_assert_eq!(format!("{set:?}"), format!("{tree:?}"));
+            let mut more = set.clone();
+            more.extend(start.iter().rev().copied());
+            let mut tree_more = tree.clone();
+            tree_more.extend(start.iter().rev().copied());
+            prop_assert_eq!(more.into_iter().collect::<Vec<_>>(), tree_more.into_iter().collect::<Vec<_>>());
         }
 
         #[test]
