@@ -13,7 +13,7 @@
 //! region's vote and judges the region once all of its slices are in.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 /// A Durable Object location hint used as a vantage point. `sam`, `afr` and `me` are left
 /// out: objects hinted there are placed elsewhere (README "Probers").
@@ -324,7 +324,7 @@ pub fn on_wake(s: Schedule, due_ms: Option<i64>, now_ms: i64, last_cycle: Option
 
 /// One region's results for one cycle: `None` when it abstained (could not probe, or woke
 /// too late); otherwise pass/fail per server id it probed.
-pub type RegionResults = Option<BTreeMap<String, bool>>;
+pub type RegionResults = Option<crate::sort::SortedMap<String, bool>>;
 
 /// What a pool has received for one cycle, stored until the cycle is judged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -352,7 +352,7 @@ impl CycleVotes {
         match (self.regions.get_mut(&region), results) {
             (Some(Some(all)), Some(new)) => {
                 for (id, passed) in new {
-                    all.entry(id).or_insert(passed);
+                    all.or_insert(id, passed);
                 }
             }
             (Some(slot @ None), Some(new)) => *slot = Some(new),
@@ -460,6 +460,7 @@ pub(crate) fn votes_of(cycle: i64, len_ms: i64, regions: Spec<'_>) -> CycleVotes
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     const S: Schedule = Schedule { interval_ms: 15_000 };
 

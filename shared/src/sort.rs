@@ -141,6 +141,147 @@ impl<'a, T> IntoIterator for &'a SortedSet<T> {
     }
 }
 
+/// A map kept as a `Vec` of pairs sorted by key, without repeated keys: the same entries
+/// in the same order as a `BTreeMap`, written and read as the same JSON object (a key read
+/// twice keeps its last value), with a fraction of the B-tree's code per key and value
+/// type (README "Size").
+#[derive(Clone, PartialEq, Eq)]
+pub struct SortedMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for SortedMap<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: Ord, V> SortedMap<K, V> {
+    fn find<Q: Ord + ?Sized>(&self, key: &Q) -> Result<usize, usize>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.0.binary_search_by(|(k, _)| k.borrow().cmp(key))
+    }
+
+    pub fn get<Q: Ord + ?Sized>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.find(key).ok().map(|i| &self.0[i].1)
+    }
+
+    /// As `BTreeMap::insert`: the value it replaces (the key stays the one first inserted).
+    pub fn insert(&mut self, key: K, value: V) -> Option<V> {
+        match self.find(&key) {
+            Ok(i) => Some(std::mem::replace(&mut self.0[i].1, value)),
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                None
+            }
+        }
+    }
+
+    /// As `BTreeMap::entry(key).or_insert(value)`.
+    pub fn or_insert(&mut self, key: K, value: V) -> &mut V {
+        let i = match self.find(&key) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, value));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+}
+
+impl<K, V> SortedMap<K, V> {
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// As `collect::<BTreeMap<_, _>>()`: sorted by key (one stable sort), a repeated key
+/// keeping its last value.
+impl<K: Ord, V> FromIterator<(K, V)> for SortedMap<K, V> {
+    fn from_iter<I: IntoIterator<Item = (K, V)>>(iter: I) -> Self {
+        let mut v: Vec<(K, V)> = iter.into_iter().collect();
+        sort_by(&mut v, |a, b| a.0.cmp(&b.0));
+        // `dedup_by` keeps the first of a run; a run's last value goes into it.
+        v.dedup_by(|later, first| {
+            let same = later.0 == first.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut first.1);
+            }
+            same
+        });
+        Self(v)
+    }
+}
+
+/// As `BTreeMap::extend`: each pair inserted, a repeated key keeping its last value.
+impl<K: Ord, V> Extend<(K, V)> for SortedMap<K, V> {
+    fn extend<I: IntoIterator<Item = (K, V)>>(&mut self, iter: I) {
+        for (k, v) in iter {
+            self.insert(k, v);
+        }
+    }
+}
+
+impl<K, V> IntoIterator for SortedMap<K, V> {
+    type Item = (K, V);
+    type IntoIter = std::vec::IntoIter<(K, V)>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+/// As a `BTreeMap`'s: `{"a": true}`.
+impl<K: std::fmt::Debug, V: std::fmt::Debug> std::fmt::Debug for SortedMap<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<K: serde::Serialize, V: serde::Serialize> serde::Serialize for SortedMap<K, V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de, K: serde::Deserialize<'de> + Ord, V: serde::Deserialize<'de>> serde::Deserialize<'de> for SortedMap<K, V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(SortedMapVisitor(std::marker::PhantomData))
+    }
+}
+
+struct SortedMapVisitor<K, V>(std::marker::PhantomData<(K, V)>);
+
+impl<'de, K: serde::Deserialize<'de> + Ord, V: serde::Deserialize<'de>> serde::de::Visitor<'de>
+    for SortedMapVisitor<K, V>
+{
+    type Value = SortedMap<K, V>;
+
+    /// What a `BTreeMap`'s visitor expects.
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut m = SortedMap::default();
+        while let Some((k, v)) = map.next_entry()? {
+            m.insert(k, v);
+        }
+        Ok(m)
+    }
+}
+
 /// As a `BTreeSet`'s: `{1, 2}`.
 impl<T: std::fmt::Debug> std::fmt::Debug for SortedSet<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -198,6 +339,39 @@ mod tests {
             let mut tree_more = tree.clone();
             tree_more.extend(start.iter().rev().copied());
             prop_assert_eq!(more.into_iter().collect::<Vec<_>>(), tree_more.into_iter().collect::<Vec<_>>());
+        }
+
+        /// A `SortedMap` holds, iterates and writes what a `BTreeMap` would, and reads
+        /// the same JSON into the same entries (a repeated key keeps its last value).
+        #[test]
+        fn sorted_map_is_the_btree_map(
+            start in proptest::collection::vec((0u8..16, any::<u8>()), 0..16),
+            ops in proptest::collection::vec((any::<bool>(), 0u8..16, any::<u8>()), 0..32),
+        ) {
+            let mut tree: BTreeMap<u8, u8> = start.iter().copied().collect();
+            let mut map: SortedMap<u8, u8> = start.iter().copied().collect();
+            let mut extended = SortedMap::default();
+            extended.extend(start.iter().copied());
+            prop_assert!(extended == map);
+            for (insert, k, v) in ops {
+                if insert {
+                    prop_assert_eq!(map.insert(k, v), tree.insert(k, v));
+                } else {
+                    prop_assert_eq!(*map.or_insert(k, v), *tree.entry(k).or_insert(v));
+                }
+                prop_assert_eq!(map.get(&k), tree.get(&k));
+            }
+            prop_assert_eq!(map.iter().collect::<Vec<_>>(), tree.iter().collect::<Vec<_>>());
+            prop_assert_eq!((map.len(), map.is_empty()), (tree.len(), tree.is_empty()));
+            prop_assert_eq!(format!("{map:?}"), format!("{tree:?}"));
+            let strings = |m: &BTreeMap<u8, u8>| m.iter().map(|(k, v)| (k.to_string(), *v)).collect::<BTreeMap<String, u8>>();
+            let json = serde_json::to_string(&strings(&tree)).unwrap();
+            let ours: SortedMap<String, u8> = strings(&tree).into_iter().collect();
+            prop_assert_eq!(serde_json::to_string(&ours).unwrap(), json.clone());
+            prop_assert_eq!(serde_json::from_str::<SortedMap<String, u8>>(&json).unwrap(), ours);
+            let raw = format!("{{{}}}", start.iter().map(|(k, v)| format!("\"{k}\":{v}")).collect::<Vec<_>>().join(","));
+            let from_tree: BTreeMap<String, u8> = serde_json::from_str(&raw).unwrap();
+            prop_assert_eq!(serde_json::from_str::<SortedMap<String, u8>>(&raw).unwrap(), from_tree.into_iter().collect::<SortedMap<String, u8>>());
         }
 
         #[test]
