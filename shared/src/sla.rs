@@ -171,13 +171,13 @@ fn rank(s: MinuteState) -> u8 {
 ///
 /// `None`: no cycle overlaps the minute.
 pub fn minute_record(cycles: &[(i64, FleetChecks)], len_ms: i64, minute: i64) -> Option<MinuteRecord> {
-    let mut by_cycle: std::collections::BTreeMap<i64, FleetChecks> = std::collections::BTreeMap::new();
+    let mut by_cycle: crate::sort::SortedMap<i64, FleetChecks> = crate::sort::SortedMap::default();
     for (cycle, c) in cycles {
-        let e = by_cycle.entry(*cycle).or_default();
+        let e = by_cycle.or_insert(*cycle, FleetChecks::default());
         *e = *e + *c;
     }
     let (from, to) = (minute * MINUTE_MS, (minute + 1) * MINUTE_MS);
-    let starts: Vec<i64> = by_cycle.keys().copied().collect();
+    let starts: Vec<i64> = by_cycle.iter().map(|(k, _)| *k).collect();
     let mut record: Option<MinuteRecord> = None;
     let mut down_ms = 0i64;
     for (i, (start, checks)) in by_cycle.into_iter().enumerate() {
