@@ -13,7 +13,6 @@
 //! region's vote and judges the region once all of its slices are in.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeSet;
 
 /// A Durable Object location hint used as a vantage point. `sam`, `afr` and `me` are left
 /// out: objects hinted there are placed elsewhere (README "Probers").
@@ -337,7 +336,7 @@ pub struct CycleVotes {
     /// The slices of each region whose reports are in (absent in votes stored before
     /// slices: there the region's one report was the whole region).
     #[serde(default)]
-    pub slices_in: RegionMap<BTreeSet<u32>>,
+    pub slices_in: RegionMap<crate::sort::SortedSet<u32>>,
 }
 
 impl CycleVotes {

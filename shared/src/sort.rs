@@ -282,6 +282,39 @@ impl<'de, K: serde::Deserialize<'de> + Ord, V: serde::Deserialize<'de>> serde::d
     }
 }
 
+/// Written as a `BTreeSet` is: a JSON array, ascending.
+impl<T: serde::Serialize> serde::Serialize for SortedSet<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(&self.0)
+    }
+}
+
+/// Read as a `BTreeSet` is: each element inserted (a repeat leaves the first).
+impl<'de, T: serde::Deserialize<'de> + Ord> serde::Deserialize<'de> for SortedSet<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_seq(SortedSetVisitor(std::marker::PhantomData))
+    }
+}
+
+struct SortedSetVisitor<T>(std::marker::PhantomData<T>);
+
+impl<'de, T: serde::Deserialize<'de> + Ord> serde::de::Visitor<'de> for SortedSetVisitor<T> {
+    type Value = SortedSet<T>;
+
+    /// What a `BTreeSet`'s visitor expects.
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a sequence")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut s = SortedSet::default();
+        while let Some(x) = seq.next_element()? {
+            s.insert(x);
+        }
+        Ok(s)
+    }
+}
+
 /// As a `BTreeSet`'s: `{1, 2}`.
 impl<T: std::fmt::Debug> std::fmt::Debug for SortedSet<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -338,6 +371,10 @@ mod tests {
             more.extend(start.iter().rev().copied());
             let mut tree_more = tree.clone();
             tree_more.extend(start.iter().rev().copied());
+            prop_assert_eq!(serde_json::to_string(&more).unwrap(), serde_json::to_string(&tree_more).unwrap());
+            let raw = serde_json::to_string(&start).unwrap();
+            let from_tree: BTreeSet<u8> = serde_json::from_str(&raw).unwrap();
+            prop_assert_eq!(serde_json::from_str::<SortedSet<u8>>(&raw).unwrap(), from_tree.iter().copied().collect::<SortedSet<u8>>());
             prop_assert_eq!(more.into_iter().collect::<Vec<_>>(), tree_more.into_iter().collect::<Vec<_>>());
         }
 
