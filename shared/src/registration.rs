@@ -170,7 +170,11 @@ impl Registration {
     /// The registration as a `PUT` body would state it (what `GET /v1/admin/servers/{id}`
     /// shows and a `PATCH` is merged into).
     pub fn to_body(&self) -> Map<String, Value> {
-        let mut m = match serde_json::to_value(self) {
+        // Through its JSON text rather than `serde_json::to_value`: the same values, with
+        // the encoder and decoder the Worker has anyway instead of a `Value` encoder for
+        // every field type (README "Size").
+        let text = serde_json::to_vec(self).unwrap_or_default();
+        let mut m = match serde_json::from_slice(&text) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         };
@@ -354,6 +358,32 @@ mod tests {
         // The body shown to operators round-trips through PUT unchanged.
         let shown = Fields::from_map(m.to_body());
         assert_eq!(Registration::parse(m.id.clone(), &shown, LAB).unwrap(), m);
+    }
+
+    /// `to_body` is what `serde_json::to_value` of the registration gave, without `id`.
+    #[test]
+    fn the_body_is_the_registrations_value() {
+        let with_coordinates = GOOD.replace(
+            r#""maintenance":false"#,
+            r#""maintenance":true,"latitude":59.0,"longitude":-18.0686,"probe":{"kind":"http","url":"https://x/\"h"}"#,
+        );
+        for json in [
+            GOOD,
+            with_coordinates.as_str(),
+            r#"{"hostname":"a.b","ipv4":"192.0.2.1","country":"de","city":"Berlin","capacity":1}"#,
+        ] {
+            let r = parse(json).unwrap();
+            let mut want = match serde_json::to_value(&r).unwrap() {
+                Value::Object(m) => m,
+                other => panic!("{other}"),
+            };
+            want.remove("id");
+            for k in ["ipv6", "latitude", "longitude"] {
+                want.entry(k).or_insert(Value::Null);
+            }
+            assert_eq!(r.to_body(), want, "{json}");
+            assert_eq!(serde_json::to_string(&r.to_body()).unwrap(), serde_json::to_string(&want).unwrap());
+        }
     }
 
     #[test]
