@@ -22,4 +22,6 @@ pub mod signature;
 pub mod sla;
 pub mod sort;
 pub mod status_page;
+pub mod tagged;
 pub mod types;
+pub mod unit_enum;
