@@ -152,6 +152,40 @@ test("GET /v1/admin/servers[/{id}]: the full registration plus live state", asyn
   for (const id of ["g-1", "g-2"]) await edge.admin("DELETE", `/v1/admin/servers/${id}`);
 });
 
+/** `v` with every object's keys in sorted order (serde_json's `Value` maps). */
+function sortKeys(v) {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sortKeys(v[k])]));
+  return v;
+}
+
+test("admin reads keep their exact bytes: one server in field order, the list with every key sorted", async () => {
+  const reg = server("b-1", { probe: { kind: "tcp", port: 443 }, latitude: 59.3293, longitude: 18.0686, ipv6: "2001:db8::9" });
+  assert.equal((await edge.admin("PUT", "/v1/admin/servers/b-1", reg)).status, 201);
+  assert.equal((await edge.registerServer("b-2", { country: "de", city: "Berlin" })).status, 201);
+  const text = async (pathname) => {
+    const r = await edge.fetch(pathname, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get("content-type"), "application/json");
+    assert.equal(r.headers.get("cache-control"), "no-store");
+    return r.text();
+  };
+  // One server: `id`, the registration's keys sorted (a JSON object), then `live` in its
+  // fields' order.
+  const one = await text("/v1/admin/servers/b-1");
+  const { id, live, ...registration } = JSON.parse(one);
+  const liveOrder = ["status", "health", "load", "clients", "capacity", "last_seen", "last_check_passed", "cpu", "bandwidth_mbps", "version"];
+  assert.deepEqual(Object.keys(live), liveOrder);
+  assert.equal(one, JSON.stringify({ id, ...sortKeys(registration), live }));
+  // The list: `{"servers":[..]}` by id, every object's keys sorted, `live`'s too.
+  const list = await text("/v1/admin/servers");
+  const servers = JSON.parse(list).servers;
+  assert.deepEqual(servers.map((s) => s.id), [...servers.map((s) => s.id)].sort());
+  assert.equal(list, JSON.stringify(sortKeys({ servers })));
+  assert.deepEqual(servers.find((s) => s.id === "b-1"), JSON.parse(one));
+  for (const id of ["b-1", "b-2"]) await edge.admin("DELETE", `/v1/admin/servers/${id}`);
+});
+
 function patch(id, body, contentType = "application/merge-patch+json", token = ADMIN_TOKEN) {
   return edge.json(`/v1/admin/servers/${id}`, {
     method: "PATCH",

@@ -44,6 +44,13 @@ test("attack: one poisoned item no longer blocks the report; each bad item is na
       ["dave", "offline", "se-2", "pending_reverification"],
     ]);
     assert.deepEqual(pending.map((p) => p.session_id).sort(), r.body.recorded.map((x) => x.session_id).sort());
+    // Each seal's data key is in KV for CACHE_MAX_AGE_DAYS (30 by default), no longer.
+    const keys = (await (await t.edge.mf.getKVNamespace("CREDENTIALS")).list({ prefix: "seal:" })).keys;
+    assert.deepEqual(keys.map((k) => k.name).sort(), r.body.recorded.map((x) => `seal:${x.session_id}`).sort());
+    for (const k of keys) {
+      const days = (k.expiration * 1000 - Date.now()) / 86_400_000;
+      assert.ok(days > 29.9 && days <= 30, `${k.name} expires in ${days} days`);
+    }
 
     t.origin.mode = "up";
     // Two minutes on: past the 30 s backoff of the report's own (failed) run, whatever the second now.

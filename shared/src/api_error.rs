@@ -10,7 +10,7 @@ use std::fmt;
 /// enum, so an error raised inside a Durable Object crosses the Worker↔object hop with its
 /// code intact (a code added here travels without any list to update), and a code that is
 /// not here cannot be written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     BadBody,
@@ -29,6 +29,7 @@ pub enum ErrorCode {
     Unavailable,
     UnsupportedMediaType,
 }
+crate::unit_enum::unit_enum!(ErrorCode { BadBody = "bad_body", DnsDisabled = "dns_disabled", Forbidden = "forbidden", Internal = "internal", InvalidField = "invalid_field", MalformedJson = "malformed_json", MethodNotAllowed = "method_not_allowed", MonthNotClosed = "month_not_closed", NotConfigured = "not_configured", NotFound = "not_found", PayloadTooLarge = "payload_too_large", Replayed = "replayed", Unauthorized = "unauthorized", Unavailable = "unavailable", UnsupportedMediaType = "unsupported_media_type" });
 
 impl ErrorCode {
     /// The wire spelling (`not_configured`).

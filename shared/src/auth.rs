@@ -176,7 +176,7 @@ pub struct Unreadable;
 pub type Read<T> = Result<T, Unreadable>;
 
 /// What the degraded path asks the `AuthGuard` in one call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GuardAction {
     /// A cached password matched: is this user locked out from this address?
@@ -186,6 +186,7 @@ pub enum GuardAction {
     /// No cached credential, policy `open`: take a provisional slot (if not locked).
     Provisional,
 }
+crate::unit_enum::unit_enum!(GuardAction { Check = "check", Fail = "fail", Provisional = "provisional" });
 
 /// The guard's answer. `locked` is the state before this request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -212,13 +213,14 @@ pub enum Source {
 }
 
 /// How a session the ledger holds was admitted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Admission {
     Cache,
     Provisional,
     Offline,
 }
+crate::unit_enum::unit_enum!(Admission { Cache = "cache", Provisional = "provisional", Offline = "offline" });
 
 impl Admission {
     pub fn as_str(self) -> &'static str {
@@ -666,7 +668,7 @@ pub enum Judged {
     KeyUnreadable,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DisconnectReason {
     /// The origin rejected the credentials.
@@ -676,6 +678,7 @@ pub enum DisconnectReason {
     /// The sealed password could not be opened.
     Unsealable,
 }
+crate::unit_enum::unit_enum!(DisconnectReason { Rejected = "rejected", Unverifiable = "unverifiable", Unsealable = "unsealable" });
 
 impl DisconnectReason {
     pub fn as_str(self) -> &'static str {
@@ -744,13 +747,14 @@ pub fn needs_probe(answers: &[Judged]) -> bool {
 }
 
 /// A session's state as the ledger reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SessionState {
     PendingReverification,
     DisconnectPending,
     Acked,
 }
+crate::unit_enum::unit_enum!(SessionState { PendingReverification = "pending_reverification", DisconnectPending = "disconnect_pending", Acked = "acked" });
 
 /// Acked disconnects stay visible to operators this long, then are forgotten.
 pub const ACKED_KEEP_MS: i64 = 24 * 3_600_000;

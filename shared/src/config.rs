@@ -255,8 +255,8 @@ impl Config {
         };
         let sla_target_pct = match r.opt("SLA_TARGET_PCT") {
             None => 99.5,
-            Some(v) => match v.parse::<f64>() {
-                Ok(p) if p.is_finite() && p > 0.0 && p <= 100.0 => p,
+            Some(v) => match crate::float::parse_f64(&v) {
+                Some(p) if p.is_finite() && p > 0.0 && p <= 100.0 => p,
                 _ => {
                     r.problems.push(ConfigProblem {
                         name: "SLA_TARGET_PCT",

@@ -4,9 +4,9 @@
 //! least one), never a plan that empties a pool. Also the providers' wire formats, so the
 //! Worker only sends and receives.
 
+use crate::sort::SortedSet;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
 use std::net::IpAddr;
 
 /// Cloudflare record comment that marks the records this edge owns.
@@ -86,9 +86,9 @@ impl PoolPlan {
     }
 
     /// The owned records after the plan, by type and address.
-    pub fn result(&self) -> BTreeSet<(RecordType, String)> {
-        let mut set: BTreeSet<(RecordType, String)> =
-            crate::sort::set(self.current.iter().map(|r| (r.rtype, normalise(&r.content))));
+    pub fn result(&self) -> SortedSet<(RecordType, String)> {
+        let mut set: SortedSet<(RecordType, String)> =
+            self.current.iter().map(|r| (r.rtype, normalise(&r.content))).collect();
         for d in &self.deletes {
             // Duplicates of a kept address delete one copy, not the address.
             let copies = self
@@ -146,9 +146,8 @@ pub fn plan_pool(
         plan.frozen = true;
         return plan;
     }
-    let desired: BTreeSet<(RecordType, String)> =
-        crate::sort::set(up.iter().map(|ip| (RecordType::of(ip), ip.to_string())));
-    let mut seen: BTreeSet<(RecordType, String)> = BTreeSet::new();
+    let desired: SortedSet<(RecordType, String)> = up.iter().map(|ip| (RecordType::of(ip), ip.to_string())).collect();
+    let mut seen: SortedSet<(RecordType, String)> = SortedSet::default();
     let mut candidates = Vec::new();
     for r in &owned {
         let key = (r.rtype, normalise(&r.content));
@@ -163,15 +162,14 @@ pub fn plan_pool(
     }
     // An address someone else already publishes at the pool name is served: creating ours
     // would duplicate it (Cloudflare refuses identical records, failing the whole batch).
-    let foreign: BTreeSet<(RecordType, String)> = crate::sort::set(
-        records
-            .iter()
-            .filter(|r| !r.owned && r.name.eq_ignore_ascii_case(pool))
-            .map(|r| (r.rtype, normalise(&r.content))),
-    );
+    let foreign: SortedSet<(RecordType, String)> = records
+        .iter()
+        .filter(|r| !r.owned && r.name.eq_ignore_ascii_case(pool))
+        .map(|r| (r.rtype, normalise(&r.content)))
+        .collect();
     plan.creates = desired
-        .difference(&seen)
-        .filter(|k| !foreign.contains(*k))
+        .iter()
+        .filter(|k| !seen.contains(*k) && !foreign.contains(*k))
         .map(|(t, c)| NewRecord { rtype: *t, content: c.clone() })
         .collect();
     crate::sort::sort_by_key(&mut candidates, |r| (r.rtype, normalise(&r.content)));
@@ -272,7 +270,7 @@ fn canonical(name: &str) -> String {
 /// edge's (it owns the pools' rrsets).
 pub fn powerdns_parse_zone(body: &str, pools: &[String]) -> Option<Vec<DnsRecord>> {
     let v: Value = serde_json::from_slice(body.as_bytes()).ok()?;
-    let wanted: BTreeSet<String> = crate::sort::set(pools.iter().map(|p| canonical(p)));
+    let wanted: SortedSet<String> = pools.iter().map(|p| canonical(p)).collect();
     let mut out = Vec::new();
     for rr in v.get("rrsets")?.as_array()? {
         let name = rr.get("name").and_then(Value::as_str).unwrap_or_default();
@@ -300,7 +298,7 @@ pub fn powerdns_parse_zone(body: &str, pools: &[String]) -> Option<Vec<DnsRecord
 /// One PATCH per changed pool: each touched rrset REPLACEd with its final records.
 pub fn powerdns_patch(plan: &PoolPlan) -> Value {
     let result = plan.result();
-    let mut types: BTreeSet<RecordType> = crate::sort::set(plan.creates.iter().map(|c| c.rtype));
+    let mut types: SortedSet<RecordType> = plan.creates.iter().map(|c| c.rtype).collect();
     types.extend(plan.deletes.iter().map(|d| d.rtype));
     types.extend(plan.ttl_fixes.iter().map(|d| d.rtype));
     let rrsets: Vec<Value> = types
@@ -318,6 +316,7 @@ pub fn powerdns_patch(plan: &PoolPlan) -> Value {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeSet;
 
     const POOL: &str = "pool.prd.se.example.com";
 

@@ -2,20 +2,20 @@
 
 use crate::api_error::{CallerError, RequestError};
 use crate::health::{heartbeat_fresh, heartbeat_fresh_for, CheckTime, Health, HealthState, Judged, Thresholds};
-use crate::probe::{verdict, CycleVotes, Region};
+use crate::probe::{verdict, CycleVotes, RegionMap};
 use crate::registration::{Probe, Registration};
 use crate::request::Fields;
 use crate::types::{CountryCode, Degrees, Feature, GeoPoint, ServerId};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Up,
     Down,
     Maintenance,
 }
+crate::unit_enum::unit_enum!(Status { Up = "up", Down = "down", Maintenance = "maintenance" });
 
 impl Status {
     pub fn parse(s: &str) -> Option<Self> {
@@ -29,12 +29,13 @@ impl Status {
 }
 
 /// What the agent read from OpenVPN's management interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OpenVpnState {
     Ok,
     Down,
 }
+crate::unit_enum::unit_enum!(OpenVpnState { Ok = "ok", Down = "down" });
 
 /// What a server last told us about itself.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -96,7 +97,7 @@ pub struct ServerRecord {
     pub prev_seen_ms: Option<i64>,
     /// The last cycle's verdict per region that probed this server, and that cycle's key.
     #[serde(default)]
-    pub region_checks: BTreeMap<Region, bool>,
+    pub region_checks: RegionMap<bool>,
     #[serde(default)]
     pub checked_at_ms: Option<i64>,
 }
@@ -111,7 +112,7 @@ impl ServerRecord {
             last_heartbeat_ts: None,
             last_check_passed: None,
             prev_seen_ms: None,
-            region_checks: BTreeMap::new(),
+            region_checks: RegionMap::default(),
             checked_at_ms: None,
         }
     }
@@ -228,11 +229,10 @@ impl ServerRecord {
             features: self.reg.features.clone(),
             last_seen: self.last_seen_ms.and_then(rfc3339_ms),
             checks: (!self.region_checks.is_empty()).then(|| {
-                crate::sort::map(
-                    self.region_checks
-                        .iter()
-                        .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail })),
-                )
+                self.region_checks
+                    .iter()
+                    .map(|(r, p)| (*r, if *p { CheckResult::Pass } else { CheckResult::Fail }))
+                    .collect()
             }),
             checked_at: self.checked_at_ms.and_then(rfc3339_ms),
             latitude: self.reg.latitude,
@@ -243,8 +243,9 @@ impl ServerRecord {
 
 /// What `GET /v1/admin/servers[/{id}]` shows: the registration as a `PUT` body states it
 /// (probe, maintenance and coordinates included, so it can be edited and sent back) plus
-/// the live state under `live`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// the live state under `live`. Only encoded: the Worker passes it on as the pool's JSON
+/// text (README "Size").
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AdminServer {
     pub id: ServerId,
     #[serde(flatten)]
@@ -252,7 +253,7 @@ pub struct AdminServer {
     pub live: LiveState,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct LiveState {
     pub status: Status,
     /// The hysteresis verdict, which `status` shows unless the server is in maintenance.
@@ -291,16 +292,15 @@ impl ServerRecord {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckResult {
     Pass,
     Fail,
 }
+crate::unit_enum::unit_enum!(CheckResult { Pass = "pass", Fail = "fail" });
 
-pub fn rfc3339_ms(ms: i64) -> Option<String> {
-    chrono::DateTime::from_timestamp_millis(ms).map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-}
+pub use crate::civil::rfc3339_ms;
 
 /// The public `Server` (README "API").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -324,7 +324,7 @@ pub struct ServerView {
     pub longitude: Option<Degrees>,
     /// The last cycle's verdict per region (`{"weur":"pass",…}`), shown once probers ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub checks: Option<BTreeMap<Region, CheckResult>>,
+    pub checks: Option<RegionMap<CheckResult>>,
     /// The start of that cycle.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<String>,
@@ -542,6 +542,7 @@ pub struct CountrySummary {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::probe::Region;
 
     pub(crate) fn reg(id: &str, country: &str) -> Registration {
         let f = Fields::parse(
@@ -643,8 +644,8 @@ mod tests {
         assert_eq!(recs[1].status(), Status::Down);
         let view = recs[0].view(1_000, 90);
         let checks = view.checks.unwrap();
-        assert_eq!(checks[&Weur], CheckResult::Fail);
-        assert_eq!(checks[&Enam], CheckResult::Pass);
+        assert_eq!(checks.get(&Weur), Some(&CheckResult::Fail));
+        assert_eq!(checks.get(&Enam), Some(&CheckResult::Pass));
         assert_eq!(view.checked_at.as_deref(), Some("1970-01-01T00:00:01Z"));
         // Nobody could probe in this cycle: no observation, state kept, not counted.
         let none = judge_cycle(recs.iter_mut(), &cycle(2_000, &[(Weur, None), (Enam, None)]), 90, t);

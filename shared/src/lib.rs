@@ -6,9 +6,11 @@
 pub mod alerts;
 pub mod api_error;
 pub mod auth;
+pub mod civil;
 pub mod config;
 pub mod dns;
 pub mod fleet;
+pub mod float;
 pub mod health;
 pub mod librenms;
 pub mod probe;
@@ -20,4 +22,6 @@ pub mod signature;
 pub mod sla;
 pub mod sort;
 pub mod status_page;
+pub mod tagged;
 pub mod types;
+pub mod unit_enum;

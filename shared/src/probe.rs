@@ -13,11 +13,10 @@
 //! region's vote and judges the region once all of its slices are in.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
 
 /// A Durable Object location hint used as a vantage point. `sam`, `afr` and `me` are left
 /// out: objects hinted there are placed elsewhere (README "Probers").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Region {
     Wnam,
@@ -27,6 +26,7 @@ pub enum Region {
     Apac,
     Oc,
 }
+crate::unit_enum::unit_enum!(Region { Wnam = "wnam", Enam = "enam", Weur = "weur", Eeur = "eeur", Apac = "apac", Oc = "oc" });
 
 impl Region {
     pub const ALL: [Region; 6] = [Self::Wnam, Self::Enam, Self::Weur, Self::Eeur, Self::Apac, Self::Oc];
@@ -52,6 +52,118 @@ impl Region {
     /// object); the pool and slice say what it probes.
     pub fn object_name(self, pool: &str, slice: u32) -> String {
         format!("prober-{}-{pool}-{slice}", self.as_str())
+    }
+}
+
+/// A map keyed by region: a slot per region, iterated in the regions' order (the order of
+/// `Region`'s `Ord`, so the order a `BTreeMap<Region, V>` had) and written as a JSON object
+/// the same way, read back as one (a repeated key keeps its last value). A B-tree's code
+/// is compiled once per value type, about 3 KB of wasm each (README "Size").
+#[derive(Clone, PartialEq, Eq)]
+pub struct RegionMap<V>([Option<V>; 6]);
+
+impl<V> Default for RegionMap<V> {
+    fn default() -> Self {
+        Self([None, None, None, None, None, None])
+    }
+}
+
+impl<V> RegionMap<V> {
+    pub fn get(&self, r: &Region) -> Option<&V> {
+        self.0[*r as usize].as_ref()
+    }
+
+    pub fn get_mut(&mut self, r: &Region) -> Option<&mut V> {
+        self.0[*r as usize].as_mut()
+    }
+
+    /// As `BTreeMap::insert`: the value it replaces.
+    pub fn insert(&mut self, r: Region, v: V) -> Option<V> {
+        self.0[r as usize].replace(v)
+    }
+
+    /// As `BTreeMap::entry(r).or_default()`.
+    pub fn get_or_default(&mut self, r: Region) -> &mut V
+    where
+        V: Default,
+    {
+        self.0[r as usize].get_or_insert_with(V::default)
+    }
+
+    pub fn contains_key(&self, r: &Region) -> bool {
+        self.get(r).is_some()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.iter().all(Option::is_none)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.iter().filter(|v| v.is_some()).count()
+    }
+
+    /// The entries in the regions' order.
+    pub fn iter(&self) -> impl Iterator<Item = (&Region, &V)> {
+        Region::ALL.iter().zip(&self.0).filter_map(|(r, v)| Some((r, v.as_ref()?)))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().flatten()
+    }
+}
+
+/// As `collect::<BTreeMap<_, _>>()`: a repeated region keeps its last value.
+impl<V> FromIterator<(Region, V)> for RegionMap<V> {
+    fn from_iter<I: IntoIterator<Item = (Region, V)>>(iter: I) -> Self {
+        let mut m = Self::default();
+        for (r, v) in iter {
+            m.insert(r, v);
+        }
+        m
+    }
+}
+
+impl<V, const N: usize> From<[(Region, V); N]> for RegionMap<V> {
+    fn from(entries: [(Region, V); N]) -> Self {
+        entries.into_iter().collect()
+    }
+}
+
+/// As a `BTreeMap`'s: `{Weur: true}`.
+impl<V: std::fmt::Debug> std::fmt::Debug for RegionMap<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.iter()).finish()
+    }
+}
+
+impl<V: Serialize> Serialize for RegionMap<V> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.iter())
+    }
+}
+
+impl<'de, V: Deserialize<'de>> Deserialize<'de> for RegionMap<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_map(RegionMapVisitor(std::marker::PhantomData))
+    }
+}
+
+struct RegionMapVisitor<V>(std::marker::PhantomData<V>);
+
+impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for RegionMapVisitor<V> {
+    type Value = RegionMap<V>;
+
+    /// What a `BTreeMap`'s visitor expects.
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a map")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<RegionMap<V>, A::Error> {
+        let mut m = RegionMap::default();
+        while let Some((r, v)) = map.next_entry::<Region, V>()? {
+            m.insert(r, v);
+        }
+        Ok(m)
     }
 }
 
@@ -211,7 +323,7 @@ pub fn on_wake(s: Schedule, due_ms: Option<i64>, now_ms: i64, last_cycle: Option
 
 /// One region's results for one cycle: `None` when it abstained (could not probe, or woke
 /// too late); otherwise pass/fail per server id it probed.
-pub type RegionResults = Option<BTreeMap<String, bool>>;
+pub type RegionResults = Option<crate::sort::SortedMap<String, bool>>;
 
 /// What a pool has received for one cycle, stored until the cycle is judged.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -220,11 +332,11 @@ pub struct CycleVotes {
     pub len_ms: i64,
     /// Each region's results, combined over the slices that reported: `None` while every
     /// slice of it that reported abstained.
-    pub regions: BTreeMap<Region, RegionResults>,
+    pub regions: RegionMap<RegionResults>,
     /// The slices of each region whose reports are in (absent in votes stored before
     /// slices: there the region's one report was the whole region).
     #[serde(default)]
-    pub slices_in: BTreeMap<Region, BTreeSet<u32>>,
+    pub slices_in: RegionMap<crate::sort::SortedSet<u32>>,
 }
 
 impl CycleVotes {
@@ -233,13 +345,13 @@ impl CycleVotes {
     /// per region and server). A slice's second report for the cycle (a duplicate or
     /// retried wake) changes nothing and answers `false`.
     pub fn record(&mut self, region: Region, slice: u32, results: RegionResults) -> bool {
-        if !self.slices_in.entry(region).or_default().insert(slice) {
+        if !self.slices_in.get_or_default(region).insert(slice) {
             return false;
         }
         match (self.regions.get_mut(&region), results) {
             (Some(Some(all)), Some(new)) => {
                 for (id, passed) in new {
-                    all.entry(id).or_insert(passed);
+                    all.or_insert(id, passed);
                 }
             }
             (Some(slot @ None), Some(new)) => *slot = Some(new),
@@ -260,8 +372,8 @@ impl CycleVotes {
     }
 
     /// The regions that probed `id` in this cycle, with what each saw.
-    pub fn votes_for(&self, id: &str) -> BTreeMap<Region, bool> {
-        crate::sort::map(self.regions.iter().filter_map(|(r, res)| res.as_ref()?.get(id).map(|&p| (*r, p))))
+    pub fn votes_for(&self, id: &str) -> RegionMap<bool> {
+        self.regions.iter().filter_map(|(r, res)| res.as_ref()?.get(id).map(|&p| (*r, p))).collect()
     }
 }
 
@@ -347,6 +459,7 @@ pub(crate) fn votes_of(cycle: i64, len_ms: i64, regions: Spec<'_>) -> CycleVotes
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::BTreeMap;
 
     const S: Schedule = Schedule { interval_ms: 15_000 };
 
@@ -451,8 +564,8 @@ mod tests {
         assert!(!cycle_ready(&c, &Region::DEFAULT, 2, 0, 1_000), "a region is judged only with all its slices");
         assert!(c.record(Apac, 0, res(&[("a", false)])));
         assert!(cycle_ready(&c, &Region::DEFAULT, 2, 0, 1_000));
-        assert_eq!(c.votes_for("a"), BTreeMap::from([(Weur, true), (Enam, true), (Apac, false)]));
-        assert_eq!(c.votes_for("b"), BTreeMap::from([(Weur, false), (Enam, false), (Apac, true)]));
+        assert_eq!(c.votes_for("a"), RegionMap::from([(Weur, true), (Enam, true), (Apac, false)]));
+        assert_eq!(c.votes_for("b"), RegionMap::from([(Weur, false), (Enam, false), (Apac, true)]));
         // A slice that grows the pool past what was expected does not make it ready early.
         let mut d = CycleVotes::default();
         d.record(Weur, 0, None);
@@ -465,7 +578,7 @@ mod tests {
         let mut c = CycleVotes::default();
         assert!(c.record(Region::Weur, 0, res(&[("a", false)])));
         assert!(!c.record(Region::Weur, 0, res(&[("a", true)])), "a duplicate wake's report");
-        assert_eq!(c.votes_for("a"), BTreeMap::from([(Region::Weur, false)]));
+        assert_eq!(c.votes_for("a"), RegionMap::from([(Region::Weur, false)]));
     }
 
     #[test]
@@ -481,7 +594,7 @@ mod tests {
         let mut d = CycleVotes::default();
         d.record(Enam, 1, None);
         d.record(Enam, 0, res(&[("a", false)]));
-        assert_eq!(d.votes_for("a"), BTreeMap::from([(Enam, false)]));
+        assert_eq!(d.votes_for("a"), RegionMap::from([(Enam, false)]));
         // Every slice abstained: the region abstains.
         let mut e = CycleVotes::default();
         e.record(Apac, 0, None);
@@ -616,6 +729,38 @@ mod tests {
             let expected = (!v.is_empty()).then_some(fails * 2 <= v.len());
             prop_assert_eq!(verdict(v.iter().copied()), expected);
             prop_assert_eq!(verdict(v.iter().rev().copied()), expected);
+        }
+
+        /// A `RegionMap` is what the `BTreeMap<Region, V>` it replaced was: the same
+        /// entries in the same order, the same JSON both ways (repeated keys too), the
+        /// same `Debug`.
+        #[test]
+        fn region_map_is_the_btree_map(v in proptest::collection::vec((0usize..6, any::<u8>()), 0..12)) {
+            let pairs: Vec<(Region, u8)> = v.iter().map(|&(i, x)| (Region::ALL[i], x)).collect();
+            let tree: BTreeMap<Region, u8> = pairs.iter().copied().collect();
+            let map: RegionMap<u8> = pairs.iter().copied().collect();
+            prop_assert_eq!(map.iter().map(|(r, x)| (*r, *x)).collect::<Vec<_>>(), tree.iter().map(|(r, x)| (*r, *x)).collect::<Vec<_>>());
+            prop_assert_eq!((map.len(), map.is_empty()), (tree.len(), tree.is_empty()));
+            prop_assert_eq!(format!("{map:?}"), format!("{tree:?}"));
+            let json = serde_json::to_string(&tree).unwrap();
+            prop_assert_eq!(serde_json::to_string(&map).unwrap(), json.clone());
+            prop_assert_eq!(serde_json::from_str::<RegionMap<u8>>(&json).unwrap(), map.clone());
+            // Written in the order given, repeats included: the last one wins in both.
+            let raw = format!("{{{}}}", pairs.iter().map(|(r, x)| format!("\"{}\":{x}", r.as_str())).collect::<Vec<_>>().join(","));
+            let from_tree: BTreeMap<Region, u8> = serde_json::from_str(&raw).unwrap();
+            prop_assert_eq!(serde_json::from_str::<RegionMap<u8>>(&raw).unwrap(), from_tree.into_iter().collect::<RegionMap<u8>>());
+            prop_assert_eq!(serde_json::to_string(&Option::<RegionMap<u8>>::None).unwrap(), "null");
+        }
+    }
+
+    #[test]
+    fn region_map_refuses_what_the_btree_map_refused() {
+        for bad in [r#"{"mars":1}"#, r#"[]"#, r#"{"weur":"x"}"#, r#"null"#, r#"{"weur":1"#] {
+            let want = serde_json::from_str::<BTreeMap<Region, u8>>(bad).unwrap_err().to_string();
+            assert_eq!(serde_json::from_str::<RegionMap<u8>>(bad).unwrap_err().to_string(), want, "{bad}");
+        }
+        for (i, r) in Region::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i, "a region's slot is its place in Region::ALL");
         }
     }
 }

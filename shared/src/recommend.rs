@@ -59,9 +59,7 @@ pub fn parse_limit(pairs: &[(String, String)]) -> Result<usize, RequestError> {
 pub fn client_position(pairs: &[(String, String)], cf: Option<(&str, &str)>) -> Result<Option<GeoPoint>, RequestError> {
     let get = |k: &str| pairs.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
     let num = |name: &'static str, v: &str, limit: f64| {
-        v.trim()
-            .parse::<f64>()
-            .ok()
+        crate::float::parse_f64(v.trim())
             .filter(|x| x.is_finite() && (-limit..=limit).contains(x))
             .ok_or_else(|| RequestError::field(name, format!("must be decimal degrees from -{limit} to {limit}")))
     };
@@ -69,7 +67,9 @@ pub fn client_position(pairs: &[(String, String)], cf: Option<(&str, &str)>) -> 
         (Some(lat), Some(lon)) => Ok(GeoPoint::new(num("lat", lat, 90.0)?, num("lon", lon, 180.0)?)),
         (Some(_), None) => Err(RequestError::field("lon", "is required when lat is given")),
         (None, Some(_)) => Err(RequestError::field("lat", "is required when lon is given")),
-        (None, None) => Ok(cf.and_then(|(lat, lon)| GeoPoint::new(lat.trim().parse().ok()?, lon.trim().parse().ok()?))),
+        (None, None) => Ok(cf.and_then(|(lat, lon)| {
+            GeoPoint::new(crate::float::parse_f64(lat.trim())?, crate::float::parse_f64(lon.trim())?)
+        })),
     }
 }
 

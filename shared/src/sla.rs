@@ -6,7 +6,7 @@
 use crate::types::Month;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum MinuteState {
     Up,
@@ -15,6 +15,7 @@ pub enum MinuteState {
     /// A round ran but the fleet had no registered server.
     Unknown,
 }
+crate::unit_enum::unit_enum!(MinuteState { Up = "up", Down = "down", Maintenance = "maintenance", Unknown = "unknown" });
 
 impl MinuteState {
     pub fn as_str(self) -> &'static str {
@@ -170,13 +171,13 @@ fn rank(s: MinuteState) -> u8 {
 ///
 /// `None`: no cycle overlaps the minute.
 pub fn minute_record(cycles: &[(i64, FleetChecks)], len_ms: i64, minute: i64) -> Option<MinuteRecord> {
-    let mut by_cycle: std::collections::BTreeMap<i64, FleetChecks> = std::collections::BTreeMap::new();
+    let mut by_cycle: crate::sort::SortedMap<i64, FleetChecks> = crate::sort::SortedMap::default();
     for (cycle, c) in cycles {
-        let e = by_cycle.entry(*cycle).or_default();
+        let e = by_cycle.or_insert(*cycle, FleetChecks::default());
         *e = *e + *c;
     }
     let (from, to) = (minute * MINUTE_MS, (minute + 1) * MINUTE_MS);
-    let starts: Vec<i64> = by_cycle.keys().copied().collect();
+    let starts: Vec<i64> = by_cycle.iter().map(|(k, _)| *k).collect();
     let mut record: Option<MinuteRecord> = None;
     let mut down_ms = 0i64;
     for (i, (start, checks)) in by_cycle.into_iter().enumerate() {
@@ -319,7 +320,7 @@ pub fn credit_for(month: Month, downtime_u: u64, p: SlaPolicy) -> CreditFigures 
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CreditStatus {
     NotDue,
@@ -327,6 +328,7 @@ pub enum CreditStatus {
     Issued,
     Failed,
 }
+crate::unit_enum::unit_enum!(CreditStatus { NotDue = "not_due", Pending = "pending", Issued = "issued", Failed = "failed" });
 
 /// The credit's stored state, one per month.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -385,12 +387,13 @@ pub struct DayFigures {
 /// Whether the ledger has any recorded minute of the month. A month without one (before
 /// the edge existed, or one no round reached) is `not_measured`: it has no availability
 /// figure and no credit, rather than a 100 % nobody measured.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Measurement {
     Measured,
     NotMeasured,
 }
+crate::unit_enum::unit_enum!(Measurement { Measured = "measured", NotMeasured = "not_measured" });
 
 /// `SlaReport`, generic over how much of the credit it shows: `CreditView` on the public
 /// route, `CreditDetail` (with the billing API's words) in the operator's view.
@@ -881,6 +884,33 @@ mod tests {
         let public = serde_json::to_string(&r.public()).unwrap();
         assert!(!public.contains("sk_live") && !public.contains("last_error") && !public.contains("request_body"));
         assert!(public.contains(r#""credit":{"status":"failed","attempts":1,"issued_at":null}"#), "{public}");
+    }
+
+    /// The Worker reads the public report straight from the operator's JSON (README
+    /// "Size"): it is `public()` of it, and the operator's JSON is what the operator's
+    /// routes show, the same text the Worker wrote when it decoded it and encoded it again.
+    #[test]
+    fn the_public_report_is_the_operators_json_read_as_public() {
+        let month = m("2026-10");
+        let closed = month.end_minute() + 1;
+        let failed = CreditState {
+            status: CreditStatus::Failed,
+            attempts: 2,
+            last_error: Some("HTTP 500: \"down\"".into()),
+            next_attempt_ms: Some(closed * 60_000 + 90_000),
+            body: Some(r#"{"minutes":3}"#.into()),
+            credit_minutes: Some(3),
+            ..Default::default()
+        };
+        for (units, stored) in [(300 * UNITS_PER_MINUTE + 33_333, Some(&failed)), (0, None)] {
+            let counts = MinuteCounts { up: 40_000, down: 301, down_units: units, unknown: 3, ..Default::default() };
+            let r = report(month, counts, closed, SlaPolicy::default(), stored);
+            let operator = serde_json::to_string(&r).unwrap();
+            let public: SlaReport = serde_json::from_slice(operator.as_bytes()).unwrap();
+            assert_eq!(public, r.clone().public());
+            let again: SlaReport<CreditDetail> = serde_json::from_slice(operator.as_bytes()).unwrap();
+            assert_eq!(serde_json::to_string(&again).unwrap(), operator);
+        }
     }
 
     #[test]

@@ -169,13 +169,9 @@ pub fn thousands(n: u32) -> String {
 
 /// `<time datetime="2026-11-25T18:05:00Z">25 Nov 2026, 18:05 UTC</time>`.
 pub fn time_html(iso: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(iso) {
-        Ok(t) => format!(
-            "<time datetime=\"{}\">{}</time>",
-            escape(iso),
-            t.with_timezone(&chrono::Utc).format("%-d %b %Y, %H:%M UTC")
-        ),
-        Err(_) => "never".into(),
+    match crate::civil::rfc3339_to_human_utc(iso) {
+        Some(t) => format!("<time datetime=\"{}\">{t}</time>", escape(iso)),
+        None => "never".into(),
     }
 }
 
@@ -275,9 +271,9 @@ pub fn render(page: &Page<'_>) -> String {
     let first = page.today - DAYS_SHOWN + 1;
     for day in first..=page.today {
         let (class, text) = day_class(page.days.iter().find(|d| d.day == day), target);
-        let date = chrono::DateTime::from_timestamp(day * 86_400, 0);
-        let iso = date.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
-        let human = date.map(|d| d.format("%-d %b %Y").to_string()).unwrap_or_default();
+        let date = crate::civil::Date::from_days(day);
+        let iso = date.map(crate::civil::iso_date).unwrap_or_default();
+        let human = date.map(crate::civil::human_date).unwrap_or_default();
         // Tips of the right half open leftwards so they stay on screen.
         let side = if day - first >= DAYS_SHOWN / 2 { " r" } else { "" };
         h.push_str(&format!(

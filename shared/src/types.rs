@@ -330,14 +330,15 @@ impl Month {
 
     /// The month containing the unix minute `minute`.
     pub fn of_minute(minute: i64) -> Self {
-        let days = minute.div_euclid(1440);
-        let date = chrono::DateTime::from_timestamp(days * 86_400, 0).map(|d| d.date_naive()).unwrap_or_default();
-        use chrono::Datelike;
-        Self { year: date.year(), month: date.month() }
+        // Outside the calendar's range (years beyond ±262,000): 1970-01, as chrono's default.
+        let date = crate::civil::Date::from_days(minute.div_euclid(1440));
+        date.map_or(Self { year: 1970, month: 1 }, |d| Self { year: d.year, month: d.month })
     }
 
-    fn first_day(self) -> chrono::NaiveDate {
-        chrono::NaiveDate::from_ymd_opt(self.year, self.month, 1).unwrap_or_default()
+    /// Days since 1970-01-01 of the month's first day (1970-01-01 for a month that cannot
+    /// be, as chrono's default).
+    fn first_day(self) -> i64 {
+        crate::civil::Date::new(self.year, self.month, 1).map_or(0, crate::civil::Date::days)
     }
 
     pub fn next(self) -> Self {
@@ -357,12 +358,12 @@ impl Month {
     }
 
     pub fn days(self) -> u32 {
-        (self.next().first_day() - self.first_day()).num_days() as u32
+        (self.next().first_day() - self.first_day()) as u32
     }
 
     /// First unix minute of the month.
     pub fn start_minute(self) -> i64 {
-        self.first_day().and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp() / 60).unwrap_or(0)
+        self.first_day() * 1440
     }
 
     /// One past the last unix minute of the month.
@@ -394,6 +395,36 @@ impl<'de> Deserialize<'de> for Month {
 
 #[cfg(test)]
 mod tests {
+
+    /// `Month`'s calendar is `civil`'s; these are the chrono calls it replaced.
+    #[test]
+    fn months_match_chrono() {
+        use chrono::{Datelike, NaiveDate};
+        let chrono_of_minute = |minute: i64| {
+            let date = chrono::DateTime::from_timestamp(minute.div_euclid(1440) * 86_400, 0)
+                .map(|d| d.date_naive())
+                .unwrap_or_default();
+            (date.year(), date.month())
+        };
+        let first = |m: Month| NaiveDate::from_ymd_opt(m.year, m.month, 1).unwrap_or_default();
+        let edges = [-1, 0, 1439, 1440, 28_000_000, 29_000_000, -3_000_000, 5_256_000_000, i32::MAX as i64 * 60];
+        let steps = (-200_000_000..14_000_000_000i64).step_by(1_000_003);
+        for minute in edges.into_iter().chain(steps) {
+            let m = Month::of_minute(minute);
+            assert_eq!((m.year, m.month), chrono_of_minute(minute), "{minute}");
+            assert_eq!(m.days() as i64, (first(m.next()) - first(m)).num_days(), "{m}");
+            let start = first(m).and_hms_opt(0, 0, 0).map(|d| d.and_utc().timestamp() / 60).unwrap_or(0);
+            assert_eq!(m.start_minute(), start, "{m}");
+            assert!(m.start_minute() <= minute && minute < m.end_minute(), "{minute}");
+        }
+        for (y, days) in [(2000, 29), (2100, 28), (2024, 29), (2026, 28), (9999, 28)] {
+            assert_eq!(Month { year: y, month: 2 }.days(), days);
+        }
+        // Beyond the calendar (chrono's range), as chrono: 1970-01.
+        let far = 264_000 * 366 * 1440;
+        assert_eq!(Month::of_minute(far), Month { year: 1970, month: 1 });
+        assert_eq!(Month::of_minute(-far), Month { year: 1970, month: 1 });
+    }
 
     #[test]
     fn month_crosses_the_wire_as_yyyy_mm_and_only_valid() {

@@ -21,7 +21,11 @@ pub fn error_response(e: &ApiError) -> Response {
 }
 
 pub fn json<T: Serialize>(status: u16, value: &T) -> Result<Response> {
-    let body = serde_json::to_vec(value).map_err(|_| ApiError::internal("serialize"))?;
+    json_bytes(status, serde_json::to_vec(value).map_err(|_| ApiError::internal("serialize"))?)
+}
+
+/// As [`json`], for a body already encoded as JSON.
+pub fn json_bytes(status: u16, body: Vec<u8>) -> Result<Response> {
     let headers = Headers::new();
     let _ = headers.set("content-type", "application/json");
     let _ = headers.set("cache-control", "no-store");

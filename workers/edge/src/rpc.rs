@@ -14,11 +14,14 @@ use vpn_edge_core::api_error::ApiError;
 use worker::{Env, Headers, Method, Request, RequestRedirect, Response, SqlStorage, Stub};
 
 /// One request to a Durable Object, tied to its object's operation enum and its reply.
-pub trait Call: Sized {
+pub trait Call: Serialize + Sized {
     /// The object's operations; this request is one arm of it.
-    type Op: Serialize + Operation + From<Self>;
-    /// What the object answers.
-    type Reply: Serialize + DeserializeOwned;
+    type Op: Operation;
+    /// What the object answers. The Worker decodes it ([`call`]) or passes its JSON text
+    /// on unread ([`call_text`]), so a reply type only shown to clients needs no decoder.
+    type Reply: Serialize;
+    /// The arm's `op` tag: its name in snake_case.
+    const OP: &'static str;
 }
 
 /// Declares an object's protocol: the operation enum (`{"op":"<arm in snake_case>", ..}`),
@@ -31,46 +34,48 @@ pub trait Call: Sized {
 ///     }
 /// }
 /// ```
+///
+/// The wire form is serde's `#[serde(tag = "op", rename_all = "snake_case")]`, written and
+/// read without serde's tagged enums (`vpn_edge_core::tagged`): a request encodes itself
+/// and gets its tag in front; an object reads the tag (one decoder for every protocol),
+/// then the arm's request from the same text (it ignores the `op` key). serde's own
+/// internally tagged decoding buffers every request into its `Content` tree first, and its
+/// encoding compiles every arm once more per enum (README "Size").
 macro_rules! protocol {
     ($(#[$meta:meta])* $vis:vis enum $name:ident {
         $($(#[$arm_meta:meta])* $arm:ident($req:ty) -> $reply:ty),* $(,)?
     }) => {
         $(#[$meta])*
-        #[derive(serde::Serialize)]
-        #[serde(tag = "op", rename_all = "snake_case")]
         $vis enum $name {
             $($(#[$arm_meta])* $arm($req)),*
         }
         impl $crate::rpc::Operation for $name {
-            // The same wire form serde's `tag = "op"` reads, in two passes: the tag, then
-            // the arm's request from the same text (it ignores the `op` key). serde's own
-            // internally tagged decoding buffers every request into its `Content` tree
-            // first, a second copy of every request type's decoder (README "Size").
             fn decode(text: &[u8]) -> serde_json::Result<Self> {
-                #[derive(serde::Deserialize)]
-                #[serde(rename_all = "snake_case")]
                 enum Tag {
                     $($arm),*
                 }
-                #[derive(serde::Deserialize)]
-                struct Head {
-                    op: Tag,
-                }
-                let head: Head = serde_json::from_slice(text)?;
-                match head.op {
-                    $(Tag::$arm => serde_json::from_slice::<$req>(text).map(Self::$arm)),*
-                }
+                const OPS: &[&str] = &[$(<$req as $crate::rpc::Call>::OP),*];
+                let i = vpn_edge_core::tagged::op_index(text, OPS)?;
+                $(
+                    if i == Tag::$arm as usize {
+                        return serde_json::from_slice::<$req>(text).map(Self::$arm);
+                    }
+                )*
+                Err(serde::de::Error::custom("op index"))
             }
         }
         $(
-            impl From<$req> for $name {
-                fn from(r: $req) -> Self {
-                    Self::$arm(r)
-                }
-            }
             impl $crate::rpc::Call for $req {
                 type Op = $name;
                 type Reply = $reply;
+                const OP: &'static str = {
+                    const SNAKE: [u8; vpn_edge_core::tagged::snake_len(stringify!($arm))] =
+                        vpn_edge_core::tagged::snake(stringify!($arm));
+                    match std::str::from_utf8(&SNAKE) {
+                        Ok(s) => s,
+                        Err(_) => panic!("an arm's name is ASCII"),
+                    }
+                };
             }
         )*
     };
@@ -87,11 +92,20 @@ pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<
 
 /// The Worker side: send `req` to the object behind `stub`, get its typed reply. Generic
 /// only in encoding and decoding; the exchange itself is compiled once (README "Size").
-pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError> {
-    let op = C::Op::from(req);
-    let payload = serde_json::to_string(&op).map_err(|_| ApiError::internal("serialize"))?;
-    let text = exchange(stub, payload).await?;
+pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError>
+where
+    C::Reply: DeserializeOwned,
+{
+    let text = call_text(stub, req).await?;
     serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+}
+
+/// As [`call`], for a reply the Worker shows as it is: the JSON text the object encoded
+/// (`serde_json::to_string`, the encoding `http::json` uses), never decoded and encoded
+/// again (README "Size").
+pub async fn call_text<C: Call>(stub: &Stub, req: C) -> Result<String, ApiError> {
+    let body = serde_json::to_string(&req).map_err(|_| ApiError::internal("serialize"))?;
+    exchange(stub, vpn_edge_core::tagged::with_tag(C::OP, &body)).await
 }
 
 /// One request to an object and its answer's text (a reply), or the error it raised.

@@ -15,6 +15,7 @@ use crate::stores::credential_cache;
 use crate::webcrypto;
 use serde::Serialize;
 use std::cell::Cell;
+use std::rc::Rc;
 use vpn_edge_core::alerts::Alert;
 use vpn_edge_core::api_error::{ApiError, RequestError};
 use vpn_edge_core::auth::{
@@ -143,7 +144,8 @@ async fn read_cache(env: &Env, username: &str, now: i64) -> Read<(u64, Option<Ca
 }
 
 pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
-    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
+    // The `Rc`: a task handed to `wait_until` clones the pointer, never the `Config` (README "Size").
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &cx.cfg, cx.now_ms);
     // Replays of /v1/auth are made harmless here (effects keyed by the signature), not
     // refused: no Durable Object call on the hot path.
     let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
@@ -252,7 +254,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
 async fn perform(
     env: &Env,
     ctx: &Context,
-    cfg: &Config,
+    cfg: &Rc<Config>,
     a: &AuthRequest,
     outcome: &Outcome,
     epoch: Option<u64>,
@@ -330,7 +332,7 @@ struct OfflineAnswer {
 /// Admissions a server made by itself while the edge was unreachable, judged item by
 /// item: valid ones are recorded, each bad one is reported back by index.
 pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
-    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &*cx.cfg, cx.now_ms);
+    let (env, ctx, cfg, now) = (cx.env, cx.ctx, &cx.cfg, cx.now_ms);
     let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
     let signature = signed.replay_key.clone();
     let items = parse_offline(&http::parse_fields(body)?, now, cfg.offline_max_age_h)?;

@@ -273,11 +273,9 @@ impl SessionLedger {
             return Ok(());
         }
         let data_key = webcrypto::random::<32>().map_err(|_| ApiError::internal("random"))?;
-        self.data_keys()?
-            .put(&seal_data_key_name(r.session_id.as_str()), hex(&data_key))
-            .map_err(storage_err)?
-            .expiration_ttl(u64::from(cfg.cache_max_age_days) * 86_400)
-            .execute()
+        self.data_keys()?; // the binding, as for every access
+        let (name, ttl) = (seal_data_key_name(r.session_id.as_str()), u64::from(cfg.cache_max_age_days) * 86_400);
+        crate::stores::kv::put_text(&self.env, "CREDENTIALS", &name, &hex(&data_key), Some(ttl))
             .await
             .map_err(storage_err)?;
         let key = seal_key(&session_key(cfg)?, &data_key);

@@ -5,8 +5,8 @@
 
 use crate::outbound;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use vpn_edge_core::registration::Probe;
+use vpn_edge_core::sort::SortedMap;
 use worker::{Method, Socket};
 
 /// Connections an invocation may hold open at once (the Workers limit; the core sizes the
@@ -50,7 +50,7 @@ pub async fn probe(p: &Probe, hostname: &str, region: &str, prober: &str, timeou
 }
 
 /// Probe every target, `CONCURRENCY` at a time; results by server id.
-pub async fn run(targets: Vec<Target>, region: &str, prober: &str, timeout_ms: u32) -> BTreeMap<String, bool> {
+pub async fn run(targets: Vec<Target>, region: &str, prober: &str, timeout_ms: u32) -> SortedMap<String, bool> {
     use futures_util::stream::{self, StreamExt};
     stream::iter(targets)
         .map(|t| async move {

@@ -8,6 +8,7 @@ use vpn_edge_core::auth::{cache_key, ct_eq, peppered, CacheEntry, PBKDF2_ITERATI
 use vpn_edge_core::signature::{hex, unhex};
 use worker::{kv::KvStore, Env};
 
+const NAMESPACE: &str = "CREDENTIALS";
 const EPOCH_KEY: &str = "epoch";
 /// How long an isolate trusts the epoch it read; a flush in this isolate resets it.
 const EPOCH_MEMO_MS: i64 = 5_000;
@@ -21,7 +22,7 @@ fn kv(env: &Env) -> Result<KvStore, ApiError> {
     if crate::env_config::load(env).fault("kv") {
         return Err(ApiError::unavailable("credential cache"));
     }
-    env.kv("CREDENTIALS").map_err(|_| ApiError::unavailable("credential cache"))
+    env.kv(NAMESPACE).map_err(|_| ApiError::unavailable("credential cache"))
 }
 
 fn kv_err<E: std::fmt::Display>(e: E) -> ApiError {
@@ -51,7 +52,8 @@ pub async fn epoch(env: &Env, now_ms: i64) -> Result<u64, ApiError> {
 pub async fn flush(env: &Env, now_ms: i64) -> Result<u64, ApiError> {
     EPOCH.with(|m| *m.borrow_mut() = None);
     let next = epoch(env, now_ms).await? + 1;
-    kv(env)?.put(EPOCH_KEY, next.to_string()).map_err(kv_err)?.execute().await.map_err(kv_err)?;
+    kv(env)?; // the fault switch and the binding, as for every access
+    super::kv::put_text(env, NAMESPACE, EPOCH_KEY, &next.to_string(), None).await.map_err(kv_err)?;
     EPOCH.with(|m| *m.borrow_mut() = Some((now_ms, next)));
     Ok(next)
 }
@@ -85,13 +87,10 @@ pub async fn write(
     let hash = webcrypto::pbkdf2(&peppered(pepper, password), &salt, PBKDF2_ITERATIONS).await.map_err(crypto_err)?;
     let entry =
         CacheEntry { hash: hex(&hash), salt: hex(&salt), iterations: PBKDF2_ITERATIONS, epoch, verified_at: now_ms };
-    kv(env)?
-        .put(&cache_key(username), serde_json::to_string(&entry).map_err(|_| ApiError::internal("serialize"))?)
-        .map_err(kv_err)?
-        .expiration_ttl(u64::from(max_age_days) * 86_400)
-        .execute()
-        .await
-        .map_err(kv_err)
+    let text = serde_json::to_string(&entry).map_err(|_| ApiError::internal("serialize"))?;
+    kv(env)?; // the fault switch and the binding
+    let ttl = Some(u64::from(max_age_days) * 86_400);
+    super::kv::put_text(env, NAMESPACE, &cache_key(username), &text, ttl).await.map_err(kv_err)
 }
 
 pub async fn delete(env: &Env, username: &str) -> Result<(), ApiError> {

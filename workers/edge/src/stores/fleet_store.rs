@@ -28,8 +28,7 @@ fn unavailable<E: std::fmt::Display>(what: &'static str) -> impl FnOnce(E) -> Ap
 
 /// A KV value written as serde_json text, read with serde_json: `get(..).json()` parses in
 /// JavaScript and decodes with `serde_wasm_bindgen`, a second decoder for every type
-/// (README "Size").
-/// Generic only in decoding, after the one non-generic read (README "Size").
+/// (README "Size"). Generic only in decoding, after the one non-generic read.
 fn get_json<'a, T: serde::de::DeserializeOwned>(
     kv: &'a KvStore,
     key: &'a str,
@@ -66,11 +65,11 @@ pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> 
 }
 
 pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<(), ApiError> {
-    let kv = env.kv("FLEET").map_err(unavailable("fleet KV"))?;
-    // JSON text from serde_json: `kv.put(&T)` goes through serde_wasm_bindgen, where a map
-    // becomes a JavaScript `Map` and is written as `{}` (README, "What each Durable Object stores").
+    env.kv("FLEET").map_err(unavailable("fleet KV"))?; // the binding, as for every access
+                                                       // JSON text from serde_json: `kv.put(&T)` goes through serde_wasm_bindgen, where a map
+                                                       // becomes a JavaScript `Map` and is written as `{}` (README, "What each Durable Object stores").
     let text = serde_json::to_string(&snap).map_err(|_| ApiError::internal("serialize"))?;
-    kv.put(SNAPSHOT_KEY, text).map_err(unavailable("fleet KV"))?.execute().await.map_err(unavailable("fleet KV"))?;
+    super::kv::put_text(env, "FLEET", SNAPSHOT_KEY, &text, None).await.map_err(unavailable("fleet KV"))?;
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, Rc::new(snap))));
     Ok(())
 }
@@ -106,26 +105,22 @@ pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_e
         Ok(list) => list.unwrap_or_default(),
         Err(e) => {
             log_error!("frozen pools: the stored list is unreadable, no freeze alerts this round: {e}");
-            save_frozen(&kv, &now_frozen).await;
+            save_frozen(env, &now_frozen).await;
             return Vec::new();
         }
     };
     let alerts = frozen_changes(&before, &now_frozen);
     if !alerts.is_empty() {
-        save_frozen(&kv, &now_frozen).await;
+        save_frozen(env, &now_frozen).await;
     }
     alerts
 }
 
-async fn save_frozen(kv: &worker::kv::KvStore, frozen: &[String]) {
+async fn save_frozen(env: &Env, frozen: &[String]) {
     // A failed write is logged; the next round compares against the stale list and
     // raises the transition again rather than losing it.
     let text = serde_json::to_string(frozen).unwrap_or_else(|_| "[]".into());
-    let written = match kv.put(FROZEN_KEY, text) {
-        Ok(put) => put.execute().await,
-        Err(e) => Err(e),
-    };
-    if let Err(e) = written {
+    if let Err(e) = super::kv::put_text(env, "FLEET", FROZEN_KEY, &text, None).await {
         log_error!("frozen pools: {e}");
     }
 }
