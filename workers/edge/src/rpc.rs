@@ -8,8 +8,10 @@
 //! body with its status, and `ApiError.code` is a serde enum, so any error raised inside an
 //! object reaches the HTTP edge with its status and code intact.
 
+use futures_util::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use std::future::Future;
 use vpn_edge_core::api_error::ApiError;
 use worker::{Env, Headers, Method, Request, RequestRedirect, Response, SqlStorage, Stub};
 
@@ -90,22 +92,30 @@ pub fn stub(env: &Env, binding: &str, name: &str, what: &'static str) -> Result<
     })
 }
 
-/// The Worker side: send `req` to the object behind `stub`, get its typed reply. Generic
-/// only in encoding and decoding; the exchange itself is compiled once (README "Size").
-pub async fn call<C: Call>(stub: &Stub, req: C) -> Result<C::Reply, ApiError>
+/// The Worker side: send `req` to the object behind `stub`, get its typed reply. A plain
+/// function: it encodes `req` at once and maps the one exchange future, so only encoding
+/// and decoding are compiled per request type (README "Size").
+pub fn call<'a, C: Call>(stub: &'a Stub, req: C) -> impl Future<Output = Result<C::Reply, ApiError>> + 'a
 where
     C::Reply: DeserializeOwned,
 {
-    let text = call_text(stub, req).await?;
-    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+    call_text(stub, req)
+        .map(|text| serde_json::from_slice(text?.as_bytes()).map_err(|_| ApiError::internal("durable object answer")))
 }
 
 /// As [`call`], for a reply the Worker shows as it is: the JSON text the object encoded
 /// (`serde_json::to_string`, the encoding `http::json` uses), never decoded and encoded
 /// again (README "Size").
-pub async fn call_text<C: Call>(stub: &Stub, req: C) -> Result<String, ApiError> {
-    let body = serde_json::to_string(&req).map_err(|_| ApiError::internal("serialize"))?;
-    exchange(stub, vpn_edge_core::tagged::with_tag(C::OP, &body)).await
+pub fn call_text<'a, C: Call>(stub: &'a Stub, req: C) -> impl Future<Output = Result<String, ApiError>> + 'a {
+    let payload = serde_json::to_string(&req)
+        .map(|body| vpn_edge_core::tagged::with_tag(C::OP, &body))
+        .map_err(|_| ApiError::internal("serialize"));
+    send(stub, payload)
+}
+
+/// The exchange for an encoded request (or the encoding's error), compiled once.
+async fn send(stub: &Stub, payload: Result<String, ApiError>) -> Result<String, ApiError> {
+    exchange(stub, payload?).await
 }
 
 /// One request to an object and its answer's text (a reply), or the error it raised.
