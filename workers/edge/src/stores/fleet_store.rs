@@ -65,9 +65,10 @@ pub async fn snapshot(env: &Env, now_ms: i64) -> Result<Rc<Snapshot>, ApiError> 
 }
 
 pub async fn write_snapshot(env: &Env, snap: Snapshot, now_ms: i64) -> Result<(), ApiError> {
-    env.kv("FLEET").map_err(unavailable("fleet KV"))?; // the binding, as for every access
-                                                       // JSON text from serde_json: `kv.put(&T)` goes through serde_wasm_bindgen, where a map
-                                                       // becomes a JavaScript `Map` and is written as `{}` (README, "What each Durable Object stores").
+    // The binding, as for every access.
+    env.kv("FLEET").map_err(unavailable("fleet KV"))?;
+    // JSON text from serde_json: `kv.put(&T)` goes through serde_wasm_bindgen, where a map
+    // becomes a JavaScript `Map` and is written as `{}` (README, "What each Durable Object stores").
     let text = serde_json::to_string(&snap).map_err(|_| ApiError::internal("serialize"))?;
     super::kv::put_text(env, "FLEET", SNAPSHOT_KEY, &text, None).await.map_err(unavailable("fleet KV"))?;
     MEMO.with(|m| *m.borrow_mut() = Some((now_ms, Rc::new(snap))));
