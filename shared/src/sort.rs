@@ -180,6 +180,29 @@ impl<K: Ord, V> SortedMap<K, V> {
         }
     }
 
+    pub fn get_mut<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<&mut V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.find(key).ok().map(|i| &mut self.0[i].1)
+    }
+
+    pub fn contains_key<Q: Ord + ?Sized>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.find(key).is_ok()
+    }
+
+    /// As `BTreeMap::remove`: the value it held (one `Vec` shift, fine at a pool's or the
+    /// fleet index's size).
+    pub fn remove<Q: Ord + ?Sized>(&mut self, key: &Q) -> Option<V>
+    where
+        K: std::borrow::Borrow<Q>,
+    {
+        self.find(key).ok().map(|i| self.0.remove(i).1)
+    }
+
     /// As `BTreeMap::entry(key).or_insert(value)`.
     pub fn or_insert(&mut self, key: K, value: V) -> &mut V {
         let i = match self.find(&key) {
@@ -196,6 +219,14 @@ impl<K: Ord, V> SortedMap<K, V> {
 impl<K, V> SortedMap<K, V> {
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut V> {
+        self.0.iter_mut().map(|(_, v)| v)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -383,21 +414,32 @@ mod tests {
         #[test]
         fn sorted_map_is_the_btree_map(
             start in proptest::collection::vec((0u8..16, any::<u8>()), 0..16),
-            ops in proptest::collection::vec((any::<bool>(), 0u8..16, any::<u8>()), 0..32),
+            ops in proptest::collection::vec((0u8..4, 0u8..16, any::<u8>()), 0..48),
         ) {
             let mut tree: BTreeMap<u8, u8> = start.iter().copied().collect();
             let mut map: SortedMap<u8, u8> = start.iter().copied().collect();
             let mut extended = SortedMap::default();
             extended.extend(start.iter().copied());
             prop_assert!(extended == map);
-            for (insert, k, v) in ops {
-                if insert {
-                    prop_assert_eq!(map.insert(k, v), tree.insert(k, v));
-                } else {
-                    prop_assert_eq!(*map.or_insert(k, v), *tree.entry(k).or_insert(v));
+            for (op, k, v) in ops {
+                match op {
+                    0 => prop_assert_eq!(map.insert(k, v), tree.insert(k, v)),
+                    1 => prop_assert_eq!(*map.or_insert(k, v), *tree.entry(k).or_insert(v)),
+                    2 => prop_assert_eq!(map.remove(&k), tree.remove(&k)),
+                    _ => {
+                        if let (Some(a), Some(b)) = (map.get_mut(&k), tree.get_mut(&k)) {
+                            *a = a.wrapping_add(v);
+                            *b = b.wrapping_add(v);
+                        }
+                        prop_assert_eq!(map.get_mut(&k).is_some(), tree.get_mut(&k).is_some());
+                    }
                 }
                 prop_assert_eq!(map.get(&k), tree.get(&k));
+                prop_assert_eq!(map.contains_key(&k), tree.contains_key(&k));
             }
+            map.values_mut().for_each(|v| *v ^= 1);
+            tree.values_mut().for_each(|v| *v ^= 1);
+            prop_assert_eq!(map.values().collect::<Vec<_>>(), tree.values().collect::<Vec<_>>());
             prop_assert_eq!(map.iter().collect::<Vec<_>>(), tree.iter().collect::<Vec<_>>());
             prop_assert_eq!((map.len(), map.is_empty()), (tree.len(), tree.is_empty()));
             prop_assert_eq!(format!("{map:?}"), format!("{tree:?}"));

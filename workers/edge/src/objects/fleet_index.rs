@@ -5,8 +5,8 @@ use crate::objects::storage;
 use crate::rpc::{self, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::BTreeMap;
 use vpn_edge_core::api_error::ApiError;
+use vpn_edge_core::sort::SortedMap;
 use vpn_edge_core::types::{CountryCode, ServerId};
 use worker::*;
 
@@ -57,7 +57,7 @@ pub struct CountryReply {
 #[durable_object(fetch)]
 pub struct FleetIndex {
     state: State,
-    map: RefCell<Option<BTreeMap<String, String>>>,
+    map: RefCell<Option<SortedMap<String, String>>>,
 }
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
@@ -73,8 +73,10 @@ impl FleetIndex {
             return Ok(());
         }
         let store = self.state.storage();
-        let mut map: BTreeMap<String, String> = vpn_edge_core::sort::map(storage::list(&store, PREFIX).await?);
-        if let Some(legacy) = storage::get::<BTreeMap<String, String>>(&store, LEGACY_KEY).await? {
+        // Storage lists keys in order, so each insert lands at the end (no shifting).
+        let mut map: SortedMap<String, String> = SortedMap::default();
+        map.extend(storage::list(&store, PREFIX).await?);
+        if let Some(legacy) = storage::get::<SortedMap<String, String>>(&store, LEGACY_KEY).await? {
             let missing: Vec<(String, &String)> = legacy
                 .iter()
                 .filter(|(id, _)| !map.contains_key(*id))
@@ -83,7 +85,7 @@ impl FleetIndex {
             storage::put_all(&store, missing).await?;
             store.delete(LEGACY_KEY).await?;
             for (id, country) in legacy {
-                map.entry(id).or_insert(country);
+                map.or_insert(id, country);
             }
         }
         self.map.borrow_mut().get_or_insert(map);
@@ -104,9 +106,9 @@ impl FleetIndex {
         written
     }
 
-    fn with_map<T>(&self, f: impl FnOnce(&mut BTreeMap<String, String>) -> T) -> T {
+    fn with_map<T>(&self, f: impl FnOnce(&mut SortedMap<String, String>) -> T) -> T {
         let mut guard = self.map.borrow_mut();
-        f(guard.get_or_insert_with(BTreeMap::new))
+        f(guard.get_or_insert_with(SortedMap::default))
     }
 
     async fn loaded(&self) -> std::result::Result<(), ApiError> {
