@@ -9,7 +9,7 @@ use crate::outbound::probe::{self as prober_probe, Target};
 use crate::rpc::{self, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use vpn_edge_core::api_error::{ApiError, CallerError, LookupError};
 use vpn_edge_core::fleet::{judge_cycle, judge_pool, AdminServer, ServerRecord, ServerView, Status, Telemetry};
 use vpn_edge_core::health::{Health, Thresholds};
@@ -19,6 +19,7 @@ use vpn_edge_core::probe::{
 };
 use vpn_edge_core::registration::{Probe, Registration};
 use vpn_edge_core::sla::FleetChecks;
+use vpn_edge_core::sort::SortedMap;
 use vpn_edge_core::types::ServerId;
 use worker::*;
 
@@ -200,10 +201,10 @@ const CRON_PROBE_TIMEOUT_MS: u32 = 5_000;
 pub struct PoolRegistry {
     state: State,
     env: Env,
-    servers: RefCell<Option<BTreeMap<String, ServerRecord>>>,
+    servers: RefCell<Option<SortedMap<String, ServerRecord>>>,
     /// The last cycle each prober (region, slice) reported: lets the watchdog skip probers
     /// that are plainly running. Memory only; empty after eviction (then all are called).
-    heard: RefCell<BTreeMap<(Region, u32), i64>>,
+    heard: RefCell<SortedMap<(Region, u32), i64>>,
 }
 
 /// A storage failure, logged with its cause (the caller sees `503 unavailable`).
@@ -219,7 +220,9 @@ impl PoolRegistry {
         }
         let listed: Vec<(String, ServerRecord)> =
             storage::list(&self.state.storage(), PREFIX).await.map_err(storage_err)?;
-        let map = vpn_edge_core::sort::map(listed.into_iter().map(|(_, record)| (record.reg.id.to_string(), record)));
+        // Listed in key order, so each insert lands at the end (no shifting).
+        let mut map = SortedMap::default();
+        map.extend(listed.into_iter().map(|(_, record)| (record.reg.id.to_string(), record)));
         self.servers.borrow_mut().get_or_insert(map);
         Ok(())
     }
@@ -233,9 +236,9 @@ impl PoolRegistry {
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut BTreeMap<String, ServerRecord>) -> T) -> T {
+    fn with<T>(&self, f: impl FnOnce(&mut SortedMap<String, ServerRecord>) -> T) -> T {
         let mut guard = self.servers.borrow_mut();
-        f(guard.get_or_insert_with(BTreeMap::new))
+        f(guard.get_or_insert_with(SortedMap::default))
     }
 
     async fn store(&self, record: &ServerRecord) -> std::result::Result<(), ApiError> {
@@ -299,17 +302,19 @@ impl PoolRegistry {
         })
     }
 
-    async fn pending(&self) -> std::result::Result<BTreeMap<i64, CycleVotes>, ApiError> {
+    async fn pending(&self) -> std::result::Result<SortedMap<i64, CycleVotes>, ApiError> {
         let listed: Vec<(String, CycleVotes)> =
             storage::list(&self.state.storage(), VOTES).await.map_err(storage_err)?;
-        Ok(vpn_edge_core::sort::map(listed.into_iter().map(|(_, v)| (v.cycle, v))))
+        let mut pending = SortedMap::default();
+        pending.extend(listed.into_iter().map(|(_, v)| (v.cycle, v)));
+        Ok(pending)
     }
 
     /// Judge every pending cycle that is ready, oldest first; reconcile DNS at most once
     /// for this call's newest cycle when a server changed state.
     async fn judge_ready(
         &self,
-        mut pending: BTreeMap<i64, CycleVotes>,
+        mut pending: SortedMap<i64, CycleVotes>,
         expected: &[Region],
         latest: i64,
         now_ms: i64,
@@ -454,15 +459,12 @@ impl PoolRegistry {
         {
             // This prober runs: the watchdog need not call it (memory only).
             let mut heard = self.heard.borrow_mut();
-            let last = heard.entry((r.region, r.slice)).or_insert(r.cycle);
+            let last = heard.or_insert((r.region, r.slice), r.cycle);
             *last = (*last).max(r.cycle);
         }
         let mut pending = self.pending().await?;
-        let votes = pending.entry(r.cycle).or_insert_with(|| CycleVotes {
-            cycle: r.cycle,
-            len_ms: r.len_ms,
-            ..CycleVotes::default()
-        });
+        let votes =
+            pending.or_insert(r.cycle, CycleVotes { cycle: r.cycle, len_ms: r.len_ms, ..CycleVotes::default() });
         // A region's first report for a cycle counts; a repeated one does not, nor one
         // for a cycle already judged (it must not replace the majority's verdict).
         let judged: Option<i64> = storage::get(&storage, JUDGED).await.map_err(storage_err)?;
@@ -538,7 +540,7 @@ impl PoolRegistry {
 
 impl DurableObject for PoolRegistry {
     fn new(state: State, env: Env) -> Self {
-        Self { state, env, servers: RefCell::new(None), heard: RefCell::new(BTreeMap::new()) }
+        Self { state, env, servers: RefCell::new(None), heard: RefCell::new(SortedMap::default()) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
