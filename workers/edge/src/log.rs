@@ -1,15 +1,15 @@
-//! Console logging compiled once (README "Size"): `log_error!` formats into a
+//! Console logging compiled once (README "Size"): `worker`'s `console_error!` formats into a
 //! `String` and converts it to a JavaScript string at every call site; `log_error!` and
 //! `log_warn!` hand their `format_args!` to one function each. Same text, same console level.
 
-/// As `log_error!`.
+/// As `worker::console_error!`: `console.error` with the formatted text.
 macro_rules! log_error {
     ($($t:tt)*) => {
         $crate::log::error(format_args!($($t)*))
     };
 }
 
-/// As `log_warn!`.
+/// As `worker::console_warn!`: `console.warn` with the formatted text.
 macro_rules! log_warn {
     ($($t:tt)*) => {
         $crate::log::warn(format_args!($($t)*))

@@ -262,7 +262,7 @@ impl SessionLedger {
     }
 
     fn data_keys(&self) -> std::result::Result<worker::kv::KvStore, ApiError> {
-        self.env.kv("CREDENTIALS").map_err(|_| ApiError::unavailable("credential store"))
+        self.env.kv(credential_cache::NAMESPACE).map_err(|_| ApiError::unavailable("credential store"))
     }
 
     /// Seal and store; a session id already held (a replayed request) is left as it is.
@@ -275,7 +275,7 @@ impl SessionLedger {
         let data_key = webcrypto::random::<32>().map_err(|_| ApiError::internal("random"))?;
         self.data_keys()?; // the binding, as for every access
         let (name, ttl) = (seal_data_key_name(r.session_id.as_str()), u64::from(cfg.cache_max_age_days) * 86_400);
-        crate::stores::kv::put_text(&self.env, "CREDENTIALS", &name, &hex(&data_key), Some(ttl))
+        crate::stores::kv::put_text(&self.env, credential_cache::NAMESPACE, &name, &hex(&data_key), Some(ttl))
             .await
             .map_err(storage_err)?;
         let key = seal_key(&session_key(cfg)?, &data_key);

@@ -8,7 +8,8 @@ use vpn_edge_core::auth::{cache_key, ct_eq, peppered, CacheEntry, PBKDF2_ITERATI
 use vpn_edge_core::signature::{hex, unhex};
 use worker::{kv::KvStore, Env};
 
-const NAMESPACE: &str = "CREDENTIALS";
+/// The KV binding of the credential cache, which also holds the seals' data keys.
+pub const NAMESPACE: &str = "CREDENTIALS";
 const EPOCH_KEY: &str = "epoch";
 /// How long an isolate trusts the epoch it read; a flush in this isolate resets it.
 const EPOCH_MEMO_MS: i64 = 5_000;
