@@ -191,8 +191,8 @@ test("a slice of twelve at 14 s: six at a time in a sliding window, each cut off
     assert.deepEqual(Object.keys(hung.byProber), ["prober-weur-se-0"], "one slice");
     assert.equal(hung.byProber["prober-weur-se-0"].max, 6, "never more than six connections at once");
     const cycle = hung.seen.slice(0, 12);
-    // Cut off by the timeout, not before it, and not left open into the next cycle.
-    for (const p of cycle) assert.ok(p.closedAt - p.at >= 4_500 && p.closedAt - p.at < 14_000, `probe cut off after ${p.closedAt - p.at} ms`);
+    // Cut off by the 5 s timeout: not before it, and not seconds after it (slack for load).
+    for (const p of cycle) assert.ok(p.closedAt - p.at >= 4_500 && p.closedAt - p.at < 10_000, `probe cut off after ${p.closedAt - p.at} ms`);
     // How long the slice's cycle takes is a speed figure: scripts/bench-probes.mjs measures
     // it ("one slice's bound"), not this test on a machine of unknown load.
   } finally {

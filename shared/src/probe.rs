@@ -749,7 +749,14 @@ mod tests {
             let raw = format!("{{{}}}", pairs.iter().map(|(r, x)| format!("\"{}\":{x}", r.as_str())).collect::<Vec<_>>().join(","));
             let from_tree: BTreeMap<Region, u8> = serde_json::from_str(&raw).unwrap();
             prop_assert_eq!(serde_json::from_str::<RegionMap<u8>>(&raw).unwrap(), from_tree.into_iter().collect::<RegionMap<u8>>());
-            prop_assert_eq!(serde_json::to_string(&Option::<RegionMap<u8>>::None).unwrap(), "null");
+            // Inserting and filling answer as the B-tree's insert and entry().or_default().
+            let (mut m, mut t) = (RegionMap::<u8>::default(), BTreeMap::<Region, u8>::new());
+            for &(r, x) in &pairs {
+                prop_assert_eq!(m.insert(r, x), t.insert(r, x));
+                let (a, b) = (m.get_or_default(r), t.entry(r).or_default());
+                (*a, *b) = (a.wrapping_add(1), b.wrapping_add(1));
+            }
+            prop_assert_eq!(m, t.into_iter().collect::<RegionMap<u8>>());
         }
     }
 

@@ -5,7 +5,6 @@
 //! (README "Size"). Same order as `sort`, `sort_by`, `sort_by_key`: stable.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeMap, BTreeSet};
 
 fn sorted_indices(n: usize, cmp: &mut dyn FnMut(usize, usize) -> Ordering) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..n).collect();
@@ -32,22 +31,6 @@ pub fn sort_by_key<T, K: Ord>(v: &mut Vec<T>, mut key: impl FnMut(&T) -> K) {
 /// As `v.sort()`.
 pub fn sort<T: Ord>(v: &mut Vec<T>) {
     sort_by(v, T::cmp);
-}
-
-/// As `iter.collect::<BTreeMap<_, _>>()` (a repeated key keeps its last value), without
-/// `collect`'s sort: `FromIterator` sorts the pairs first, one more sort per map type;
-/// inserting one by one costs none.
-pub fn map<K: Ord, V>(iter: impl IntoIterator<Item = (K, V)>) -> BTreeMap<K, V> {
-    let mut m = BTreeMap::new();
-    m.extend(iter);
-    m
-}
-
-/// As `iter.collect::<BTreeSet<_>>()`, without its sort (see [`map`]).
-pub fn set<T: Ord>(iter: impl IntoIterator<Item = T>) -> BTreeSet<T> {
-    let mut s = BTreeSet::new();
-    s.extend(iter);
-    s
 }
 
 /// A set kept as a sorted `Vec` without repeats, for sets built, probed and iterated:
@@ -357,6 +340,7 @@ impl<T: std::fmt::Debug> std::fmt::Debug for SortedSet<T> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+    use std::collections::{BTreeMap, BTreeSet};
 
     proptest! {
         /// Equal keys keep their order (the payload tells them apart), as with the std sort.
@@ -367,15 +351,6 @@ mod tests {
             let mut got = v;
             sort_by_key(&mut got, |x| x.0);
             prop_assert_eq!(got, expected);
-        }
-
-        /// A repeated key keeps its last value, as `collect` does.
-        #[test]
-        fn map_is_collect(v in proptest::collection::vec((0u8..8, any::<u16>()), 0..64)) {
-            let expected: BTreeMap<u8, u16> = v.iter().copied().collect();
-            prop_assert_eq!(map(v.iter().copied()), expected);
-            let expected: BTreeSet<u8> = v.iter().map(|x| x.0).collect();
-            prop_assert_eq!(set(v.iter().map(|x| x.0)), expected);
         }
 
         /// A `SortedSet` holds and iterates what a `BTreeSet` would, through any mix of

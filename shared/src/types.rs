@@ -358,7 +358,7 @@ impl Month {
     }
 
     pub fn days(self) -> u32 {
-        (self.next().first_day() - self.first_day()) as u32
+        crate::civil::days_in_month(self.year, self.month)
     }
 
     /// First unix minute of the month.
