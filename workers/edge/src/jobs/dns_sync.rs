@@ -1,7 +1,7 @@
 //! Reconcile every pool with the provider: list once, plan in the core, apply one request
 //! per changed pool. A failed pool keeps its records and is planned afresh next round.
 
-use crate::outbound::dns_provider::{from_config, DnsError, DnsProvider, Provider};
+use crate::outbound::dns_provider::{from_config, DnsError, Provider};
 use serde::Serialize;
 use vpn_edge_core::config::Config;
 use vpn_edge_core::dns::{desired_pools, plan_pool, PoolPlan};

@@ -1,5 +1,5 @@
-//! DNS providers behind one trait: Cloudflare API v4 and PowerDNS. They list what is
-//! there and apply one plan per changed pool; the plans come from the core.
+//! DNS providers: Cloudflare API v4 and PowerDNS. They list what is there and apply one
+//! plan per changed pool; the plans come from the core.
 
 use crate::outbound::{self, OutboundError, Reply};
 use vpn_edge_core::config::{Config, DnsSettings};
@@ -49,66 +49,103 @@ fn classify(r: Result<Reply, OutboundError>) -> Result<Reply, DnsError> {
     }
 }
 
-pub trait DnsProvider {
-    fn name(&self) -> &'static str;
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Cloudflare,
+    PowerDns,
+}
+
+/// The configured provider. One type with the provider as data, and every call through
+/// the one `request` future, so the sync (`jobs::dns_sync`) is compiled once with one
+/// request path instead of an async state machine per provider and per operation
+/// (README "Size").
+pub struct Provider {
+    kind: Kind,
+    /// Cloudflare: the zone's `dns_records` collection; PowerDNS: the zone.
+    url: String,
+    /// The credential header: Cloudflare's `authorization: Bearer ..`, PowerDNS's `x-api-key`.
+    auth: (&'static str, String),
+}
+
+impl Provider {
+    pub fn name(&self) -> &'static str {
+        match self.kind {
+            Kind::Cloudflare => "cloudflare",
+            Kind::PowerDns => "powerdns",
+        }
+    }
+
+    /// One request with the provider's credential, its answer classified.
+    async fn request(&self, method: Method, url: &str, body: Option<String>) -> Result<Reply, DnsError> {
+        let auth = (self.auth.0, self.auth.1.as_str());
+        let with_body = [auth, ("content-type", "application/json"), ("accept", "application/json")];
+        let without = [auth, ("accept", "application/json")];
+        let headers: &[(&str, &str)] = if body.is_some() { &with_body } else { &without };
+        classify(outbound::send(method, url, headers, body, TIMEOUT_MS).await)
+    }
+
     /// The A/AAAA records at the given pool names (Cloudflare: only the ones it owns).
-    async fn list(&self, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError>;
-    /// One request for the pool.
-    async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError>;
+    pub fn list<'a>(
+        &'a self,
+        pools: &'a [String],
+    ) -> impl std::future::Future<Output = Result<Vec<DnsRecord>, DnsError>> + 'a {
+        self.records(None, pools)
+    }
+
     /// Records at the pool name that this edge does not own and `list` did not return
     /// (Cloudflare lists only owned records; PowerDNS pools are wholly owned).
-    async fn others_at(&self, _pool: &str) -> Result<Vec<DnsRecord>, DnsError> {
-        Ok(Vec::new())
-    }
-}
-
-pub struct Cloudflare {
-    api: String,
-    zone_id: String,
-    auth: String,
-}
-
-impl DnsProvider for Cloudflare {
-    fn name(&self) -> &'static str {
-        "cloudflare"
+    pub fn others_at<'a>(
+        &'a self,
+        pool: &'a str,
+    ) -> impl std::future::Future<Output = Result<Vec<DnsRecord>, DnsError>> + 'a {
+        self.records(Some(pool), &[])
     }
 
-    async fn list(&self, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError> {
+    /// `list` (`others_at` None) or `others_at`: one future type for both.
+    async fn records(&self, others_at: Option<&str>, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError> {
+        if others_at.is_some() && self.kind == Kind::PowerDns {
+            return Ok(Vec::new());
+        }
         let mut out = Vec::new();
         let mut page = 1;
         loop {
-            let url = format!("{}/zones/{}/dns_records?{}", self.api, self.zone_id, cloudflare_list_query(page));
-            let headers = [("authorization", self.auth.as_str()), ("accept", "application/json")];
-            let reply = classify(outbound::send(Method::Get, &url, &headers, None, TIMEOUT_MS).await)?;
-            let (records, total_pages) = cloudflare_parse_list(&reply.body)
-                .ok_or_else(|| DnsError::Unavailable("malformed list response".into()))?;
-            out.extend(records.into_iter().filter(|r| pools.contains(&r.name)));
-            if page >= total_pages || page >= MAX_PAGES {
+            let url = match (self.kind, others_at) {
+                (Kind::PowerDns, _) => self.url.clone(),
+                (Kind::Cloudflare, None) => format!("{}?{}", self.url, cloudflare_list_query(page)),
+                (Kind::Cloudflare, Some(pool)) => format!("{}?{}", self.url, cloudflare_name_query(pool)),
+            };
+            let reply = self.request(Method::Get, &url, None).await?;
+            let (records, total_pages) = match self.kind {
+                Kind::Cloudflare => cloudflare_parse_list(&reply.body)
+                    .ok_or_else(|| DnsError::Unavailable("malformed list response".into()))?,
+                Kind::PowerDns => (
+                    powerdns_parse_zone(&reply.body, pools)
+                        .ok_or_else(|| DnsError::Unavailable("malformed zone response".into()))?,
+                    1,
+                ),
+            };
+            out.extend(records.into_iter().filter(|r| match others_at {
+                Some(_) => !r.owned,
+                None => self.kind == Kind::PowerDns || pools.contains(&r.name),
+            }));
+            // `others_at` reads one page, as it always has.
+            if others_at.is_some() || page >= total_pages || page >= MAX_PAGES {
                 return Ok(out);
             }
             page += 1;
         }
     }
 
-    async fn others_at(&self, pool: &str) -> Result<Vec<DnsRecord>, DnsError> {
-        let url = format!("{}/zones/{}/dns_records?{}", self.api, self.zone_id, cloudflare_name_query(pool));
-        let headers = [("authorization", self.auth.as_str()), ("accept", "application/json")];
-        let reply = classify(outbound::send(Method::Get, &url, &headers, None, TIMEOUT_MS).await)?;
-        let (records, _) = cloudflare_parse_list(&reply.body)
-            .ok_or_else(|| DnsError::Unavailable("malformed list response".into()))?;
-        Ok(records.into_iter().filter(|r| !r.owned).collect())
-    }
-
-    async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {
-        let url = format!("{}/zones/{}/dns_records/batch", self.api, self.zone_id);
-        let headers = [
-            ("authorization", self.auth.as_str()),
-            ("content-type", "application/json"),
-            ("accept", "application/json"),
-        ];
-        let reply = classify(
-            outbound::send(Method::Post, &url, &headers, Some(cloudflare_batch(plan).to_string()), TIMEOUT_MS).await,
-        )?;
+    /// One request for the pool.
+    pub async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {
+        let (method, url, body) = match self.kind {
+            Kind::Cloudflare => (Method::Post, format!("{}/batch", self.url), cloudflare_batch(plan).to_string()),
+            Kind::PowerDns => (Method::Patch, self.url.clone(), powerdns_patch(plan).to_string()),
+        };
+        let reply = self.request(method, &url, Some(body)).await?;
+        if self.kind == Kind::PowerDns {
+            return Ok(());
+        }
         // A 200 whose envelope says success:false applied nothing (batches are all or nothing).
         match serde_json::from_slice::<serde_json::Value>(reply.body.as_bytes())
             .ok()
@@ -120,86 +157,23 @@ impl DnsProvider for Cloudflare {
     }
 }
 
-pub struct PowerDns {
-    zone_url: String,
-    key: String,
-}
-
-impl DnsProvider for PowerDns {
-    fn name(&self) -> &'static str {
-        "powerdns"
-    }
-
-    async fn list(&self, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError> {
-        let headers = [("x-api-key", self.key.as_str()), ("accept", "application/json")];
-        let reply = classify(outbound::send(Method::Get, &self.zone_url, &headers, None, TIMEOUT_MS).await)?;
-        powerdns_parse_zone(&reply.body, pools).ok_or_else(|| DnsError::Unavailable("malformed zone response".into()))
-    }
-
-    async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {
-        let headers =
-            [("x-api-key", self.key.as_str()), ("content-type", "application/json"), ("accept", "application/json")];
-        classify(
-            outbound::send(Method::Patch, &self.zone_url, &headers, Some(powerdns_patch(plan).to_string()), TIMEOUT_MS)
-                .await,
-        )
-        .map(|_| ())
-    }
-}
-
-pub enum Provider {
-    Cloudflare(Cloudflare),
-    PowerDns(PowerDns),
-}
-
-/// The configured provider, chosen per call: the sync (`jobs::dns_sync`) is compiled once
-/// for both providers instead of once per provider type (README "Size").
-impl DnsProvider for Provider {
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Cloudflare(p) => p.name(),
-            Self::PowerDns(p) => p.name(),
-        }
-    }
-
-    async fn list(&self, pools: &[String]) -> Result<Vec<DnsRecord>, DnsError> {
-        match self {
-            Self::Cloudflare(p) => p.list(pools).await,
-            Self::PowerDns(p) => p.list(pools).await,
-        }
-    }
-
-    async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {
-        match self {
-            Self::Cloudflare(p) => p.apply(plan).await,
-            Self::PowerDns(p) => p.apply(plan).await,
-        }
-    }
-
-    async fn others_at(&self, pool: &str) -> Result<Vec<DnsRecord>, DnsError> {
-        match self {
-            Self::Cloudflare(p) => p.others_at(pool).await,
-            Self::PowerDns(p) => p.others_at(pool).await,
-        }
-    }
-}
-
 /// The configured provider, `None` for `DNS_PROVIDER=none` or when its settings are
 /// missing (`/healthz` names them).
 pub fn from_config(cfg: &Config) -> Option<Provider> {
     // The same answer /healthz gives (Config::dns), so the two never disagree.
     match cfg.dns().ok()? {
-        DnsSettings::Cloudflare { api_url, zone_id, api_token } => Some(Provider::Cloudflare(Cloudflare {
-            api: api_url.to_owned(),
-            zone_id: zone_id.to_owned(),
-            auth: format!("Bearer {api_token}"),
-        })),
+        DnsSettings::Cloudflare { api_url, zone_id, api_token } => Some(Provider {
+            kind: Kind::Cloudflare,
+            url: format!("{api_url}/zones/{zone_id}/dns_records"),
+            auth: ("authorization", format!("Bearer {api_token}")),
+        }),
         DnsSettings::Powerdns { api_url, server_id, api_key } => {
             let base = api_url.trim_end_matches("/api/v1");
-            Some(Provider::PowerDns(PowerDns {
-                zone_url: format!("{base}/api/v1/servers/{server_id}/zones/{}.", cfg.dns_zone),
-                key: api_key.to_owned(),
-            }))
+            Some(Provider {
+                kind: Kind::PowerDns,
+                url: format!("{base}/api/v1/servers/{server_id}/zones/{}.", cfg.dns_zone),
+                auth: ("x-api-key", api_key.to_owned()),
+            })
         }
     }
 }
