@@ -5,6 +5,7 @@
 
 use crate::outbound;
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
 use vpn_edge_core::registration::Probe;
 use vpn_edge_core::sort::SortedMap;
 use worker::{Method, Socket};
@@ -49,15 +50,27 @@ pub async fn probe(p: &Probe, hostname: &str, region: &str, prober: &str, timeou
     }
 }
 
-/// Probe every target, `CONCURRENCY` at a time; results by server id.
+/// Probe every target, `CONCURRENCY` at a time; results by server id. `CONCURRENCY`
+/// workers take the next target as each probe ends, the sliding window of
+/// `buffer_unordered` without its `FuturesUnordered` compiled for this one future type:
+/// the workers are boxed unit futures, waited for by the `join_all` every boxed unit
+/// future shares (README "Size").
 pub async fn run(targets: Vec<Target>, region: &str, prober: &str, timeout_ms: u32) -> SortedMap<String, bool> {
-    use futures_util::stream::{self, StreamExt};
-    stream::iter(targets)
-        .map(|t| async move {
-            let ok = probe(&t.probe, &t.hostname, region, prober, timeout_ms).await;
-            (t.id, ok)
+    use futures_util::future::LocalBoxFuture;
+    let queue = RefCell::new(targets.into_iter());
+    let results = RefCell::new(SortedMap::default());
+    let (queue, results_ref) = (&queue, &results);
+    let workers: Vec<LocalBoxFuture<'_, ()>> = (0..CONCURRENCY)
+        .map(|_| -> LocalBoxFuture<'_, ()> {
+            Box::pin(async move {
+                loop {
+                    let Some(t) = queue.borrow_mut().next() else { return };
+                    let ok = probe(&t.probe, &t.hostname, region, prober, timeout_ms).await;
+                    results_ref.borrow_mut().insert(t.id, ok);
+                }
+            })
         })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await
+        .collect();
+    futures_util::future::join_all(workers).await;
+    results.into_inner()
 }
