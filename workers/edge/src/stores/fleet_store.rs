@@ -102,16 +102,19 @@ pub async fn frozen_transitions(env: &Env, now_frozen: Vec<String>) -> Vec<vpn_e
     let Ok(kv) = env.kv("FLEET") else { return Vec::new() };
     // An unreadable or corrupt list is reported, and no alert is guessed from it: the
     // current set replaces it, so the next round compares against the truth again.
-    let before: Vec<String> = match get_json::<Vec<String>>(&kv, FROZEN_KEY).await {
-        Ok(list) => list.unwrap_or_default(),
+    let (alerts, rewrite) = match get_json::<Vec<String>>(&kv, FROZEN_KEY).await {
+        Ok(before) => {
+            let alerts = frozen_changes(&before.unwrap_or_default(), &now_frozen);
+            let rewrite = !alerts.is_empty();
+            (alerts, rewrite)
+        }
         Err(e) => {
             log_error!("frozen pools: the stored list is unreadable, no freeze alerts this round: {e}");
-            save_frozen(env, &now_frozen).await;
-            return Vec::new();
+            (Vec::new(), true)
         }
     };
-    let alerts = frozen_changes(&before, &now_frozen);
-    if !alerts.is_empty() {
+    // One write either way (one await compiled, not two: README "Size").
+    if rewrite {
         save_frozen(env, &now_frozen).await;
     }
     alerts
