@@ -139,9 +139,12 @@ impl Provider {
     /// One request for the pool.
     pub async fn apply(&self, plan: &PoolPlan) -> Result<(), DnsError> {
         let (method, url, body) = match self.kind {
-            Kind::Cloudflare => (Method::Post, format!("{}/batch", self.url), cloudflare_batch(plan).to_string()),
-            Kind::PowerDns => (Method::Patch, self.url.clone(), powerdns_patch(plan).to_string()),
+            Kind::Cloudflare => (Method::Post, format!("{}/batch", self.url), cloudflare_batch(plan)),
+            Kind::PowerDns => (Method::Patch, self.url.clone(), powerdns_patch(plan)),
         };
+        // `to_string`, not the `Value`'s `Display`: the same compact text through the
+        // encoder every JSON body uses, not a second one writing through `fmt` (README "Size").
+        let body = serde_json::to_string(&body).unwrap_or_default();
         let reply = self.request(method, &url, Some(body)).await?;
         if self.kind == Kind::PowerDns {
             return Ok(());
