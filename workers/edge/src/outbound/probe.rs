@@ -4,6 +4,7 @@
 //! slot, not a whole batch).
 
 use crate::outbound;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use vpn_edge_core::registration::Probe;
@@ -18,11 +19,77 @@ pub use vpn_edge_core::probe::CONCURRENCY;
 pub const USER_AGENT: &str = concat!("vpn-edge-probe/", env!("CARGO_PKG_VERSION"));
 
 /// One server to probe.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Target {
     pub id: String,
     pub probe: Probe,
     pub hostname: String,
+}
+
+/// Read as the derive reads it from JSON (unknown keys skipped, a missing or repeated field
+/// refused), from a map only: the derive also compiles a reader for the struct written as
+/// an array, which serde_json never gets here (README "Size").
+impl<'de> Deserialize<'de> for Target {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        enum Key {
+            Id,
+            Probe,
+            Hostname,
+            Other,
+        }
+        impl<'de> Deserialize<'de> for Key {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                        f.write_str("field identifier")
+                    }
+                    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
+                        Ok(match k {
+                            "id" => Key::Id,
+                            "probe" => Key::Probe,
+                            "hostname" => Key::Hostname,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(KeyVisitor)
+            }
+        }
+        struct TargetVisitor;
+        impl<'de> Visitor<'de> for TargetVisitor {
+            type Value = Target;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("struct Target")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Target, A::Error> {
+                fn once<T, E: de::Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
+                    match slot.replace(v) {
+                        None => Ok(()),
+                        Some(_) => Err(E::duplicate_field(name)),
+                    }
+                }
+                let (mut id, mut probe, mut hostname) = (None, None, None);
+                while let Some(k) = m.next_key::<Key>()? {
+                    match k {
+                        Key::Id => once(&mut id, m.next_value()?, "id")?,
+                        Key::Probe => once(&mut probe, m.next_value()?, "probe")?,
+                        Key::Hostname => once(&mut hostname, m.next_value()?, "hostname")?,
+                        Key::Other => {
+                            m.next_value::<de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(Target {
+                    id: id.ok_or_else(|| de::Error::missing_field("id"))?,
+                    probe: probe.ok_or_else(|| de::Error::missing_field("probe"))?,
+                    hostname: hostname.ok_or_else(|| de::Error::missing_field("hostname"))?,
+                })
+            }
+        }
+        d.deserialize_map(TargetVisitor)
+    }
 }
 
 /// Probe one server; `region` goes out as `X-Edge-Probe-Region` on http probes, and the
