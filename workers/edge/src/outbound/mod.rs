@@ -9,7 +9,10 @@ pub mod probe;
 use futures_util::future::{select, Either};
 use futures_util::pin_mut;
 use std::time::Duration;
-use worker::{AbortController, Delay, Fetch, Headers, Method, RequestRedirect};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+use worker::web_sys::{self, RequestInit, WorkerGlobalScope};
+use worker::{AbortController, Delay, Headers, Method, RequestRedirect};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboundError {
@@ -34,6 +37,11 @@ pub struct Reply {
     pub body: String,
 }
 
+/// A failure before any answer, in `worker`'s words.
+fn network(e: worker::Error) -> OutboundError {
+    OutboundError::Network(e.to_string())
+}
+
 /// Race `work` against a timer of `timeout_ms`; `None` when the timer won.
 pub async fn within<T>(timeout_ms: u32, work: impl std::future::Future<Output = T>) -> Option<T> {
     let timer = Delay::from(Duration::from_millis(u64::from(timeout_ms)));
@@ -44,14 +52,16 @@ pub async fn within<T>(timeout_ms: u32, work: impl std::future::Future<Output = 
     }
 }
 
-pub async fn send(
+/// `send_with`, following redirects. A plain function handing back `send_with`'s future,
+/// not an `async fn` wrapping it in a state machine of its own (README "Size").
+pub fn send<'a>(
     method: Method,
-    url: &str,
-    headers: &[(&str, &str)],
+    url: &'a str,
+    headers: &'a [(&'a str, &'a str)],
     body: Option<String>,
     timeout_ms: u32,
-) -> Result<Reply, OutboundError> {
-    send_with(method, url, headers, body, timeout_ms, RequestRedirect::Follow).await
+) -> impl std::future::Future<Output = Result<Reply, OutboundError>> + 'a {
+    send_with(method, url, headers, body, timeout_ms, RequestRedirect::Follow)
 }
 
 /// As `send`, choosing what a redirect does (the origin's are answers, never followed:
@@ -66,17 +76,23 @@ pub async fn send_with(
 ) -> Result<Reply, OutboundError> {
     let h = Headers::new();
     for (k, v) in headers {
-        h.set(k, v).map_err(|e| OutboundError::Network(e.to_string()))?;
+        h.set(k, v).map_err(network)?;
     }
-    let req =
-        crate::http::outgoing(url, method, &h, body, redirect).map_err(|e| OutboundError::Network(e.to_string()))?;
+    let req = crate::http::outgoing(url, method, &h, body, redirect).map_err(network)?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async {
-        let mut resp =
-            Fetch::Request(req).send_with_signal(&signal).await.map_err(|e| OutboundError::Network(e.to_string()))?;
+        // `Fetch::Request(req).send_with_signal(&signal)` without `Fetch`'s URL variant,
+        // which links a second fetch (README "Size"); the same call and the same errors.
+        let init = RequestInit::new();
+        init.set_signal(Some(&signal));
+        let global: WorkerGlobalScope = js_sys::global().unchecked_into();
+        let fetched = JsFuture::from(global.fetch_with_request_and_init(req.inner(), &init))
+            .await
+            .and_then(JsCast::dyn_into::<web_sys::Response>);
+        let mut resp = worker::Response::from(fetched.map_err(|e| network(e.into()))?);
         let retry_after = resp.headers().get("retry-after").ok().flatten();
-        let body = resp.text().await.map_err(|e| OutboundError::Network(e.to_string()))?;
+        let body = resp.text().await.map_err(network)?;
         Ok(Reply { status: resp.status_code(), retry_after, body })
     };
     match within(timeout_ms, work).await {
