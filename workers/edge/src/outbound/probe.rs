@@ -9,7 +9,10 @@ use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use vpn_edge_core::registration::Probe;
 use vpn_edge_core::sort::SortedMap;
-use worker::{Method, Socket};
+use js_sys::{Object, Reflect};
+use wasm_bindgen::JsValue;
+use wasm_bindgen_futures::JsFuture;
+use worker::{worker_sys, Method};
 
 /// Connections an invocation may hold open at once (the Workers limit; the core sizes the
 /// slices from it).
@@ -109,12 +112,31 @@ pub async fn probe(p: &Probe, hostname: &str, region: &str, prober: &str, timeou
             Ok(r) if (200..300).contains(&r.status)
         ),
         Probe::Tcp { port } => {
-            let Ok(mut socket) = Socket::builder().connect(hostname, *port) else { return false };
-            let ok = matches!(outbound::within(timeout_ms, socket.opened()).await, Some(Ok(_)));
-            let _ = socket.close().await;
+            let Ok(socket) = connect(hostname, *port) else { return false };
+            let ok = match socket.opened() {
+                Ok(opened) => matches!(outbound::within(timeout_ms, JsFuture::from(opened)).await, Some(Ok(_))),
+                Err(_) => false,
+            };
+            if let Ok(closed) = socket.close() {
+                let _ = JsFuture::from(closed).await;
+            }
             ok
         }
     }
+}
+
+/// `Socket::builder().connect(hostname, port)` (its default options: plain TCP, no half
+/// open), straight to the runtime's `connect`: `worker`'s `Socket` also takes the streams'
+/// reader and writer, and reads the addresses `opened` reports, none of which a probe
+/// uses (README "Size").
+fn connect(hostname: &str, port: u16) -> Result<worker_sys::Socket, JsValue> {
+    let address = Object::new();
+    Reflect::set(&address, &JsValue::from_str("hostname"), &JsValue::from_str(hostname))?;
+    Reflect::set(&address, &JsValue::from_str("port"), &JsValue::from(port))?;
+    let options = Object::new();
+    Reflect::set(&options, &JsValue::from_str("allowHalfOpen"), &JsValue::FALSE)?;
+    Reflect::set(&options, &JsValue::from_str("secureTransport"), &JsValue::from_str("off"))?;
+    worker_sys::connect(address.into(), options.into())
 }
 
 /// Probe every target, `CONCURRENCY` at a time; results by server id. `CONCURRENCY`
