@@ -75,13 +75,20 @@ impl Provider {
         }
     }
 
-    /// One request with the provider's credential, its answer classified.
-    async fn request(&self, method: Method, url: &str, body: Option<String>) -> Result<Reply, DnsError> {
+    /// One request with the provider's credential, its answer classified (`send`'s
+    /// future mapped, no state machine of its own).
+    fn request(
+        &self,
+        method: Method,
+        url: &str,
+        body: Option<String>,
+    ) -> impl std::future::Future<Output = Result<Reply, DnsError>> {
+        use futures_util::FutureExt;
         let auth = (self.auth.0, self.auth.1.as_str());
         let with_body = [auth, ("content-type", "application/json"), ("accept", "application/json")];
         let without = [auth, ("accept", "application/json")];
         let headers: &[(&str, &str)] = if body.is_some() { &with_body } else { &without };
-        classify(outbound::send(method, url, headers, body, TIMEOUT_MS).await)
+        outbound::send(method, url, headers, body, TIMEOUT_MS).map(classify)
     }
 
     /// The A/AAAA records at the given pool names (Cloudflare: only the ones it owns).

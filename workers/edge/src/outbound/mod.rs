@@ -52,33 +52,48 @@ pub async fn within<T>(timeout_ms: u32, work: impl std::future::Future<Output = 
     }
 }
 
-/// `send_with`, following redirects. A plain function handing back `send_with`'s future,
-/// not an `async fn` wrapping it in a state machine of its own (README "Size").
-pub fn send<'a>(
+/// `send_with`, following redirects.
+pub fn send(
     method: Method,
-    url: &'a str,
-    headers: &'a [(&'a str, &'a str)],
+    url: &str,
+    headers: &[(&str, &str)],
     body: Option<String>,
     timeout_ms: u32,
-) -> impl std::future::Future<Output = Result<Reply, OutboundError>> + 'a {
+) -> impl std::future::Future<Output = Result<Reply, OutboundError>> {
     send_with(method, url, headers, body, timeout_ms, RequestRedirect::Follow)
 }
 
 /// As `send`, choosing what a redirect does (the origin's are answers, never followed:
-/// following one would re-send a password to wherever it points).
-pub async fn send_with(
+/// following one would re-send a password to wherever it points). A plain function: the
+/// request is built at once and one non-generic future sends it, so a caller's future holds
+/// no borrowed headers or URL and `send` is no state machine of its own (README "Size").
+pub fn send_with(
     method: Method,
     url: &str,
     headers: &[(&str, &str)],
     body: Option<String>,
     timeout_ms: u32,
     redirect: RequestRedirect,
-) -> Result<Reply, OutboundError> {
+) -> impl std::future::Future<Output = Result<Reply, OutboundError>> {
+    exchange(request(method, url, headers, body, redirect), timeout_ms)
+}
+
+fn request(
+    method: Method,
+    url: &str,
+    headers: &[(&str, &str)],
+    body: Option<String>,
+    redirect: RequestRedirect,
+) -> Result<worker::Request, OutboundError> {
     let h = Headers::new();
     for (k, v) in headers {
         h.set(k, v).map_err(network)?;
     }
-    let req = crate::http::outgoing(url, method, &h, body, redirect).map_err(network)?;
+    crate::http::outgoing(url, method, &h, body, redirect).map_err(network)
+}
+
+async fn exchange(req: Result<worker::Request, OutboundError>, timeout_ms: u32) -> Result<Reply, OutboundError> {
+    let req = req?;
     let controller = AbortController::default();
     let signal = controller.signal();
     let work = async {
