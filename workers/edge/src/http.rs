@@ -35,6 +35,24 @@ pub fn json_bytes(status: u16, body: Vec<u8>) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// A JSON object of members already encoded as JSON, in this order: `{"a":1,"b":[..]}`,
+/// as a derived `Serialize` writes it. Keys are plain ASCII names (no escaping needed).
+/// Lets a handler show an object's reply text without decoding it (README "Size").
+pub fn object(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = vec![b'{'];
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
+}
+
 pub fn no_content() -> Result<Response> {
     Ok(Response::empty().map_err(|_| ApiError::internal("response"))?.with_status(204))
 }
