@@ -48,7 +48,8 @@ pub async fn list_servers(cx: &mut Cx<'_>) -> Result<Response> {
         v.get("id").and_then(Value::as_str)
     }
     vpn_edge_core::sort::sort_by(&mut servers, |a, b| id(a).cmp(&id(b)));
-    http::json(200, &serde_json::json!({ "servers": servers }))
+    let servers = serde_json::to_vec(&servers).map_err(|_| ApiError::internal("serialize"))?;
+    http::json_bytes(200, http::object(&[("servers", &servers)]))
 }
 
 pub async fn get_server(cx: &mut Cx<'_>) -> Result<Response> {

@@ -435,5 +435,5 @@ pub async fn admin_sessions(cx: &mut Cx<'_>) -> Result<Response> {
 
 pub async fn admin_cache_flush(cx: &mut Cx<'_>) -> Result<Response> {
     let epoch = credential_cache::flush(cx.env, cx.now_ms).await?;
-    http::json(200, &serde_json::json!({ "epoch": epoch }))
+    http::json_bytes(200, http::object(&[("epoch", epoch.to_string().as_bytes())]))
 }
