@@ -58,6 +58,11 @@ struct AuthAnswer {
     reason: Reason,
 }
 
+/// One auth guard call, compiled once for the login and the offline report (README "Size").
+async fn guard_call(env: &Env, r: GuardReq) -> std::result::Result<GuardReply, ApiError> {
+    call(&guard(env)?, r).await
+}
+
 async fn origin_set(env: &Env, set: OriginSet) -> std::result::Result<auth_guard::Changed, ApiError> {
     call(&guard(env)?, set).await
 }
@@ -149,7 +154,8 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, ctx, cfg, now) = (cx.env, cx.ctx, &cx.cfg, cx.now_ms);
     // Replays of /v1/auth are made harmless here (effects keyed by the signature), not
     // refused: no Durable Object call on the hot path.
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let signature = signed.replay_key.clone();
     let a = AuthRequest::parse(&http::parse_fields(body)?)?;
     // Derived from the signature: a replayed request names the same session, and its
@@ -204,11 +210,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
                     user_max: cfg.lockout_user_max,
                     cap: cfg.provisional_per_minute,
                 };
-                let reply: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                    Ok(stub) => call(&stub, r).await,
-                    Err(e) => Err(e),
-                };
-                facts.guard = Some(unreadable("auth guard", reply));
+                facts.guard = Some(unreadable("auth guard", guard_call(env, r).await));
             }
             Next::Record(source) => {
                 let rec = RecordReq {
@@ -221,11 +223,12 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
                     source,
                     admitted_at: now,
                 };
+                // Only success matters: the reply (`Recorded`) is not decoded (README "Size").
                 let r = match ledger(env) {
-                    Ok(stub) => call(&stub, rec).await,
+                    Ok(stub) => call_text(&stub, rec).await,
                     Err(e) => Err(e),
                 };
-                let r = unreadable("session ledger", r).map(|_| ());
+                let r = unreadable("session ledger", r).map(drop);
                 if r.is_ok() {
                     RECORDED_DEGRADED.with(|f| f.set(true));
                 }
@@ -305,7 +308,8 @@ async fn perform(
 
 pub async fn end_session(cx: &mut Cx<'_>) -> Result<Response> {
     let env = cx.env;
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let f = http::parse_fields(body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
     // The ledger's `Ended` as it encoded it, never decoded (README "Size").
@@ -335,7 +339,8 @@ struct OfflineAnswer {
 /// item: valid ones are recorded, each bad one is reported back by index.
 pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, ctx, cfg, now) = (cx.env, cx.ctx, &cx.cfg, cx.now_ms);
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let signature = signed.replay_key.clone();
     let items = parse_offline(&http::parse_fields(body)?, now, cfg.offline_max_age_h)?;
     let server = &signed.server;
@@ -381,11 +386,7 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
                 user_max: cfg.lockout_user_max,
                 cap: cfg.provisional_per_minute,
             };
-            let counted: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                Ok(stub) => call(&stub, r).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = counted {
+            if let Err(e) = guard_call(env, r).await {
                 log_error!("offline: could not count a failure: {}", e.message);
             }
         }
@@ -405,7 +406,8 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
 
 pub async fn ack_disconnects(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, now) = (cx.env, cx.now_ms);
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let session_ids = parse_acks(&http::parse_fields(body)?)?;
     // The ledger's `Acked` as it encoded it, never decoded (README "Size").
     let r = call_text(&ledger(env)?, AckReq { server_id: signed.server.clone(), session_ids, now_ms: now }).await?;
