@@ -120,11 +120,32 @@ pub async fn check_origin(env: &Env, cfg: &Config) -> Vec<Alert> {
         return Vec::new();
     }
     let Ok(pw) = webcrypto::random::<16>() else { return Vec::new() };
-    match origin::ask(cfg, origin::PROBE_USERNAME, &hex(&pw)).await {
-        OriginAnswer::Unavailable => Vec::new(),
-        OriginAnswer::Misconfigured { .. } => set_origin(env, Some(false), Some(true)).await,
-        _ => set_origin(env, Some(false), Some(false)).await,
-    }
+    let misconfigured = match origin::ask(cfg, origin::PROBE_USERNAME, &hex(&pw)).await {
+        OriginAnswer::Unavailable => return Vec::new(),
+        OriginAnswer::Misconfigured { .. } => true,
+        _ => false,
+    };
+    set_origin(env, Some(false), Some(misconfigured)).await
+}
+
+/// Record the origin state off the answer's path and send the alerts it raises. One
+/// background task for every caller, compiled once (README "Size").
+fn origin_in_background(ctx: &Context, env: &Env, cfg: &Rc<Config>, down: Option<bool>, misconfigured: Option<bool>) {
+    let (env, cfg) = (env.clone(), cfg.clone());
+    crate::join::in_background(ctx, async move {
+        alerts::send(&cfg, set_origin(&env, down, misconfigured).await).await;
+    });
+}
+
+/// [`reverify`] off the answer's path; a failure is logged as "re-verification {why}
+/// failed". One background task for every caller, compiled once (README "Size").
+fn reverify_in_background(ctx: &Context, env: &Env, cfg: &Rc<Config>, now: i64, why: &'static str) {
+    let (env, cfg) = (env.clone(), cfg.clone());
+    crate::join::in_background(ctx, async move {
+        if let Err(e) = reverify(&env, &cfg, now).await {
+            log_error!("re-verification {why} failed: {}", e.message);
+        }
+    });
 }
 
 /// Re-verify what the ledger holds; used by the cron round and after an origin answer.
@@ -178,10 +199,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
             Next::AskOrigin => {
                 let (answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
                 if breaker_opened {
-                    let (env, cfg) = (env.clone(), cfg.clone());
-                    crate::join::in_background(ctx, async move {
-                        alerts::send(&cfg, set_origin(&env, Some(true), None).await).await;
-                    });
+                    origin_in_background(ctx, env, cfg, Some(true), None);
                 }
                 facts.origin = Some(answer);
             }
@@ -240,12 +258,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
     if let Some(origin_answer) = facts.origin {
         if kicks_reverify(origin_answer, RECORDED_DEGRADED.with(Cell::get)) {
             RECORDED_DEGRADED.with(|f| f.set(false));
-            let (env, cfg) = (env.clone(), cfg.clone());
-            crate::join::in_background(ctx, async move {
-                if let Err(e) = reverify(&env, &cfg, now).await {
-                    log_error!("re-verification after the origin came back failed: {}", e.message);
-                }
-            });
+            reverify_in_background(ctx, env, cfg, now, "after the origin came back");
         }
     }
     http::json(
@@ -288,19 +301,12 @@ async fn perform(
             Effect::OriginMisconfigured => {
                 ORIGIN_FLAGGED.with(|f| f.set(true));
                 log_error!("origin refused the edge's token (401/403): logins are denied");
-                let (env, cfg) = (env.clone(), cfg.clone());
-                crate::join::in_background(ctx, async move {
-                    alerts::send(&cfg, set_origin(&env, Some(false), Some(true)).await).await;
-                });
+                origin_in_background(ctx, env, cfg, Some(false), Some(true));
             }
             Effect::OriginWorks => {
                 ORIGIN_FLAGGED.with(|f| f.set(false));
-                let env = env.clone();
-                crate::join::in_background(ctx, async move {
-                    // Clearing the flag raises no alert; a failure is logged inside.
-                    let cleared = set_origin(&env, None, Some(false)).await;
-                    debug_assert!(cleared.is_empty());
-                });
+                // Clearing the flag raises no alert (nothing is sent); a failure is logged inside.
+                origin_in_background(ctx, env, cfg, None, Some(false));
             }
         }
     }
@@ -394,12 +400,7 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
     }
     vpn_edge_core::sort::sort_by_key(&mut rejected, |r| r.index);
     if !recorded.is_empty() && !origin::breaker_open() {
-        let (env, cfg) = (env.clone(), cfg.clone());
-        crate::join::in_background(ctx, async move {
-            if let Err(e) = reverify(&env, &cfg, now).await {
-                log_error!("re-verification of offline admissions failed: {}", e.message);
-            }
-        });
+        reverify_in_background(ctx, env, cfg, now, "of offline admissions");
     }
     http::json(200, &OfflineAnswer { recorded, rejected })
 }
