@@ -56,7 +56,10 @@ pub fn object(members: &[(&str, &[u8])]) -> Vec<u8> {
 /// `value`'s JSON as `serde_json::json!` wrote it: every object's keys in sorted order
 /// (`json!` builds a `serde_json::Map`, a B-tree). Through the encoding every type already
 /// has and the one `Value` decoder, instead of a `Value` encoder (`to_value`) compiled per
-/// type (README "Size"). Same bytes: numbers and strings read back exactly as written.
+/// type (README "Size"). Same bytes for strings, integers and floats of few digits (the
+/// coordinates, whole millionths of a degree): serde_json's float reader is not correctly
+/// rounded, so a 17-digit float could come back one unit off in its last digit; no type
+/// passed here has one.
 pub fn sorted_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
     sort_keys(serde_json::to_vec(value).map_err(|_| ApiError::internal("serialize"))?)
 }
