@@ -4,12 +4,12 @@
 //! slot, not a whole batch).
 
 use crate::outbound;
+use js_sys::{Object, Reflect};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 use std::cell::RefCell;
 use vpn_edge_core::registration::Probe;
 use vpn_edge_core::sort::SortedMap;
-use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 use worker::{worker_sys, Method};
