@@ -112,7 +112,7 @@ impl AuthGuard {
             .map_err(storage_err)?;
         // A memo that cannot be read is reported, not taken for a first use (which would
         // count a replay's failure twice): the caller sees the guard unavailable.
-        let memo = seen.map(|m| serde_json::from_slice::<GuardReply>(m.as_bytes())).transpose().map_err(storage_err)?;
+        let memo = seen.map(|m| rpc::from_json::<GuardReply>(m.as_bytes())).transpose().map_err(storage_err)?;
         if let Some(reply) = memo {
             // A replay: the same answer, no new failure, no new slot.
             return Ok(reply);

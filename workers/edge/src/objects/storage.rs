@@ -26,7 +26,7 @@ pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
 /// Decodes the JSON text of a stored value (see [`text_of`]). Generic only in this last
 /// step: the reads themselves (`get_text`, `list_texts`) are compiled once (README "Size").
 fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
-    serde_json::from_slice(text.as_bytes()).map_err(|e| undecodable(key, &e.to_string()))
+    crate::rpc::from_json(text.as_bytes()).map_err(|e| undecodable(key, &e.to_string()))
 }
 
 fn undecodable(key: &str, e: &str) -> Error {
