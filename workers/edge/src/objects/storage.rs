@@ -17,10 +17,13 @@ use worker::{Error, ListOptions, Result, Storage};
 /// The storage API accepts at most 128 keys per `put`/`get`/`delete` call.
 pub const MAX_KEYS_PER_CALL: usize = 128;
 
+/// Generic only in encoding; the value and its error are made once ([`encoded`]).
 pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
-    serde_json::to_string(value)
-        .map(|s| JsValue::from_str(&s))
-        .map_err(|e| Error::RustError(format!("storage: cannot encode {key}: {e}")))
+    encoded(key, serde_json::to_string(value))
+}
+
+fn encoded(key: &str, text: serde_json::Result<String>) -> Result<JsValue> {
+    text.map(|s| JsValue::from_str(&s)).map_err(|e| Error::RustError(format!("storage: cannot encode {key}: {e}")))
 }
 
 /// Decodes the JSON text of a stored value (see [`text_of`]). Generic only in this last
