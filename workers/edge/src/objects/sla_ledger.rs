@@ -233,7 +233,7 @@ impl SlaLedger {
                 if let Some(at) = next.next_attempt_ms {
                     // An i64 would be read as an offset from now; pass the delay explicitly.
                     let delay = std::time::Duration::from_millis((at - now_after).max(0) as u64);
-                    self.state.storage().set_alarm(delay).await.map_err(storage_err)?;
+                    self.state.storage().set_alarm(ScheduledTime::from(delay)).await.map_err(storage_err)?;
                 }
             }
         }
