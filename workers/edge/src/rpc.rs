@@ -9,7 +9,7 @@
 //! object reaches the HTTP edge with its status and code intact.
 
 use futures_util::FutureExt;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Deserializer, Visitor};
 use serde::Serialize;
 use std::future::Future;
 use vpn_edge_core::api_error::ApiError;
@@ -60,7 +60,7 @@ macro_rules! protocol {
                 let i = vpn_edge_core::tagged::op_index(text, OPS)?;
                 $(
                     if i == Tag::$arm as usize {
-                        return serde_json::from_slice::<$req>(text).map(Self::$arm);
+                        return $crate::rpc::from_json::<$req>(text).map(Self::$arm);
                     }
                 )*
                 Err(serde::de::Error::custom("op index"))
@@ -100,7 +100,7 @@ where
     C::Reply: DeserializeOwned,
 {
     call_text(stub, req)
-        .map(|text| serde_json::from_slice(text?.as_bytes()).map_err(|_| ApiError::internal("durable object answer")))
+        .map(|text| from_json(text?.as_bytes()).map_err(|_| ApiError::internal("durable object answer")))
 }
 
 /// As [`call`], for a reply the Worker shows as it is: the JSON text the object encoded
@@ -203,4 +203,73 @@ fn json_text(text: String) -> worker::Result<Response> {
 /// cannot load), with its status and code.
 pub fn refuse(e: ApiError) -> worker::Result<Response> {
     Ok(crate::http::error_response(&e))
+}
+
+/// Decodes JSON text as `serde_json::from_slice` does, except that a struct at the top
+/// level is read only from a JSON object, never from an array: serde_json's
+/// `deserialize_struct` accepts both, so every derived decoder read through it is compiled
+/// with a second, sequence form (`visit_seq`) that nothing here ever sends or stores
+/// (README "Size"). Structs nested inside are read by serde_json itself, as before.
+pub fn from_json<T: DeserializeOwned>(text: &[u8]) -> serde_json::Result<T> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    let value = T::deserialize(TopLevel(&mut de))?;
+    de.end()?;
+    Ok(value)
+}
+
+/// serde_json's deserializer, with `deserialize_struct` read as a map (see [`from_json`]).
+struct TopLevel<'a, 'de>(&'a mut serde_json::Deserializer<serde_json::de::SliceRead<'de>>);
+
+macro_rules! forward {
+    ($($method:ident($($arg:ident: $ty:ty),*);)*) => {
+        $(
+            fn $method<V: Visitor<'de>>(self, $($arg: $ty,)* visitor: V) -> serde_json::Result<V::Value> {
+                self.0.$method($($arg,)* visitor)
+            }
+        )*
+    };
+}
+
+impl<'de> Deserializer<'de> for TopLevel<'_, 'de> {
+    type Error = serde_json::Error;
+
+    fn deserialize_struct<V: Visitor<'de>>(
+        self,
+        _name: &'static str,
+        _fields: &'static [&'static str],
+        visitor: V,
+    ) -> serde_json::Result<V::Value> {
+        self.0.deserialize_map(visitor)
+    }
+
+    forward! {
+        deserialize_any();
+        deserialize_bool();
+        deserialize_i8();
+        deserialize_i16();
+        deserialize_i32();
+        deserialize_i64();
+        deserialize_u8();
+        deserialize_u16();
+        deserialize_u32();
+        deserialize_u64();
+        deserialize_f32();
+        deserialize_f64();
+        deserialize_char();
+        deserialize_str();
+        deserialize_string();
+        deserialize_bytes();
+        deserialize_byte_buf();
+        deserialize_option();
+        deserialize_unit();
+        deserialize_unit_struct(name: &'static str);
+        deserialize_newtype_struct(name: &'static str);
+        deserialize_seq();
+        deserialize_tuple(len: usize);
+        deserialize_tuple_struct(name: &'static str, len: usize);
+        deserialize_map();
+        deserialize_enum(name: &'static str, variants: &'static [&'static str]);
+        deserialize_identifier();
+        deserialize_ignored_any();
+    }
 }

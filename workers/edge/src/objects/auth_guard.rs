@@ -6,7 +6,7 @@
 //! and changes nothing (README "Auth when the origin fails").
 
 use crate::env_config;
-use crate::objects::storage;
+use crate::objects::{sql, storage};
 use crate::rpc::{self, create_schema, protocol, reply};
 use serde::{Deserialize, Serialize};
 use vpn_edge_core::api_error::ApiError;
@@ -64,11 +64,6 @@ pub struct Changed {
     pub misconfigured: bool,
 }
 
-#[derive(Deserialize)]
-struct MemoRow {
-    reply: String,
-}
-
 #[durable_object(fetch)]
 pub struct AuthGuard {
     state: State,
@@ -112,17 +107,12 @@ impl AuthGuard {
         }
         let sql = self.state.storage().sql();
         sql.exec("DELETE FROM memo WHERE expires < ?", vec![r.now_ms.into()]).map_err(storage_err)?;
-        let seen: Vec<MemoRow> = sql
-            .exec("SELECT reply FROM memo WHERE tag = ?", vec![r.tag.clone().into()])
-            .and_then(|c| c.to_array())
+        let seen = sql::rows(&sql, "SELECT reply FROM memo WHERE tag = ?", vec![r.tag.clone().into()])
+            .and_then(|rows| rows.first().map(|m| m.text("reply")).transpose())
             .map_err(storage_err)?;
         // A memo that cannot be read is reported, not taken for a first use (which would
         // count a replay's failure twice): the caller sees the guard unavailable.
-        let memo = seen
-            .first()
-            .map(|m| serde_json::from_slice::<GuardReply>(m.reply.as_bytes()))
-            .transpose()
-            .map_err(storage_err)?;
+        let memo = seen.map(|m| rpc::from_json::<GuardReply>(m.as_bytes())).transpose().map_err(storage_err)?;
         if let Some(reply) = memo {
             // A replay: the same answer, no new failure, no new slot.
             return Ok(reply);

@@ -7,4 +7,5 @@ pub mod prober;
 pub mod replay_guard;
 pub mod session_ledger;
 pub mod sla_ledger;
+pub mod sql;
 pub mod storage;

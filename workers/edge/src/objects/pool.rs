@@ -246,11 +246,13 @@ impl PoolRegistry {
         self.forget(r)
     }
 
-    /// One key at a time: `put_multiple` with a map stores nothing (TOOLCHAIN.md); the
-    /// runtime coalesces the writes of one event into one transaction anyway.
+    /// As plain objects of at most 128 records per call (`storage::put_all`; `put_multiple`
+    /// with a map would store nothing, TOOLCHAIN.md): each call is atomic, and no future per
+    /// record is joined (README "Size").
     async fn store_all(&self, records: &[ServerRecord]) -> std::result::Result<(), ApiError> {
-        let puts = records.iter().map(|r| self.store(r));
-        crate::join::join_all(puts).await.into_iter().collect()
+        let keyed = records.iter().map(|r| (format!("{PREFIX}{}", r.reg.id), r));
+        let r = storage::put_all(&self.state.storage(), keyed).await;
+        self.forget(r)
     }
 
     /// How many slices this pool has now (the core decides from its size and the

@@ -143,7 +143,9 @@ impl Prober {
         let alarm_ms = if rearmed {
             let at = s.next_wake(r.now_ms);
             self.put(DUE, at).await?;
-            self.state.storage().set_alarm(at - r.now_ms).await.map_err(storage_err)?;
+            // Every `set_alarm` here takes a `ScheduledTime`: worker's generic async
+            // `set_alarm` is compiled once (README "Size").
+            self.state.storage().set_alarm(ScheduledTime::from(at - r.now_ms)).await.map_err(storage_err)?;
             Some(at)
         } else {
             alarm
@@ -174,7 +176,7 @@ impl Prober {
         let last: Option<i64> = self.get(LAST_CYCLE).await?;
         let w = on_wake(s, due, now, last);
         self.put(DUE, w.next_alarm).await?;
-        storage.set_alarm(w.next_alarm - now).await.map_err(storage_err)?;
+        storage.set_alarm(ScheduledTime::from(w.next_alarm - now)).await.map_err(storage_err)?;
         let fault = self.fault(region, &pool, slice);
         if w.action == WakeAction::Duplicate {
             return Ok(());

@@ -4,6 +4,7 @@
 //! deploy forgets nothing; each entry is kept only as long as the clock window could still
 //! admit its timestamp (`signature::remember_until_ms`), then deleted, so it stays bounded.
 
+use crate::objects::sql;
 use crate::rpc::{self, create_schema, protocol, reply};
 use serde::{Deserialize, Serialize};
 use std::cell::Cell;
@@ -44,11 +45,6 @@ pub struct SizeReply {
     pub remembered: u32,
 }
 
-#[derive(Deserialize)]
-struct Until {
-    until_ms: f64,
-}
-
 #[durable_object(alarm)]
 pub struct ReplayGuard {
     state: State,
@@ -66,6 +62,11 @@ impl ReplayGuard {
         self.state.storage().sql()
     }
 
+    /// The `until_ms` of each row.
+    fn until(&self, rows: Result<Vec<sql::Row>>) -> std::result::Result<Vec<f64>, ApiError> {
+        rows.and_then(|rows| rows.iter().map(|r| r.num("until_ms")).collect()).map_err(storage_err)
+    }
+
     fn forget_expired(&self, now_ms: i64) -> std::result::Result<(), ApiError> {
         self.sql().exec("DELETE FROM seen WHERE until_ms <= ?", vec![now_ms.into()]).map_err(storage_err)?;
         Ok(())
@@ -75,12 +76,9 @@ impl ReplayGuard {
     /// the write, so two copies of one request arriving together cannot both pass.
     fn remember(&self, r: &UseReq) -> std::result::Result<bool, ApiError> {
         self.forget_expired(r.now_ms)?;
-        let seen: Vec<Until> = self
-            .sql()
-            .exec("SELECT until_ms FROM seen WHERE sig = ?", vec![r.key.clone().into()])
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        if seen.iter().any(|s| still_remembered(s.until_ms as i64, r.now_ms)) {
+        let seen =
+            self.until(sql::rows(&self.sql(), "SELECT until_ms FROM seen WHERE sig = ?", vec![r.key.clone().into()]))?;
+        if seen.iter().any(|until_ms| still_remembered(*until_ms as i64, r.now_ms)) {
             return Ok(false);
         }
         self.sql()
@@ -107,13 +105,10 @@ impl ReplayGuard {
     }
 
     fn size(&self, _: SizeReq) -> std::result::Result<SizeReply, ApiError> {
-        #[derive(Deserialize)]
-        struct Count {
-            n: f64,
-        }
-        let rows: Vec<Count> =
-            self.sql().exec("SELECT COUNT(*) AS n FROM seen", None).and_then(|c| c.to_array()).map_err(storage_err)?;
-        Ok(SizeReply { remembered: rows.first().map_or(0, |c| c.n as u32) })
+        let n = sql::rows(&self.sql(), "SELECT COUNT(*) AS n FROM seen", vec![])
+            .and_then(|rows| rows.first().map(|c| c.num("n")).transpose())
+            .map_err(storage_err)?;
+        Ok(SizeReply { remembered: n.map_or(0, |n| n as u32) })
     }
 
     async fn spend(&self, r: UseReq) -> std::result::Result<UseReply, ApiError> {
@@ -127,13 +122,9 @@ impl ReplayGuard {
     async fn sweep(&self) -> std::result::Result<(), ApiError> {
         self.alarm_set.set(false);
         self.forget_expired(Date::now().as_millis() as i64)?;
-        let next: Vec<Until> = self
-            .sql()
-            .exec("SELECT until_ms FROM seen ORDER BY until_ms LIMIT 1", None)
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
+        let next = self.until(sql::rows(&self.sql(), "SELECT until_ms FROM seen ORDER BY until_ms LIMIT 1", vec![]))?;
         if let Some(at) = next.first() {
-            self.arm(at.until_ms as i64).await?;
+            self.arm(*at as i64).await?;
         }
         Ok(())
     }

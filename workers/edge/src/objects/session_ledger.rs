@@ -7,6 +7,7 @@
 //! (stored, so it survives eviction). README "Auth when the origin fails".
 
 use crate::join::join_all;
+use crate::objects::sql::{self, Row};
 use crate::outbound::origin;
 use crate::rpc::{self, create_schema, protocol, reply};
 use crate::stores::credential_cache;
@@ -155,45 +156,61 @@ pub struct ReverifyReport {
     pub remaining: u32,
 }
 
-/// A held session as the operators' list shows it: pending re-verification (no
-/// `reason`) or on its way out.
-#[derive(Deserialize)]
-struct ViewRow {
-    session_id: SessionId,
-    server_id: ServerId,
-    username: String,
-    client_ip: String,
-    client_port: f64,
-    source: Admission,
-    admitted_at: f64,
-    attempts: f64,
-    reason: Option<DisconnectReason>,
-    acked_at: Option<f64>,
-}
-
-#[derive(Deserialize)]
+/// A session due for re-verification: its sealed password and its attempts so far.
 struct SealedRow {
     id: String,
     username: String,
-    /// Hex: SQLite BLOBs do not survive the trip through serde as bytes.
+    /// Hex: the columns are TEXT.
     nonce: String,
     sealed: String,
     attempts: f64,
     first_attempt_at: Option<f64>,
 }
 
-#[derive(Deserialize)]
-struct DisconnectRow {
-    session_id: SessionId,
-    username: String,
-    client_ip: String,
-    client_port: f64,
-    reason: DisconnectReason,
+impl SealedRow {
+    fn read(r: &Row) -> Result<Self> {
+        Ok(Self {
+            id: r.text("id")?,
+            username: r.text("username")?,
+            nonce: r.text("nonce")?,
+            sealed: r.text("sealed")?,
+            attempts: r.num("attempts")?,
+            first_attempt_at: r.opt_num("first_attempt_at")?,
+        })
+    }
 }
 
-#[derive(Deserialize)]
-struct Count {
-    n: f64,
+/// A held session as the operators' list shows it: pending re-verification (no
+/// `reason`) or on its way out.
+fn session_view(r: &Row) -> Result<SessionView> {
+    let reason: Option<DisconnectReason> = r.opt_parsed("reason")?;
+    let acked_at = r.opt_num("acked_at")?;
+    Ok(SessionView {
+        state: match (&reason, acked_at) {
+            (None, _) => SessionState::PendingReverification,
+            (Some(_), Some(_)) => SessionState::Acked,
+            (Some(_), None) => SessionState::DisconnectPending,
+        },
+        session_id: r.parsed("session_id")?,
+        server_id: r.parsed("server_id")?,
+        username: r.text("username")?,
+        client_ip: r.text("client_ip")?,
+        client_port: r.num("client_port")? as u16,
+        source: r.parsed("source")?,
+        admitted_at: rfc3339_ms(r.num("admitted_at")? as i64).unwrap_or_default(),
+        attempts: r.num("attempts")? as u32,
+        reason,
+    })
+}
+
+fn disconnect_row(d: &Row) -> Result<Disconnect> {
+    Ok(Disconnect {
+        session_id: d.parsed("session_id")?,
+        username: d.text("username")?,
+        client_ip: d.text("client_ip")?,
+        client_port: d.num("client_port")? as u16,
+        reason: d.parsed("reason")?,
+    })
 }
 
 /// What one re-verification run works with.
@@ -247,18 +264,20 @@ impl SessionLedger {
         self.state.storage().sql()
     }
 
-    /// The rows of one query; a row that does not read as `T` is reported, never skipped.
-    fn rows<T: serde::de::DeserializeOwned>(
+    /// The rows of one query, each read by `read`; a row that does not read is reported,
+    /// never skipped.
+    fn rows<T>(
         &self,
         query: &str,
         args: Vec<SqlStorageValue>,
+        read: fn(&Row) -> Result<T>,
     ) -> std::result::Result<Vec<T>, ApiError> {
-        self.sql().exec(query, args).and_then(|c| c.to_array()).map_err(storage_err)
+        sql::rows(&self.sql(), query, args).and_then(|rows| rows.iter().map(read).collect()).map_err(storage_err)
     }
 
     fn count(&self, query: &str, args: Vec<SqlStorageValue>) -> std::result::Result<u32, ApiError> {
-        let rows: Vec<Count> = self.rows(query, args)?;
-        Ok(rows.first().map(|c| c.n as u32).unwrap_or(0))
+        let rows = self.rows(query, args, |r| r.num("n"))?;
+        Ok(rows.first().map(|n| *n as u32).unwrap_or(0))
     }
 
     fn data_keys(&self) -> std::result::Result<worker::kv::KvStore, ApiError> {
@@ -337,7 +356,7 @@ impl SessionLedger {
 
     fn sessions(&self) -> std::result::Result<Vec<SessionView>, ApiError> {
         // Pending sessions by admission, then disconnects in the order they were decided.
-        let rows: Vec<ViewRow> = self.rows(
+        self.rows(
             "SELECT session_id, server_id, username, client_ip, client_port, source, admitted_at, attempts, reason, acked_at FROM ( \
                SELECT id AS session_id, server_id, username, client_ip, client_port, source, admitted_at, attempts, \
                       NULL AS reason, NULL AS acked_at, 0 AS part, admitted_at AS ord FROM sessions \
@@ -346,26 +365,8 @@ impl SessionLedger {
                       reason, acked_at, 1, created_at FROM disconnects \
              ) ORDER BY part, ord",
             vec![],
-        )?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SessionView {
-                state: match (&r.reason, r.acked_at) {
-                    (None, _) => SessionState::PendingReverification,
-                    (Some(_), Some(_)) => SessionState::Acked,
-                    (Some(_), None) => SessionState::DisconnectPending,
-                },
-                session_id: r.session_id,
-                server_id: r.server_id,
-                username: r.username,
-                client_ip: r.client_ip,
-                client_port: r.client_port as u16,
-                source: r.source,
-                admitted_at: rfc3339_ms(r.admitted_at as i64).unwrap_or_default(),
-                attempts: r.attempts as u32,
-                reason: r.reason,
-            })
-            .collect())
+            session_view,
+        )
     }
 
     /// Open one sealed password and ask the origin.
@@ -504,10 +505,11 @@ impl SessionLedger {
                 vec![(now - ACKED_KEEP_MS).into()],
             )
             .map_err(storage_err)?;
-        let rows: Vec<SealedRow> = self.rows(
+        let rows = self.rows(
             "SELECT id, username, nonce, sealed, attempts, first_attempt_at FROM sessions WHERE next_attempt_at <= ? \
                  ORDER BY next_attempt_at, admitted_at LIMIT ?",
             vec![now.into(), (REVERIFY_BATCH as i64).into()],
+            SealedRow::read,
         )?;
         if rows.is_empty() {
             return Ok(());
@@ -587,21 +589,12 @@ impl SessionLedger {
     }
 
     async fn disconnects(&self, r: ServerReq) -> std::result::Result<Vec<Disconnect>, ApiError> {
-        let rows: Vec<DisconnectRow> = self.rows(
+        self.rows(
             "SELECT session_id, username, client_ip, client_port, reason FROM disconnects \
                  WHERE server_id = ? AND acked_at IS NULL ORDER BY created_at",
             vec![r.server_id.to_string().into()],
-        )?;
-        Ok(rows
-            .into_iter()
-            .map(|d| Disconnect {
-                session_id: d.session_id,
-                username: d.username,
-                client_ip: d.client_ip,
-                client_port: d.client_port as u16,
-                reason: d.reason,
-            })
-            .collect())
+            disconnect_row,
+        )
     }
 
     async fn ack(&self, r: AckReq) -> std::result::Result<Acked, ApiError> {

@@ -5,6 +5,7 @@
 //! SQLite, so it survives eviction.
 
 use crate::env_config;
+use crate::objects::sql;
 use crate::outbound::{self, OutboundError};
 use crate::rpc::{self, create_schema, protocol, reply};
 use serde::{Deserialize, Serialize};
@@ -59,32 +60,10 @@ pub struct DaysReq {
     pub month: Month,
 }
 
-/// One state's rows: how many, their down units, and how many of them are `down` rows
-/// stored before check resolution (no units).
-#[derive(Deserialize)]
-struct StateCount {
-    state: String,
-    n: f64,
-    units: f64,
-    legacy_down: f64,
-}
-
-#[derive(Deserialize)]
-struct TotalRow {
-    total: f64,
-}
-
-#[derive(Deserialize)]
-struct MetaRow {
-    v: String,
-}
-
-#[derive(Deserialize)]
-struct DayRow {
-    day: f64,
-    recorded: f64,
-    units: f64,
-    legacy_down: f64,
+/// A group's down units: `units` counted with check resolution, `legacy_down` the `down`
+/// rows stored before it (no units).
+fn down_units(r: &sql::Row) -> Result<u64> {
+    Ok(stored_down_units(r.num("units")? as u64, r.num("legacy_down")? as u64))
 }
 
 fn with_excerpt(status: String, body: &str) -> String {
@@ -141,12 +120,8 @@ impl SlaLedger {
     }
 
     fn meta(&self, key: &str) -> std::result::Result<Option<String>, ApiError> {
-        let rows: Vec<MetaRow> = self
-            .sql()
-            .exec("SELECT v FROM meta WHERE k = ?", vec![key.into()])
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        Ok(rows.into_iter().next().map(|r| r.v))
+        let rows = sql::rows(&self.sql(), "SELECT v FROM meta WHERE k = ?", vec![key.into()]).map_err(storage_err)?;
+        rows.first().map(|r| r.text("v")).transpose().map_err(storage_err)
     }
 
     fn set_meta(&self, key: &str, value: &str) -> std::result::Result<(), ApiError> {
@@ -175,19 +150,21 @@ impl SlaLedger {
     }
 
     fn counts(&self) -> std::result::Result<MinuteCounts, ApiError> {
-        let rows: Vec<StateCount> = self
-            .sql()
-            .exec(
-                "SELECT state, COUNT(*) AS n, COALESCE(SUM(down_units), 0) AS units, \
+        // One state's rows: how many, their down units, and how many of them are `down` rows
+        // stored before check resolution (no units).
+        let rows = sql::rows(
+            &self.sql(),
+            "SELECT state, COUNT(*) AS n, COALESCE(SUM(down_units), 0) AS units, \
                  SUM(down_units IS NULL AND state = 'down') AS legacy_down FROM minutes GROUP BY state",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
+            vec![],
+        )
+        .map_err(storage_err)?;
         let mut counts = MinuteCounts::default();
         for r in rows {
-            if let Some(state) = MinuteState::parse(&r.state) {
-                counts.add_rows(state, r.n as u32, stored_down_units(r.units as u64, r.legacy_down as u64));
+            let (state, n) = (r.text("state").map_err(storage_err)?, r.num("n").map_err(storage_err)?);
+            let units = down_units(&r).map_err(storage_err)?;
+            if let Some(state) = MinuteState::parse(&state) {
+                counts.add_rows(state, n as u32, units);
             }
         }
         Ok(counts)
@@ -256,7 +233,7 @@ impl SlaLedger {
                 if let Some(at) = next.next_attempt_ms {
                     // An i64 would be read as an offset from now; pass the delay explicitly.
                     let delay = std::time::Duration::from_millis((at - now_after).max(0) as u64);
-                    self.state.storage().set_alarm(delay).await.map_err(storage_err)?;
+                    self.state.storage().set_alarm(ScheduledTime::from(delay)).await.map_err(storage_err)?;
                 }
             }
         }
@@ -269,11 +246,10 @@ impl SlaLedger {
         self.month(Some(&r.month.to_string()))?;
         let sql = self.sql();
         for m in r.minutes {
-            let stored: Vec<TotalRow> = sql
-                .exec("SELECT total FROM minutes WHERE minute = ?", vec![m.minute.into()])
-                .and_then(|c| c.to_array())
+            let stored = sql::rows(&sql, "SELECT total FROM minutes WHERE minute = ?", vec![m.minute.into()])
+                .and_then(|rows| rows.first().map(|t| t.num("total")).transpose())
                 .map_err(storage_err)?;
-            if !replaces(stored.first().map(|t| t.total as u32), &m) {
+            if !replaces(stored.map(|t| t as u32), &m) {
                 continue;
             }
             let c = m.checks;
@@ -304,23 +280,21 @@ impl SlaLedger {
     }
 
     fn days(&self, _: DaysReq) -> std::result::Result<Vec<DayFigures>, ApiError> {
-        let rows: Vec<DayRow> = self
-            .sql()
-            .exec(
-                "SELECT minute / 1440 AS day, COUNT(*) AS recorded, COALESCE(SUM(down_units), 0) AS units, \
+        let rows = sql::rows(
+            &self.sql(),
+            "SELECT minute / 1440 AS day, COUNT(*) AS recorded, COALESCE(SUM(down_units), 0) AS units, \
                  SUM(down_units IS NULL AND state = 'down') AS legacy_down FROM minutes GROUP BY day ORDER BY day",
-                None,
-            )
-            .and_then(|c| c.to_array())
-            .map_err(storage_err)?;
-        Ok(rows
-            .into_iter()
-            .map(|r| DayFigures {
-                day: r.day as i64,
-                recorded: r.recorded as u32,
-                down_units: stored_down_units(r.units as u64, r.legacy_down as u64),
+            vec![],
+        )
+        .map_err(storage_err)?;
+        let day = |r: &sql::Row| -> Result<DayFigures> {
+            Ok(DayFigures {
+                day: r.num("day")? as i64,
+                recorded: r.num("recorded")? as u32,
+                down_units: down_units(r)?,
             })
-            .collect())
+        };
+        rows.iter().map(day).collect::<Result<_>>().map_err(storage_err)
     }
 }
 

@@ -17,16 +17,19 @@ use worker::{Error, ListOptions, Result, Storage};
 /// The storage API accepts at most 128 keys per `put`/`get`/`delete` call.
 pub const MAX_KEYS_PER_CALL: usize = 128;
 
+/// Generic only in encoding; the value and its error are made once ([`encoded`]).
 pub fn encode<T: Serialize + ?Sized>(key: &str, value: &T) -> Result<JsValue> {
-    serde_json::to_string(value)
-        .map(|s| JsValue::from_str(&s))
-        .map_err(|e| Error::RustError(format!("storage: cannot encode {key}: {e}")))
+    encoded(key, serde_json::to_string(value))
+}
+
+fn encoded(key: &str, text: serde_json::Result<String>) -> Result<JsValue> {
+    text.map(|s| JsValue::from_str(&s)).map_err(|e| Error::RustError(format!("storage: cannot encode {key}: {e}")))
 }
 
 /// Decodes the JSON text of a stored value (see [`text_of`]). Generic only in this last
 /// step: the reads themselves (`get_text`, `list_texts`) are compiled once (README "Size").
 fn decode<T: DeserializeOwned>(key: &str, text: &str) -> Result<T> {
-    serde_json::from_slice(text.as_bytes()).map_err(|e| undecodable(key, &e.to_string()))
+    crate::rpc::from_json(text.as_bytes()).map_err(|e| undecodable(key, &e.to_string()))
 }
 
 fn undecodable(key: &str, e: &str) -> Error {
