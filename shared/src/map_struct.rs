@@ -48,6 +48,33 @@ impl<'de> Visitor<'de> for Field {
     }
 }
 
+/// The next key's index in `names` (see [`Field`]). Not inlined, like [`value`] and
+/// [`skip`]: one copy per format serves every struct.
+#[inline(never)]
+pub fn key<'de, A: de::MapAccess<'de>>(map: &mut A, names: &'static [&'static str]) -> Result<Option<usize>, A::Error> {
+    map.next_key_seed(Field(names))
+}
+
+/// Reads field `name`'s value into `slot`; `duplicate field` when it was read before.
+#[inline(never)]
+pub fn value<'de, A: de::MapAccess<'de>, T: de::Deserialize<'de>>(
+    map: &mut A,
+    slot: &mut Option<T>,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    if slot.is_some() {
+        return Err(A::Error::duplicate_field(name));
+    }
+    *slot = Some(map.next_value()?);
+    Ok(())
+}
+
+/// Skips the value of a key the struct does not have.
+#[inline(never)]
+pub fn skip<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
+    map.next_value::<de::IgnoredAny>().map(drop)
+}
+
 /// `impl Deserialize` for a struct read from a map, every field listed in declaration
 /// order: `name` (required: `missing field` when absent) or `name: default` (its
 /// `Default` when absent: an `Option` field, which the derive reads as `None` when absent,
@@ -76,17 +103,14 @@ macro_rules! map_struct {
                         // The fields in order, then the aliases.
                         const NAMES: &[&str] = &[$(stringify!($field),)* $($($alias,)?)*];
                         $(let mut $field = None;)*
-                        while let Some(i) = map.next_key_seed($crate::map_struct::Field(NAMES))? {
+                        while let Some(i) = $crate::map_struct::key(&mut map, NAMES)? {
                             $(
                                 if i == F::$field as usize $(|| NAMES.get(i) == Some(&$alias))? {
-                                    if $field.is_some() {
-                                        return Err(A::Error::duplicate_field(stringify!($field)));
-                                    }
-                                    $field = Some(map.next_value()?);
+                                    $crate::map_struct::value(&mut map, &mut $field, stringify!($field))?;
                                     continue;
                                 }
                             )*
-                            map.next_value::<::serde::de::IgnoredAny>()?;
+                            $crate::map_struct::skip(&mut map)?;
                         }
                         Ok($ty {
                             $($field: $crate::map_struct::map_struct!(@missing $field $($default)?),)*
