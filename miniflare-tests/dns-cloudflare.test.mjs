@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startEdge, minute } from "./harness.mjs";
+import { startEdge, minute, assertSortedCompactJson } from "./harness.mjs";
 import { startCloudflare, startFake } from "./fakes.mjs";
 
 const POOL = "pool.prd.se.example.com";
@@ -43,6 +43,7 @@ test("Cloudflare: pools follow the up servers, owned records only, one batch per
     const plan = await edge.admin("GET", "/v1/admin/dns/plan");
     assert.equal(plan.status, 200);
     assert.equal(plan.body.report.pools[0].frozen, true, "nothing is up yet: frozen");
+    assertSortedCompactJson(plan.text); // the plan's bytes, as json! wrote them
 
     const base = Date.now();
     await edge.round(minute(0, base));

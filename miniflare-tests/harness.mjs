@@ -100,7 +100,7 @@ export class Edge {
     } catch {
       body = text;
     }
-    return { status: res.status, headers: res.headers, body };
+    return { status: res.status, headers: res.headers, body, text };
   }
 
   admin(method, pathname, body, token = ADMIN_TOKEN) {
@@ -198,4 +198,23 @@ export function server(id, overrides = {}) {
 /** Minutes from a fixed base, so rounds are deterministic and monotonic within a test. */
 export function minute(n, base = Date.now()) {
   return new Date(Math.floor(base / 60000) * 60000 + n * 60000);
+}
+
+/**
+ * Asserts that a JSON body is written the way `serde_json::json!` wrote it before the
+ * size cuts (README "Size": `http::sorted_json`): compact, and every object's keys in
+ * sorted order. JSON.parse keeps the text's key order, so the check reads it back.
+ */
+export function assertSortedCompactJson(text) {
+  const value = JSON.parse(text);
+  if (JSON.stringify(value) !== text) throw new Error(`not compact JSON as written by serde_json: ${text}`);
+  const walk = (v, at) => {
+    if (Array.isArray(v)) return v.forEach((x, i) => walk(x, `${at}[${i}]`));
+    if (v === null || typeof v !== "object") return;
+    const keys = Object.keys(v);
+    const sorted = [...keys].sort();
+    if (keys.join() !== sorted.join()) throw new Error(`keys of ${at || "the body"} not sorted: ${keys.join(", ")}`);
+    for (const k of keys) walk(v[k], `${at}.${k}`);
+  };
+  walk(value, "");
 }

@@ -3,7 +3,7 @@
 // exercised as it happens in production, never against rounds fired for future minutes.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { startEdge } from "./harness.mjs";
+import { startEdge, assertSortedCompactJson } from "./harness.mjs";
 import { startCloudflare, startFake, startVpnHealth, waitFor } from "./fakes.mjs";
 
 const POOL = "pool.prd.se.example.com";
@@ -41,6 +41,7 @@ test("LibreNMS: an alert (1 or 3) is a failed check of the current cycle and lea
     assert.equal(r.status, 200);
     assert.equal(r.body.matched, true);
     assert.equal(r.body.server.status, "down");
+    assertSortedCompactJson(r.text); // the answer's bytes, as json! wrote them
     // Same check: DNS was reconciled before the answer, no cycle or cron in between.
     assert.deepEqual(inDns(), ["198.51.100.2"], "left DNS with the alert");
     assert.equal(await status(), "down", "visible at once");

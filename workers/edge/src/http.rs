@@ -35,6 +35,40 @@ pub fn json_bytes(status: u16, body: Vec<u8>) -> Result<Response> {
         .with_headers(headers))
 }
 
+/// A JSON object of members already encoded as JSON, in this order: `{"a":1,"b":[..]}`,
+/// as a derived `Serialize` writes it. Keys are plain ASCII names (no escaping needed).
+/// Lets a handler show an object's reply text without decoding it (README "Size").
+pub fn object(members: &[(&str, &[u8])]) -> Vec<u8> {
+    let mut out = vec![b'{'];
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'"');
+        out.extend_from_slice(key.as_bytes());
+        out.extend_from_slice(b"\":");
+        out.extend_from_slice(value);
+    }
+    out.push(b'}');
+    out
+}
+
+/// `value`'s JSON as `serde_json::json!` wrote it: every object's keys in sorted order
+/// (`json!` builds a `serde_json::Map`, a B-tree). Through the encoding every type already
+/// has and the one `Value` decoder, instead of a `Value` encoder (`to_value`) compiled per
+/// type (README "Size"). Same bytes for strings, integers and floats of few digits (the
+/// coordinates, whole millionths of a degree): serde_json's float reader is not correctly
+/// rounded, so a 17-digit float could come back one unit off in its last digit; no type
+/// passed here has one.
+pub fn sorted_json<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    sort_keys(serde_json::to_vec(value).map_err(|_| ApiError::internal("serialize"))?)
+}
+
+fn sort_keys(text: Vec<u8>) -> Result<Vec<u8>> {
+    let tree: serde_json::Value = serde_json::from_slice(&text).map_err(|_| ApiError::internal("serialize"))?;
+    serde_json::to_vec(&tree).map_err(|_| ApiError::internal("serialize"))
+}
+
 pub fn no_content() -> Result<Response> {
     Ok(Response::empty().map_err(|_| ApiError::internal("response"))?.with_status(204))
 }

@@ -48,7 +48,8 @@ pub async fn list_servers(cx: &mut Cx<'_>) -> Result<Response> {
         v.get("id").and_then(Value::as_str)
     }
     vpn_edge_core::sort::sort_by(&mut servers, |a, b| id(a).cmp(&id(b)));
-    http::json(200, &serde_json::json!({ "servers": servers }))
+    let servers = serde_json::to_vec(&servers).map_err(|_| ApiError::internal("serialize"))?;
+    http::json_bytes(200, http::object(&[("servers", &servers)]))
 }
 
 pub async fn get_server(cx: &mut Cx<'_>) -> Result<Response> {
@@ -69,7 +70,7 @@ async fn save(env: &Env, cfg: &Config, reg: Registration, now: i64) -> Result<(b
     let created = prev.country.is_none();
     if let Some(old) = prev.country.filter(|c| c.as_str() != country) {
         // Moved to another country: leave the old pool first.
-        call(&fleet_store::pool(env, old.as_str())?, DeleteReq { id }).await?;
+        call_text(&fleet_store::pool(env, old.as_str())?, DeleteReq { id }).await?;
     }
     let put =
         call(&fleet_store::pool(env, &country)?, PutReq { reg, now_ms: now, stale_s: cfg.heartbeat_stale_s }).await?;
@@ -109,7 +110,8 @@ pub async fn delete_server(cx: &mut Cx<'_>) -> Result<Response> {
     let id = path_id(cx.param)?;
     let removed = call(&fleet_store::index(env)?, RemoveReq { id: id.clone() }).await?;
     let country = removed.country.ok_or_else(not_found)?;
-    call(&fleet_store::pool(env, country.as_str())?, DeleteReq { id: id.clone() }).await?;
+    // The pool's `bool` is not read: removed from the index, the server is gone either way.
+    call_text(&fleet_store::pool(env, country.as_str())?, DeleteReq { id: id.clone() }).await?;
     fleet_store::edit_snapshot(env, cx.now_ms, Box::new(|s| s.remove(&id))).await?;
     http::no_content()
 }

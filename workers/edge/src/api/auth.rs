@@ -6,11 +6,10 @@ use crate::context::Cx;
 use crate::http::{self, Result};
 use crate::objects::auth_guard::{self, GuardReq, OriginGetReq, OriginSet, OriginState};
 use crate::objects::session_ledger::{
-    AckReq, EndReq, OfflineItem, OfflineReq, RecordReq, ReverifyReport, ReverifyReq, ServerReq, SessionView,
-    SessionsReq,
+    AckReq, EndReq, OfflineItem, OfflineReq, RecordReq, ReverifyReq, ServerReq, SessionsReq,
 };
 use crate::outbound::{alerts, origin};
-use crate::rpc::{call, stub};
+use crate::rpc::{call, call_text, stub};
 use crate::stores::credential_cache;
 use crate::webcrypto;
 use serde::Serialize;
@@ -57,6 +56,11 @@ struct AuthAnswer {
     source: Source,
     session_id: SessionId,
     reason: Reason,
+}
+
+/// One auth guard call, compiled once for the login and the offline report (README "Size").
+async fn guard_call(env: &Env, r: GuardReq) -> std::result::Result<GuardReply, ApiError> {
+    call(&guard(env)?, r).await
 }
 
 async fn origin_set(env: &Env, set: OriginSet) -> std::result::Result<auth_guard::Changed, ApiError> {
@@ -116,16 +120,39 @@ pub async fn check_origin(env: &Env, cfg: &Config) -> Vec<Alert> {
         return Vec::new();
     }
     let Ok(pw) = webcrypto::random::<16>() else { return Vec::new() };
-    match origin::ask(cfg, origin::PROBE_USERNAME, &hex(&pw)).await {
-        OriginAnswer::Unavailable => Vec::new(),
-        OriginAnswer::Misconfigured { .. } => set_origin(env, Some(false), Some(true)).await,
-        _ => set_origin(env, Some(false), Some(false)).await,
-    }
+    let misconfigured = match origin::ask(cfg, origin::PROBE_USERNAME, &hex(&pw)).await {
+        OriginAnswer::Unavailable => return Vec::new(),
+        OriginAnswer::Misconfigured { .. } => true,
+        _ => false,
+    };
+    set_origin(env, Some(false), Some(misconfigured)).await
+}
+
+/// Record the origin state off the answer's path and send the alerts it raises. One
+/// background task for every caller, compiled once (README "Size").
+fn origin_in_background(ctx: &Context, env: &Env, cfg: &Rc<Config>, down: Option<bool>, misconfigured: Option<bool>) {
+    let (env, cfg) = (env.clone(), cfg.clone());
+    crate::join::in_background(ctx, async move {
+        alerts::send(&cfg, set_origin(&env, down, misconfigured).await).await;
+    });
+}
+
+/// [`reverify`] off the answer's path; a failure is logged as "re-verification {why}
+/// failed". One background task for every caller, compiled once (README "Size").
+fn reverify_in_background(ctx: &Context, env: &Env, cfg: &Rc<Config>, now: i64, why: &'static str) {
+    let (env, cfg) = (env.clone(), cfg.clone());
+    crate::join::in_background(ctx, async move {
+        if let Err(e) = reverify(&env, &cfg, now).await {
+            log_error!("re-verification {why} failed: {}", e.message);
+        }
+    });
 }
 
 /// Re-verify what the ledger holds; used by the cron round and after an origin answer.
-pub async fn reverify(env: &Env, cfg: &Config, now_ms: i64) -> Result<ReverifyReport> {
-    call(&ledger(env)?, ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await
+/// Every caller only logs a failure, so the report (`ReverifyReport`) is not decoded
+/// (README "Size").
+pub async fn reverify(env: &Env, cfg: &Config, now_ms: i64) -> Result<()> {
+    call_text(&ledger(env)?, ReverifyReq { now_ms, max_attempts: cfg.reverify_max_attempts }).await.map(drop)
 }
 
 fn unreadable<T>(what: &str, r: std::result::Result<T, ApiError>) -> Read<T> {
@@ -148,7 +175,8 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, ctx, cfg, now) = (cx.env, cx.ctx, &cx.cfg, cx.now_ms);
     // Replays of /v1/auth are made harmless here (effects keyed by the signature), not
     // refused: no Durable Object call on the hot path.
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let signature = signed.replay_key.clone();
     let a = AuthRequest::parse(&http::parse_fields(body)?)?;
     // Derived from the signature: a replayed request names the same session, and its
@@ -171,10 +199,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
             Next::AskOrigin => {
                 let (answer, breaker_opened) = origin::verify(cfg, &a.username, &a.password, now).await;
                 if breaker_opened {
-                    let (env, cfg) = (env.clone(), cfg.clone());
-                    crate::join::in_background(ctx, async move {
-                        alerts::send(&cfg, set_origin(&env, Some(true), None).await).await;
-                    });
+                    origin_in_background(ctx, env, cfg, Some(true), None);
                 }
                 facts.origin = Some(answer);
             }
@@ -203,11 +228,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
                     user_max: cfg.lockout_user_max,
                     cap: cfg.provisional_per_minute,
                 };
-                let reply: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                    Ok(stub) => call(&stub, r).await,
-                    Err(e) => Err(e),
-                };
-                facts.guard = Some(unreadable("auth guard", reply));
+                facts.guard = Some(unreadable("auth guard", guard_call(env, r).await));
             }
             Next::Record(source) => {
                 let rec = RecordReq {
@@ -220,11 +241,12 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
                     source,
                     admitted_at: now,
                 };
+                // Only success matters: the reply (`Recorded`) is not decoded (README "Size").
                 let r = match ledger(env) {
-                    Ok(stub) => call(&stub, rec).await,
+                    Ok(stub) => call_text(&stub, rec).await,
                     Err(e) => Err(e),
                 };
-                let r = unreadable("session ledger", r).map(|_| ());
+                let r = unreadable("session ledger", r).map(drop);
                 if r.is_ok() {
                     RECORDED_DEGRADED.with(|f| f.set(true));
                 }
@@ -236,12 +258,7 @@ pub async fn auth(cx: &mut Cx<'_>) -> Result<Response> {
     if let Some(origin_answer) = facts.origin {
         if kicks_reverify(origin_answer, RECORDED_DEGRADED.with(Cell::get)) {
             RECORDED_DEGRADED.with(|f| f.set(false));
-            let (env, cfg) = (env.clone(), cfg.clone());
-            crate::join::in_background(ctx, async move {
-                if let Err(e) = reverify(&env, &cfg, now).await {
-                    log_error!("re-verification after the origin came back failed: {}", e.message);
-                }
-            });
+            reverify_in_background(ctx, env, cfg, now, "after the origin came back");
         }
     }
     http::json(
@@ -284,19 +301,12 @@ async fn perform(
             Effect::OriginMisconfigured => {
                 ORIGIN_FLAGGED.with(|f| f.set(true));
                 log_error!("origin refused the edge's token (401/403): logins are denied");
-                let (env, cfg) = (env.clone(), cfg.clone());
-                crate::join::in_background(ctx, async move {
-                    alerts::send(&cfg, set_origin(&env, Some(false), Some(true)).await).await;
-                });
+                origin_in_background(ctx, env, cfg, Some(false), Some(true));
             }
             Effect::OriginWorks => {
                 ORIGIN_FLAGGED.with(|f| f.set(false));
-                let env = env.clone();
-                crate::join::in_background(ctx, async move {
-                    // Clearing the flag raises no alert; a failure is logged inside.
-                    let cleared = set_origin(&env, None, Some(false)).await;
-                    debug_assert!(cleared.is_empty());
-                });
+                // Clearing the flag raises no alert (nothing is sent); a failure is logged inside.
+                origin_in_background(ctx, env, cfg, None, Some(false));
             }
         }
     }
@@ -304,11 +314,13 @@ async fn perform(
 
 pub async fn end_session(cx: &mut Cx<'_>) -> Result<Response> {
     let env = cx.env;
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let f = http::parse_fields(body)?;
     let session_id = SessionId::parse(f.str("session_id")?).map_err(|e| RequestError::field("session_id", e.0))?;
-    let r = call(&ledger(env)?, EndReq { session_id, server_id: signed.server.clone() }).await?;
-    http::json(200, &r)
+    // The ledger's `Ended` as it encoded it, never decoded (README "Size").
+    let r = call_text(&ledger(env)?, EndReq { session_id, server_id: signed.server.clone() }).await?;
+    http::json_bytes(200, r.into_bytes())
 }
 
 #[derive(Serialize)]
@@ -333,7 +345,8 @@ struct OfflineAnswer {
 /// item: valid ones are recorded, each bad one is reported back by index.
 pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, ctx, cfg, now) = (cx.env, cx.ctx, &cx.cfg, cx.now_ms);
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let signature = signed.replay_key.clone();
     let items = parse_offline(&http::parse_fields(body)?, now, cfg.offline_max_age_h)?;
     let server = &signed.server;
@@ -379,11 +392,7 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
                 user_max: cfg.lockout_user_max,
                 cap: cfg.provisional_per_minute,
             };
-            let counted: std::result::Result<GuardReply, ApiError> = match guard(env) {
-                Ok(stub) => call(&stub, r).await,
-                Err(e) => Err(e),
-            };
-            if let Err(e) = counted {
+            if let Err(e) = guard_call(env, r).await {
                 log_error!("offline: could not count a failure: {}", e.message);
             }
         }
@@ -391,49 +400,43 @@ pub async fn offline_sessions(cx: &mut Cx<'_>) -> Result<Response> {
     }
     vpn_edge_core::sort::sort_by_key(&mut rejected, |r| r.index);
     if !recorded.is_empty() && !origin::breaker_open() {
-        let (env, cfg) = (env.clone(), cfg.clone());
-        crate::join::in_background(ctx, async move {
-            if let Err(e) = reverify(&env, &cfg, now).await {
-                log_error!("re-verification of offline admissions failed: {}", e.message);
-            }
-        });
+        reverify_in_background(ctx, env, cfg, now, "of offline admissions");
     }
     http::json(200, &OfflineAnswer { recorded, rejected })
 }
 
 pub async fn ack_disconnects(cx: &mut Cx<'_>) -> Result<Response> {
     let (env, now) = (cx.env, cx.now_ms);
-    let (signed, body) = (&cx.signed()?.by, &cx.signed()?.body);
+    let s = cx.signed()?;
+    let (signed, body) = (&s.by, &s.body);
     let session_ids = parse_acks(&http::parse_fields(body)?)?;
-    let r = call(&ledger(env)?, AckReq { server_id: signed.server.clone(), session_ids, now_ms: now }).await?;
-    http::json(200, &r)
+    // The ledger's `Acked` as it encoded it, never decoded (README "Size").
+    let r = call_text(&ledger(env)?, AckReq { server_id: signed.server.clone(), session_ids, now_ms: now }).await?;
+    http::json_bytes(200, r.into_bytes())
 }
 
-/// The server's pending disconnects, for the heartbeat answer. A ledger outage must not
-/// fail the heartbeat: the list is delivered on a later one.
-pub async fn disconnects_for(env: &Env, server_id: &ServerId) -> Vec<crate::objects::session_ledger::Disconnect> {
+/// The server's pending disconnects for the heartbeat answer: the ledger's JSON text of
+/// its `Vec<Disconnect>`, shown as it is and never decoded (README "Size"). A ledger
+/// outage must not fail the heartbeat: the list is delivered on a later one.
+pub async fn disconnects_for(env: &Env, server_id: &ServerId) -> String {
     let r = match ledger(env) {
-        Ok(stub) => call(&stub, ServerReq { server_id: server_id.clone() }).await,
+        Ok(stub) => call_text(&stub, ServerReq { server_id: server_id.clone() }).await,
         Err(e) => Err(e),
     };
     r.unwrap_or_else(|e: ApiError| {
         log_error!("disconnect list unavailable: {}", e.message);
-        Vec::new()
+        "[]".to_owned()
     })
 }
 
-#[derive(Serialize)]
-struct Sessions {
-    sessions: Vec<SessionView>,
-}
-
-/// Every session the ledger holds, in its state, never a password.
+/// Every session the ledger holds, in its state, never a password: `{"sessions": [..]}`
+/// around the ledger's text of its `Vec<SessionView>`, never decoded (README "Size").
 pub async fn admin_sessions(cx: &mut Cx<'_>) -> Result<Response> {
-    let sessions: Vec<SessionView> = call(&ledger(cx.env)?, SessionsReq {}).await?;
-    http::json(200, &Sessions { sessions })
+    let sessions = call_text(&ledger(cx.env)?, SessionsReq {}).await?;
+    http::json_bytes(200, http::object(&[("sessions", sessions.as_bytes())]))
 }
 
 pub async fn admin_cache_flush(cx: &mut Cx<'_>) -> Result<Response> {
     let epoch = credential_cache::flush(cx.env, cx.now_ms).await?;
-    http::json(200, &serde_json::json!({ "epoch": epoch }))
+    http::json_bytes(200, http::object(&[("epoch", epoch.to_string().as_bytes())]))
 }

@@ -18,7 +18,10 @@ fn off() -> ApiError {
 pub async fn plan(cx: &mut Cx<'_>) -> Result<Response> {
     let snap = fleet_store::snapshot(cx.env, cx.now_ms).await?;
     let report = sync(&cx.cfg, &snap.servers, false, false).await.ok_or_else(off)?;
-    http::json(200, &serde_json::json!({ "report": report, "plans": report.plans }))
+    // `{"plans": .., "report": ..}` with every object's keys sorted, as the `json!` it was
+    // built with wrote it (README "Size": no `Value` encoder per type).
+    let (plans, report) = (http::sorted_json(&report.plans)?, http::sorted_json(&report)?);
+    http::json_bytes(200, http::object(&[("plans", &plans), ("report", &report)]))
 }
 
 pub async fn apply(cx: &mut Cx<'_>) -> Result<Response> {
@@ -35,13 +38,13 @@ pub async fn apply(cx: &mut Cx<'_>) -> Result<Response> {
         .or_else(|| report.pools.iter().find_map(|p| p.error.as_ref().map(|e| format!("{}: {e}", p.pool))));
     match failed {
         // The API's error shape, with the per-pool report beside it.
-        Some(message) => http::json(
-            502,
-            &serde_json::json!({
-                "error": { "code": "dns_provider_failed", "message": format!("the DNS provider failed: {message}") },
-                "report": report,
-            }),
-        ),
+        // Keys sorted, as the `json!` it was built with wrote them.
+        Some(message) => {
+            let message = serde_json::to_vec(&format!("the DNS provider failed: {message}"))
+                .map_err(|_| ApiError::internal("serialize"))?;
+            let error = http::object(&[("code", br#""dns_provider_failed""#), ("message", &message)]);
+            http::json_bytes(502, http::object(&[("error", &error), ("report", &http::sorted_json(&report)?)]))
+        }
         None => http::json(200, &report),
     }
 }

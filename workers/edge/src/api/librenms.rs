@@ -17,12 +17,13 @@ pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
     let (down, hostname) = match parse(&http::parse_fields(&body)?)? {
         LibreNmsEvent::Down(h) => (true, h),
         LibreNmsEvent::Recovered(h) => (false, h),
-        LibreNmsEvent::Ignored => return http::json(200, &serde_json::json!({ "matched": false, "ignored": true })),
+        // Keys in sorted order, as the `json!` these bodies were built with wrote them.
+        LibreNmsEvent::Ignored => return http::json_bytes(200, br#"{"ignored":true,"matched":false}"#.to_vec()),
     };
     let snap = fleet_store::snapshot(env, now).await?;
     // Devices that are not VPN servers are answered 200 so LibreNMS does not retry them.
     let Some(server) = snap.servers.iter().find(|s| s.hostname == hostname.as_str()).cloned() else {
-        return http::json(200, &serde_json::json!({ "matched": false }));
+        return http::json_bytes(200, br#"{"matched":false}"#.to_vec());
     };
     let r: ExternalResp = call(
         &fleet_store::pool(env, server.country.as_str())?,
@@ -43,5 +44,6 @@ pub async fn alert(cx: &mut Cx<'_>) -> Result<Response> {
         let cfg = cfg.clone();
         crate::join::in_background(ctx, async move { alerts::send(&cfg, vec![alert]).await });
     }
-    http::json(200, &serde_json::json!({ "matched": true, "server": r.view }))
+    let server = http::sorted_json(&r.view)?;
+    http::json_bytes(200, http::object(&[("matched", b"true"), ("server", &server)]))
 }

@@ -94,7 +94,8 @@ pub async fn record_minutes(env: &Env, minutes: Vec<MinuteRecord>) -> Result<()>
         }
     }
     for (month, minutes) in by_month {
-        call(&ledger(env, month)?, RecordReq { month, minutes }).await?;
+        // The reply is `()`: only success is read (README "Size").
+        call_text(&ledger(env, month)?, RecordReq { month, minutes }).await?;
     }
     Ok(())
 }
