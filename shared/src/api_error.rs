@@ -3,7 +3,7 @@
 //! The wire shape is the README's `{"error":{"code":"…","message":"…"}}`. Messages never
 //! carry secrets or passwords: they name fields and rules, never echo values.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::fmt;
 
 /// Every `error.code` the edge answers with (README, "Errors"). A closed set as a serde
@@ -72,15 +72,19 @@ pub struct ApiError {
 
 /// `{"error":{"code":"…","message":"…"}}`, both ways: the HTTP edge writes it, and the
 /// Worker reads it back from a Durable Object's answer.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize)]
 pub struct ErrorBody {
     pub error: ErrorInner,
 }
-#[derive(Serialize, Deserialize)]
+
+crate::map_struct::map_struct!(ErrorBody { error });
+#[derive(Serialize)]
 pub struct ErrorInner {
     pub code: ErrorCode,
     pub message: String,
 }
+
+crate::map_struct::map_struct!(ErrorInner { code, message });
 
 impl ApiError {
     pub fn new(status: u16, code: ErrorCode, message: impl Into<String>) -> Self {

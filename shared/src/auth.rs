@@ -133,7 +133,7 @@ pub fn classify_origin(status: u16, body: &str) -> OriginAnswer {
 }
 
 /// A cached credential as stored in KV (`cred:` + hex SHA-256 of the username).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CacheEntry {
     /// PBKDF2-HMAC-SHA256 over HMAC(CRED_PEPPER, password), hex.
     pub hash: String,
@@ -143,6 +143,8 @@ pub struct CacheEntry {
     /// When the origin last confirmed this password (ms).
     pub verified_at: i64,
 }
+
+crate::map_struct::map_struct!(CacheEntry { hash, salt, iterations, epoch, verified_at });
 
 /// The cache entry as the decision sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,11 +191,13 @@ pub enum GuardAction {
 crate::unit_enum::unit_enum!(GuardAction { Check = "check", Fail = "fail", Provisional = "provisional" });
 
 /// The guard's answer. `locked` is the state before this request.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct GuardReply {
     pub locked: bool,
     pub slot: bool,
 }
+
+crate::map_struct::map_struct!(GuardReply { locked, slot });
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -485,12 +489,14 @@ pub const LOCKOUT_FAILURES: usize = 5;
 pub const LOCKOUT_WINDOW_MS: i64 = 15 * 60_000;
 pub const LOCKOUT_FOR_MS: i64 = 15 * 60_000;
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Lockout {
     /// Failure times (ms) within the window.
     pub failures: Vec<i64>,
     pub locked_until: Option<i64>,
 }
+
+crate::map_struct::map_struct!(Lockout { failures, locked_until: default });
 
 impl Lockout {
     pub fn is_locked(&self, now_ms: i64) -> bool {
@@ -515,11 +521,13 @@ impl Lockout {
 }
 
 /// The fleet-wide provisional cap, per UTC minute.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ProvisionalBudget {
     pub minute: i64,
     pub used: u32,
 }
+
+crate::map_struct::map_struct!(ProvisionalBudget { minute, used });
 
 impl ProvisionalBudget {
     /// Take one slot if the minute's cap allows it.
@@ -648,12 +656,14 @@ pub const REVERIFY_BACKOFF_MAX_MS: i64 = 10 * 60_000;
 pub const REVERIFY_MIN_SPAN_MS: i64 = 5 * 60_000;
 
 /// A pending session's re-verification so far (stored with it in the ledger).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct Attempts {
     /// Attempts the origin could not judge while it judged others.
     pub count: u32,
     pub first_at: Option<i64>,
 }
+
+crate::map_struct::map_struct!(Attempts { count, first_at: default });
 
 /// What re-verification found for one session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

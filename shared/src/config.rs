@@ -2,7 +2,6 @@
 //! feature that needs it; a malformed value is a configuration error. `/healthz` reports
 //! both by *name*, never by value.
 
-use base64::Engine;
 use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -162,6 +161,44 @@ struct Reader<'a> {
     problems: Vec<ConfigProblem>,
 }
 
+/// How a variable of [`READS`] is read.
+#[derive(Clone, Copy)]
+enum Read {
+    /// A whole number: default, least, greatest.
+    Num(u32, u32, u32),
+    /// An http(s) URL without its trailing `/`.
+    Url,
+    /// `true`/`false` (also `1`/`0`, `yes`/`no`), `false` when missing.
+    Flag,
+}
+
+/// The numbers, URLs and flags, in the order their problems are reported. One loop reads
+/// them all: per-field code for each was 4 KB of wasm (README "Size").
+const READS: [(&str, Read); 22] = [
+    ("ORIGIN_AUTH_URL", Read::Url),
+    ("ORIGIN_TIMEOUT_MS", Read::Num(1500, 100, 30_000)),
+    ("CACHE_REFRESH_S", Read::Num(3600, 60, 30 * 86_400)),
+    ("CACHE_MAX_AGE_DAYS", Read::Num(30, 1, 365)),
+    ("PROVISIONAL_PER_MINUTE", Read::Num(600, 0, 1_000_000)),
+    ("LOCKOUT_USER_MAX", Read::Num(20, 5, 10_000)),
+    ("REVERIFY_MAX_ATTEMPTS", Read::Num(5, 1, 100)),
+    ("OFFLINE_MAX_AGE_H", Read::Num(24, 1, 168)),
+    ("HEARTBEAT_STALE_S", Read::Num(90, 30, 3600)),
+    ("DOWN_AFTER", Read::Num(3, 1, 60)),
+    ("UP_AFTER", Read::Num(2, 1, 60)),
+    ("DNS_TTL", Read::Num(60, 30, 86_400)),
+    ("MAX_DELETE_PCT", Read::Num(30, 1, 100)),
+    ("CLOUDFLARE_API_URL", Read::Url),
+    ("POWERDNS_API_URL", Read::Url),
+    ("ALERT_WEBHOOK_URL", Read::Url),
+    ("SLA_CREDIT_MULTIPLIER", Read::Num(2, 0, 100)),
+    ("CREDIT_API_URL", Read::Url),
+    ("CREDIT_RETRY_BASE_S", Read::Num(60, 1, 3600)),
+    ("ALLOW_PRIVATE_ADDRESSES", Read::Flag),
+    ("CREDIT_RETRY_MAX_S", Read::Num(crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400)),
+    ("PROBE_INTERVAL_S", Read::Num(15, 1, 60)),
+];
+
 impl Reader<'_> {
     fn opt(&self, name: &str) -> Option<String> {
         (self.get)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
@@ -172,96 +209,119 @@ impl Reader<'_> {
         (self.get)(name).filter(|v| !v.is_empty()).map(Secret)
     }
 
-    fn num(&mut self, name: &'static str, default: u32, min: u32, max: u32) -> u32 {
+    fn problem(&mut self, name: &'static str, problem: String) {
+        self.problems.push(ConfigProblem { name, problem });
+    }
+
+    /// The index in `options` of the value (0, the first, when missing), or `bad` with
+    /// `problem` reported.
+    fn choice(&mut self, name: &'static str, options: &[&str], bad: usize, problem: &str) -> usize {
         match self.opt(name) {
-            None => default,
-            Some(v) => match v.parse::<u32>() {
-                Ok(n) if (min..=max).contains(&n) => n,
-                _ => {
-                    self.problems.push(ConfigProblem {
-                        name,
-                        problem: format!("must be a whole number from {min} to {max}; using {default}"),
-                    });
-                    default
-                }
-            },
+            None => 0,
+            Some(v) => options.iter().position(|o| *o == v).unwrap_or_else(|| {
+                self.problem(name, problem.into());
+                bad
+            }),
         }
     }
 
-    fn flag(&mut self, name: &'static str) -> bool {
-        match self.opt(name).map(|v| v.to_ascii_lowercase()).as_deref() {
-            None | Some("false") | Some("0") | Some("no") => false,
-            Some("true") | Some("1") | Some("yes") => true,
-            Some(_) => {
-                self.problems.push(ConfigProblem { name, problem: "must be true or false; using false".into() });
-                false
+    /// Reads [`READS`]: each number or flag (as 0 or 1) in `nums`, each URL in `urls`, at
+    /// its index.
+    fn read_all(&mut self) -> ([u32; READS.len()], [Option<String>; READS.len()]) {
+        let mut nums = [0; READS.len()];
+        let mut urls = [const { None }; READS.len()];
+        for (i, &(name, read)) in READS.iter().enumerate() {
+            let v = self.opt(name);
+            match read {
+                Read::Num(default, min, max) => {
+                    nums[i] = match v.map(|v| v.parse::<u32>()) {
+                        None => default,
+                        Some(Ok(n)) if (min..=max).contains(&n) => n,
+                        Some(_) => {
+                            self.problem(name, format!("must be a whole number from {min} to {max}; using {default}"));
+                            default
+                        }
+                    }
+                }
+                Read::Flag => match v.map(|v| v.to_ascii_lowercase()).as_deref() {
+                    None | Some("false") | Some("0") | Some("no") => {}
+                    Some("true") | Some("1") | Some("yes") => nums[i] = 1,
+                    Some(_) => self.problem(name, "must be true or false; using false".into()),
+                },
+                Read::Url => match v {
+                    None => {}
+                    Some(v) if v.starts_with("https://") || v.starts_with("http://") => {
+                        urls[i] = Some(v.trim_end_matches('/').to_owned())
+                    }
+                    Some(_) => self.problem(name, "must be an http(s) URL".into()),
+                },
             }
         }
+        (nums, urls)
     }
+}
 
-    fn url(&mut self, name: &'static str) -> Option<String> {
-        let v = self.opt(name)?;
-        if v.starts_with("https://") || v.starts_with("http://") {
-            Some(v.trim_end_matches('/').to_owned())
-        } else {
-            self.problems.push(ConfigProblem { name, problem: "must be an http(s) URL".into() });
-            None
+/// `SESSION_KEY`'s 32 bytes from standard base64, or `None` for any text the `base64`
+/// crate's `STANDARD` engine would not decode to exactly 32 bytes: 43 characters of the
+/// alphabet and one `=`, the last character's two spare bits zero. Written out because
+/// the crate's general decoder was 2 KB of wasm for this one fixed-size read (README
+/// "Size"); the tests compare the two.
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let b = text.as_bytes();
+    if b.len() != 44 || b[43] != b'=' {
+        return None;
+    }
+    let (mut key, mut acc, mut bits, mut n) = ([0u8; 32], 0u32, 0, 0);
+    for &c in &b[..43] {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6 | u32::from(v)) & 0x3fff;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            key[n] = (acc >> bits) as u8;
+            n += 1;
         }
     }
+    // 43 × 6 = 258 bits: the key's 256 and two that must be zero.
+    (acc & 0b11 == 0).then_some(key)
 }
 
 impl Config {
     pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Self {
         let mut r = Reader { get, problems: Vec::new() };
-        let session_key =
-            r.secret("SESSION_KEY").and_then(|v| match base64::engine::general_purpose::STANDARD.decode(v.trim()) {
-                Ok(bytes) if bytes.len() == 32 => {
-                    let mut k = [0u8; 32];
-                    k.copy_from_slice(&bytes);
-                    Some(SessionKey(k))
-                }
-                _ => {
-                    r.problems.push(ConfigProblem {
-                        name: "SESSION_KEY",
-                        problem: "must be 32 random bytes, base64-encoded".into(),
-                    });
-                    None
-                }
-            });
-        let fail_open_policy = match r.opt("FAIL_OPEN_POLICY").as_deref() {
-            None | Some("open") => FailOpenPolicy::Open,
-            Some("cached-only") => FailOpenPolicy::CachedOnly,
-            Some("closed") => FailOpenPolicy::Closed,
-            Some(_) => {
-                r.problems.push(ConfigProblem {
-                    name: "FAIL_OPEN_POLICY",
-                    problem: "must be open, cached-only or closed; using closed".into(),
-                });
-                // A typo must not silently open the door.
-                FailOpenPolicy::Closed
+        let session_key = r.secret("SESSION_KEY").and_then(|v| match decode_key(v.trim()) {
+            Some(k) => Some(SessionKey(k)),
+            None => {
+                r.problem("SESSION_KEY", "must be 32 random bytes, base64-encoded".into());
+                None
             }
-        };
-        let dns_provider = match r.opt("DNS_PROVIDER").as_deref() {
-            None | Some("none") => DnsProvider::None,
-            Some("cloudflare") => DnsProvider::Cloudflare,
-            Some("powerdns") => DnsProvider::Powerdns,
-            Some(_) => {
-                r.problems.push(ConfigProblem {
-                    name: "DNS_PROVIDER",
-                    problem: "must be cloudflare, powerdns or none; DNS changes are off".into(),
-                });
-                DnsProvider::None
-            }
-        };
+        });
+        // A typo must not silently open the door: an unknown policy is `closed`.
+        let fail_open_policy = [FailOpenPolicy::Open, FailOpenPolicy::CachedOnly, FailOpenPolicy::Closed][r.choice(
+            "FAIL_OPEN_POLICY",
+            &["open", "cached-only", "closed"],
+            2,
+            "must be open, cached-only or closed; using closed",
+        )];
+        let dns_provider = [DnsProvider::None, DnsProvider::Cloudflare, DnsProvider::Powerdns][r.choice(
+            "DNS_PROVIDER",
+            &["none", "cloudflare", "powerdns"],
+            0,
+            "must be cloudflare, powerdns or none; DNS changes are off",
+        )];
         let sla_target_pct = match r.opt("SLA_TARGET_PCT") {
             None => 99.5,
             Some(v) => match crate::float::parse_f64(&v) {
                 Some(p) if p.is_finite() && p > 0.0 && p <= 100.0 => p,
                 _ => {
-                    r.problems.push(ConfigProblem {
-                        name: "SLA_TARGET_PCT",
-                        problem: "must be a percentage in (0, 100]; using 99.5".into(),
-                    });
+                    r.problem("SLA_TARGET_PCT", "must be a percentage in (0, 100]; using 99.5".into());
                     99.5
                 }
             },
@@ -271,70 +331,62 @@ impl Config {
             Some(v) => match crate::probe::parse_regions(&v) {
                 Ok(list) => list,
                 Err(e) => {
-                    r.problems
-                        .push(ConfigProblem { name: "PROBE_REGIONS", problem: format!("{e}; using weur,enam,apac") });
+                    r.problem("PROBE_REGIONS", format!("{e}; using weur,enam,apac"));
                     crate::probe::Region::DEFAULT.to_vec()
                 }
             },
         };
-        let probe_mode = match r.opt("PROBE_MODE").as_deref() {
-            None | Some("alarms") => crate::probe::ProbeMode::Alarms,
-            Some("cron") => crate::probe::ProbeMode::Cron,
-            Some(_) => {
-                r.problems
-                    .push(ConfigProblem { name: "PROBE_MODE", problem: "must be alarms or cron; using alarms".into() });
-                crate::probe::ProbeMode::Alarms
-            }
-        };
+        let probe_mode = [crate::probe::ProbeMode::Alarms, crate::probe::ProbeMode::Cron]
+            [r.choice("PROBE_MODE", &["alarms", "cron"], 0, "must be alarms or cron; using alarms")];
         let dns_zone = r.opt("DNS_ZONE").unwrap_or_else(|| "example.com".into());
         let dns_zone = dns_zone.trim_end_matches('.').to_ascii_lowercase();
         let pool_prefix = r.opt("POOL_PREFIX").unwrap_or_else(|| "pool.prd".into());
+        let (n, mut urls) = r.read_all();
+        let mut url = |i: usize| urls[i].take();
         let cfg = Config {
             fleet_secret: r.secret("FLEET_SECRET"),
             admin_token: r.secret("ADMIN_TOKEN"),
             librenms_token: r.secret("LIBRENMS_TOKEN"),
             cred_pepper: r.secret("CRED_PEPPER"),
             session_key,
-            origin_auth_url: r.url("ORIGIN_AUTH_URL"),
+            origin_auth_url: url(0),
             origin_api_token: r.secret("ORIGIN_API_TOKEN"),
-            origin_timeout_ms: r.num("ORIGIN_TIMEOUT_MS", 1500, 100, 30_000),
+            origin_timeout_ms: n[1],
             fail_open_policy,
-            cache_refresh_s: r.num("CACHE_REFRESH_S", 3600, 60, 30 * 86_400),
-            cache_max_age_days: r.num("CACHE_MAX_AGE_DAYS", 30, 1, 365),
-            provisional_per_minute: r.num("PROVISIONAL_PER_MINUTE", 600, 0, 1_000_000),
-            lockout_user_max: r.num("LOCKOUT_USER_MAX", 20, 5, 10_000),
-            reverify_max_attempts: r.num("REVERIFY_MAX_ATTEMPTS", 5, 1, 100),
-            offline_max_age_h: r.num("OFFLINE_MAX_AGE_H", 24, 1, 168),
+            cache_refresh_s: n[2],
+            cache_max_age_days: n[3],
+            provisional_per_minute: n[4],
+            lockout_user_max: n[5],
+            reverify_max_attempts: n[6],
+            offline_max_age_h: n[7],
             test_faults: r
                 .opt("TEST_FAULTS")
                 .map(|v| v.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect())
                 .unwrap_or_default(),
-            heartbeat_stale_s: r.num("HEARTBEAT_STALE_S", 90, 30, 3600),
-            down_after: r.num("DOWN_AFTER", 3, 1, 60),
-            up_after: r.num("UP_AFTER", 2, 1, 60),
+            heartbeat_stale_s: n[8],
+            down_after: n[9],
+            up_after: n[10],
             dns_provider,
             dns_zone,
             pool_prefix,
-            dns_ttl: r.num("DNS_TTL", 60, 30, 86_400),
-            max_delete_pct: r.num("MAX_DELETE_PCT", 30, 1, 100),
+            dns_ttl: n[11],
+            max_delete_pct: n[12],
             cloudflare_zone_id: r.opt("CLOUDFLARE_ZONE_ID"),
             cloudflare_api_token: r.secret("CLOUDFLARE_API_TOKEN"),
-            cloudflare_api_url: r
-                .url("CLOUDFLARE_API_URL")
-                .unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into()),
-            powerdns_api_url: r.url("POWERDNS_API_URL"),
+            cloudflare_api_url: url(13).unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into()),
+            powerdns_api_url: url(14),
             powerdns_server_id: r.opt("POWERDNS_SERVER_ID").unwrap_or_else(|| "localhost".into()),
             powerdns_api_key: r.secret("POWERDNS_API_KEY"),
-            alert_webhook_url: r.url("ALERT_WEBHOOK_URL"),
+            alert_webhook_url: url(15),
             sla_target_pct,
-            sla_credit_multiplier: r.num("SLA_CREDIT_MULTIPLIER", 2, 0, 100),
-            credit_api_url: r.url("CREDIT_API_URL"),
+            sla_credit_multiplier: n[16],
+            credit_api_url: url(17),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
-            credit_retry_base_s: r.num("CREDIT_RETRY_BASE_S", 60, 1, 3600),
-            allow_private_addresses: r.flag("ALLOW_PRIVATE_ADDRESSES"),
-            credit_retry_max_s: r.num("CREDIT_RETRY_MAX_S", crate::sla::CREDIT_RETRY_MAX_S, 1, 7 * 86_400),
+            credit_retry_base_s: n[18],
+            allow_private_addresses: n[19] != 0,
+            credit_retry_max_s: n[20],
             probe_regions,
-            probe_interval_s: r.num("PROBE_INTERVAL_S", 15, 1, 60),
+            probe_interval_s: n[21],
             probe_mode,
             problems: Vec::new(),
         };
@@ -569,6 +621,156 @@ mod tests {
             let c = cfg(&[("SLA_TARGET_PCT", v)]);
             assert_eq!(c.sla_target_pct, 99.5, "{v}");
             assert_eq!(c.problems.iter().filter(|p| p.name == "SLA_TARGET_PCT").count(), 1, "{v}");
+        }
+    }
+
+    /// Every variable set to a usable value other than its default.
+    const GOOD_VALUES: [(&str, &str); 41] = [
+        ("FLEET_SECRET", "f"),
+        ("ADMIN_TOKEN", "a"),
+        ("LIBRENMS_TOKEN", "l"),
+        ("CRED_PEPPER", "p"),
+        ("SESSION_KEY", " AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8= "),
+        ("ORIGIN_AUTH_URL", " https://o.example/auth/ "),
+        ("ORIGIN_API_TOKEN", "o"),
+        ("ORIGIN_TIMEOUT_MS", "100"),
+        ("FAIL_OPEN_POLICY", "cached-only"),
+        ("CACHE_REFRESH_S", "2592000"),
+        ("CACHE_MAX_AGE_DAYS", "365"),
+        ("PROVISIONAL_PER_MINUTE", "0"),
+        ("LOCKOUT_USER_MAX", "5"),
+        ("REVERIFY_MAX_ATTEMPTS", "100"),
+        ("OFFLINE_MAX_AGE_H", "1"),
+        ("TEST_FAULTS", "guard,,kv"),
+        ("HEARTBEAT_STALE_S", "30"),
+        ("DOWN_AFTER", "60"),
+        ("UP_AFTER", "1"),
+        ("DNS_PROVIDER", "cloudflare"),
+        ("DNS_ZONE", "Example.ORG."),
+        ("POOL_PREFIX", "pool"),
+        ("DNS_TTL", "86400"),
+        ("MAX_DELETE_PCT", "100"),
+        ("CLOUDFLARE_ZONE_ID", "z"),
+        ("CLOUDFLARE_API_TOKEN", "c"),
+        ("CLOUDFLARE_API_URL", "http://cf.test//"),
+        ("POWERDNS_API_URL", "https://pdns.test"),
+        ("POWERDNS_SERVER_ID", "srv"),
+        ("POWERDNS_API_KEY", "k"),
+        ("ALERT_WEBHOOK_URL", "https://hook.test/x"),
+        ("SLA_TARGET_PCT", "99.9"),
+        ("SLA_CREDIT_MULTIPLIER", "0"),
+        ("CREDIT_API_URL", "https://credit.test"),
+        ("CREDIT_API_TOKEN", "t"),
+        ("CREDIT_RETRY_BASE_S", "3600"),
+        ("ALLOW_PRIVATE_ADDRESSES", "YES"),
+        ("CREDIT_RETRY_MAX_S", "604800"),
+        ("PROBE_REGIONS", "oc,wnam"),
+        ("PROBE_INTERVAL_S", "60"),
+        ("PROBE_MODE", "cron"),
+    ];
+
+    /// Every value read, as the per-field reader before `READS` read it (its `Debug`, secrets
+    /// redacted, taken from that version).
+    #[test]
+    fn every_variable_is_read_into_its_field() {
+        let c = cfg(&GOOD_VALUES);
+        assert_eq!(format!("{c:?}"), EXPECTED_DEBUG);
+        assert_eq!(c.session_key.unwrap()[31], 31);
+        assert_eq!(c.admin_token.as_deref(), Some("a"));
+    }
+
+    const EXPECTED_DEBUG: &str = "Config { fleet_secret: Some([redacted]), admin_token: Some([redacted]), librenms_token: Some([redacted]), cred_pepper: Some([redacted]), session_key: Some([redacted]), origin_auth_url: Some(\"https://o.example/auth\"), origin_api_token: Some([redacted]), origin_timeout_ms: 100, fail_open_policy: CachedOnly, cache_refresh_s: 2592000, cache_max_age_days: 365, provisional_per_minute: 0, lockout_user_max: 5, reverify_max_attempts: 100, offline_max_age_h: 1, test_faults: [\"guard\", \"kv\"], heartbeat_stale_s: 30, down_after: 60, up_after: 1, dns_provider: Cloudflare, dns_zone: \"example.org\", pool_prefix: \"pool\", dns_ttl: 86400, max_delete_pct: 100, cloudflare_zone_id: Some(\"z\"), cloudflare_api_token: Some([redacted]), cloudflare_api_url: \"http://cf.test\", powerdns_api_url: Some(\"https://pdns.test\"), powerdns_server_id: \"srv\", powerdns_api_key: Some([redacted]), alert_webhook_url: Some(\"https://hook.test/x\"), sla_target_pct: 99.9, sla_credit_multiplier: 0, credit_api_url: Some(\"https://credit.test\"), credit_api_token: Some([redacted]), credit_retry_base_s: 3600, allow_private_addresses: true, credit_retry_max_s: 604800, probe_regions: [Oc, Wnam], probe_interval_s: 60, probe_mode: Cron, problems: [ConfigProblem { name: \"TEST_FAULTS\", problem: \"set: test-only fault injection is on\" }] }";
+
+    /// Every malformed value is reported by name, in the order the per-field reader
+    /// reported them (texts taken from that version), and its fallback used.
+    #[test]
+    fn every_bad_value_is_reported_in_order() {
+        let pairs: Vec<(&str, &str)> = GOOD_VALUES.iter().map(|(n, _)| (*n, " bogus ")).collect();
+        let c = cfg(&pairs);
+        let got: Vec<String> = c.problems.iter().map(|p| format!("{}: {}", p.name, p.problem)).collect();
+        assert_eq!(got, EXPECTED_PROBLEMS);
+        assert_eq!((c.fail_open_policy, c.dns_provider), (FailOpenPolicy::Closed, DnsProvider::None));
+        assert_eq!((c.origin_timeout_ms, c.credit_retry_max_s, c.probe_interval_s), (1500, 21_600, 15));
+        assert!(c.origin_auth_url.is_none() && !c.allow_private_addresses && c.session_key.is_none());
+        assert_eq!(c.cloudflare_api_url, "https://api.cloudflare.com/client/v4");
+    }
+
+    const EXPECTED_PROBLEMS: [&str; 29] = [
+        "SESSION_KEY: must be 32 random bytes, base64-encoded",
+        "FAIL_OPEN_POLICY: must be open, cached-only or closed; using closed",
+        "DNS_PROVIDER: must be cloudflare, powerdns or none; DNS changes are off",
+        "SLA_TARGET_PCT: must be a percentage in (0, 100]; using 99.5",
+        "PROBE_REGIONS: must be 1 to 6 of wnam,enam,weur,eeur,apac,oc; using weur,enam,apac",
+        "PROBE_MODE: must be alarms or cron; using alarms",
+        "ORIGIN_AUTH_URL: must be an http(s) URL",
+        "ORIGIN_TIMEOUT_MS: must be a whole number from 100 to 30000; using 1500",
+        "CACHE_REFRESH_S: must be a whole number from 60 to 2592000; using 3600",
+        "CACHE_MAX_AGE_DAYS: must be a whole number from 1 to 365; using 30",
+        "PROVISIONAL_PER_MINUTE: must be a whole number from 0 to 1000000; using 600",
+        "LOCKOUT_USER_MAX: must be a whole number from 5 to 10000; using 20",
+        "REVERIFY_MAX_ATTEMPTS: must be a whole number from 1 to 100; using 5",
+        "OFFLINE_MAX_AGE_H: must be a whole number from 1 to 168; using 24",
+        "HEARTBEAT_STALE_S: must be a whole number from 30 to 3600; using 90",
+        "DOWN_AFTER: must be a whole number from 1 to 60; using 3",
+        "UP_AFTER: must be a whole number from 1 to 60; using 2",
+        "DNS_TTL: must be a whole number from 30 to 86400; using 60",
+        "MAX_DELETE_PCT: must be a whole number from 1 to 100; using 30",
+        "CLOUDFLARE_API_URL: must be an http(s) URL",
+        "POWERDNS_API_URL: must be an http(s) URL",
+        "ALERT_WEBHOOK_URL: must be an http(s) URL",
+        "SLA_CREDIT_MULTIPLIER: must be a whole number from 0 to 100; using 2",
+        "CREDIT_API_URL: must be an http(s) URL",
+        "CREDIT_RETRY_BASE_S: must be a whole number from 1 to 3600; using 60",
+        "ALLOW_PRIVATE_ADDRESSES: must be true or false; using false",
+        "CREDIT_RETRY_MAX_S: must be a whole number from 1 to 604800; using 21600",
+        "PROBE_INTERVAL_S: must be a whole number from 1 to 60; using 15",
+        "TEST_FAULTS: set: test-only fault injection is on",
+    ];
+
+    /// `decode_key` answers as the `base64` crate's `STANDARD` decoder followed by the
+    /// 32-byte check did: on every key encoded, and on near misses.
+    #[test]
+    fn session_keys_decode_as_the_base64_crate_does() {
+        use base64::Engine;
+        let reference = |s: &str| {
+            base64::engine::general_purpose::STANDARD.decode(s).ok().filter(|b| b.len() == 32).map(|b| {
+                let mut k = [0u8; 32];
+                k.copy_from_slice(&b);
+                k
+            })
+        };
+        let mut texts: Vec<String> = Vec::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for round in 0..2000 {
+            let mut key = [0u8; 32];
+            for b in &mut key {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            let good = base64::engine::general_purpose::STANDARD.encode(key);
+            assert_eq!(decode_key(&good), Some(key));
+            let mut bytes = good.clone().into_bytes();
+            let at = (seed >> 8) as usize % bytes.len();
+            // One character changed to another of the alphabet, `=`, or something else.
+            const SWAPS: &[u8] = b"AZaz09+/=-_ .\n\xc3";
+            bytes[at] = SWAPS[(seed >> 20) as usize % SWAPS.len()];
+            texts.push(String::from_utf8_lossy(&bytes).into_owned());
+            texts.push(good[..43].to_owned());
+            texts.push(format!("{}==", &good[..42]));
+            texts.push(format!("{good}="));
+            texts.push(format!("{}A", &good[..43]));
+            if round < 64 {
+                // Every last character, spare bits set or not.
+                for c in b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/" {
+                    texts.push(format!("{}{}=", &good[..42], *c as char));
+                }
+            }
+        }
+        texts.extend(["".into(), "=".into(), "A".repeat(44), format!("{}=", "/".repeat(43))]);
+        for t in &texts {
+            assert_eq!(decode_key(t), reference(t), "{t:?}");
         }
     }
 

@@ -45,7 +45,7 @@ impl RecordType {
 }
 
 /// A record as the provider holds it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DnsRecord {
     /// Cloudflare's record id; PowerDNS has none.
     pub id: Option<String>,
@@ -56,14 +56,18 @@ pub struct DnsRecord {
     pub owned: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+crate::map_struct::map_struct!(DnsRecord { id: default, name, rtype, content, ttl, owned });
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NewRecord {
     pub rtype: RecordType,
     pub content: String,
 }
 
+crate::map_struct::map_struct!(NewRecord { rtype, content });
+
 /// The changes for one pool.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PoolPlan {
     pub pool: String,
     pub country: String,
@@ -79,6 +83,17 @@ pub struct PoolPlan {
     #[serde(skip)]
     pub current: Vec<DnsRecord>,
 }
+
+crate::map_struct::map_struct!(PoolPlan {
+    pool,
+    country,
+    ttl,
+    frozen,
+    creates,
+    deletes,
+    ttl_fixes,
+    deferred_deletes,
+} skip { current });
 
 impl PoolPlan {
     pub fn is_noop(&self) -> bool {

@@ -6,7 +6,7 @@ use crate::probe::{verdict, CycleVotes, RegionMap};
 use crate::registration::{Probe, Registration};
 use crate::request::Fields;
 use crate::types::{CountryCode, Degrees, Feature, GeoPoint, ServerId};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -38,7 +38,7 @@ pub enum OpenVpnState {
 crate::unit_enum::unit_enum!(OpenVpnState { Ok = "ok", Down = "down" });
 
 /// What a server last told us about itself.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Telemetry {
     pub clients: u32,
     pub capacity: Option<u32>,
@@ -49,6 +49,15 @@ pub struct Telemetry {
     #[serde(default)]
     pub openvpn: Option<OpenVpnState>,
 }
+
+crate::map_struct::map_struct!(Telemetry {
+    clients,
+    capacity: default,
+    cpu: default,
+    bandwidth_mbps: default,
+    version: default,
+    openvpn: default,
+});
 
 /// A heartbeat body, validated.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,7 +89,7 @@ impl Heartbeat {
 }
 
 /// A server as its pool Durable Object stores it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ServerRecord {
     pub reg: Registration,
     pub health: HealthState,
@@ -101,6 +110,18 @@ pub struct ServerRecord {
     #[serde(default)]
     pub checked_at_ms: Option<i64>,
 }
+
+crate::map_struct::map_struct!(ServerRecord {
+    reg,
+    health,
+    telemetry,
+    last_seen_ms: default,
+    last_heartbeat_ts: default,
+    last_check_passed: default,
+    prev_seen_ms: default,
+    region_checks: default,
+    checked_at_ms: default,
+});
 
 impl ServerRecord {
     pub fn new(reg: Registration) -> Self {
@@ -303,7 +324,7 @@ crate::unit_enum::unit_enum!(CheckResult { Pass = "pass", Fail = "fail" });
 pub use crate::civil::rfc3339_ms;
 
 /// The public `Server` (README "API").
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ServerView {
     pub id: ServerId,
     pub hostname: String,
@@ -329,6 +350,25 @@ pub struct ServerView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<String>,
 }
+
+crate::map_struct::map_struct!(ServerView {
+    id,
+    hostname,
+    ipv4,
+    ipv6: default,
+    country,
+    city,
+    status,
+    load: default,
+    clients,
+    capacity,
+    features,
+    last_seen: default,
+    latitude: default,
+    longitude: default,
+    checks: default,
+    checked_at: default,
+});
 
 impl ServerView {
     pub fn spare(&self) -> u32 {
@@ -461,11 +501,13 @@ pub fn judge_cycle<'a>(
 }
 
 /// The fleet as public reads see it; written by the cron round and by operator changes.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Snapshot {
     pub generated_at: String,
     pub servers: Vec<ServerView>,
 }
+
+crate::map_struct::map_struct!(Snapshot { generated_at, servers });
 
 impl Snapshot {
     pub fn new(generated_at_ms: i64, mut servers: Vec<ServerView>) -> Self {
@@ -530,7 +572,7 @@ pub fn pool_name(prefix: &str, country: &CountryCode, zone: &str) -> String {
     format!("{prefix}.{country}.{zone}")
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct CountrySummary {
     pub code: CountryCode,
     pub pool: String,
@@ -538,6 +580,8 @@ pub struct CountrySummary {
     pub up: u32,
     pub load: Option<u8>,
 }
+
+crate::map_struct::map_struct!(CountrySummary { code, pool, servers, up, load: default });
 
 #[cfg(test)]
 mod tests {

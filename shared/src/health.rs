@@ -4,7 +4,7 @@
 //! its cycle, in ms), and a second judgement for the same key replaces that check's
 //! observation instead of adding one; an older key changes nothing.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -14,7 +14,7 @@ pub enum Health {
 }
 crate::unit_enum::unit_enum!(Health { Up = "up", Down = "down" });
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Thresholds {
     /// Failed minutes in a row that mark an up server down.
     pub down_after: u32,
@@ -22,18 +22,22 @@ pub struct Thresholds {
     pub up_after: u32,
 }
 
+crate::map_struct::map_struct!(Thresholds { down_after, up_after });
+
 impl Default for Thresholds {
     fn default() -> Self {
         Self { down_after: 3, up_after: 2 }
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Counters {
     pub health: Health,
     pub good: u32,
     pub bad: u32,
 }
+
+crate::map_struct::map_struct!(Counters { health, good, bad });
 
 impl Counters {
     const NEW: Self = Self { health: Health::Down, good: 0, bad: 0 };
@@ -53,7 +57,7 @@ impl Counters {
 
 /// A server's hysteresis state: the counters after the last judged check, and the
 /// counters before it, so that check can be judged again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct HealthState {
     /// The key of the last judged check (cycle start, ms).
     #[serde(alias = "minute")]
@@ -67,6 +71,14 @@ pub struct HealthState {
     #[serde(default)]
     pub external_down: bool,
 }
+
+crate::map_struct::map_struct!(HealthState {
+    check: default as "minute",
+    before,
+    now,
+    external: default,
+    external_down: default,
+});
 
 impl Default for HealthState {
     /// A new server starts down.

@@ -13,6 +13,7 @@ pub mod fleet;
 pub mod float;
 pub mod health;
 pub mod librenms;
+pub mod map_struct;
 pub mod probe;
 pub mod recommend;
 pub mod registration;

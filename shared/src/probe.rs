@@ -326,7 +326,7 @@ pub fn on_wake(s: Schedule, due_ms: Option<i64>, now_ms: i64, last_cycle: Option
 pub type RegionResults = Option<crate::sort::SortedMap<String, bool>>;
 
 /// What a pool has received for one cycle, stored until the cycle is judged.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CycleVotes {
     pub cycle: i64,
     pub len_ms: i64,
@@ -338,6 +338,8 @@ pub struct CycleVotes {
     #[serde(default)]
     pub slices_in: RegionMap<crate::sort::SortedSet<u32>>,
 }
+
+crate::map_struct::map_struct!(CycleVotes { cycle, len_ms, regions, slices_in: default });
 
 impl CycleVotes {
     /// Record `slice`'s report for `region`: its results join the region's (a server two

@@ -78,7 +78,7 @@ impl<'de> serde::de::Visitor<'de> for ProbeVisitor {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Registration {
     pub id: ServerId,
     pub hostname: Hostname,
@@ -96,6 +96,21 @@ pub struct Registration {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub longitude: Option<Degrees>,
 }
+
+crate::map_struct::map_struct!(Registration {
+    id,
+    hostname,
+    ipv4,
+    ipv6: default,
+    country,
+    city,
+    capacity,
+    features,
+    probe,
+    maintenance,
+    latitude: default,
+    longitude: default,
+});
 
 pub const MAX_CAPACITY: u64 = 1_000_000;
 const MAX_FEATURES: usize = 32;

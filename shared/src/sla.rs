@@ -40,12 +40,14 @@ impl MinuteState {
 
 /// A round's raw checks over the whole fleet (not the hysteresis state: the SLA judges
 /// what customers saw).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct FleetChecks {
     pub total: u32,
     pub passed: u32,
     pub maintenance: u32,
 }
+
+crate::map_struct::map_struct!(FleetChecks { total, passed, maintenance });
 
 impl std::ops::Add for FleetChecks {
     type Output = Self;
@@ -134,7 +136,7 @@ pub fn ms_to_units(ms: u32) -> u32 {
 }
 
 /// What the SLA ledger stores for one minute (README "The SLA and its credits").
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MinuteRecord {
     pub minute: i64,
     /// The minute's worst cycle (down, then up, then maintenance, then unknown): what the
@@ -145,6 +147,8 @@ pub struct MinuteRecord {
     /// The checks of every cycle the record saw, summed: how complete it is.
     pub checks: FleetChecks,
 }
+
+crate::map_struct::map_struct!(MinuteRecord { minute, state, down_units, checks });
 
 fn rank(s: MinuteState) -> u8 {
     match s {
@@ -258,7 +262,7 @@ impl Default for SlaPolicy {
 }
 
 /// Recorded minutes of a month by state, and the downtime in units.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct MinuteCounts {
     pub up: u32,
     pub down: u32,
@@ -267,6 +271,8 @@ pub struct MinuteCounts {
     /// The month's downtime: the down parts of its minutes, in units.
     pub down_units: u64,
 }
+
+crate::map_struct::map_struct!(MinuteCounts { up, down, maintenance, unknown, down_units });
 
 impl MinuteCounts {
     pub fn recorded(&self) -> u32 {
@@ -331,7 +337,7 @@ pub enum CreditStatus {
 crate::unit_enum::unit_enum!(CreditStatus { NotDue = "not_due", Pending = "pending", Issued = "issued", Failed = "failed" });
 
 /// The credit's stored state, one per month.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreditState {
     pub status: CreditStatus,
     pub attempts: u32,
@@ -346,6 +352,16 @@ pub struct CreditState {
     #[serde(default)]
     pub body: Option<String>,
 }
+
+crate::map_struct::map_struct!(CreditState {
+    status,
+    attempts,
+    issued_at: default,
+    last_error: default,
+    next_attempt_ms: default,
+    credit_minutes: default,
+    body: default,
+});
 
 impl Default for CreditState {
     fn default() -> Self {
@@ -375,7 +391,7 @@ pub fn parse_credit_state(stored: Option<&str>) -> Result<Option<CreditState>, C
 }
 
 /// One UTC day of the ledger, for the status page's 90-day strip.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct DayFigures {
     /// Days since the unix epoch.
     pub day: i64,
@@ -383,6 +399,8 @@ pub struct DayFigures {
     /// The day's downtime, in units.
     pub down_units: u64,
 }
+
+crate::map_struct::map_struct!(DayFigures { day, recorded, down_units });
 
 /// Whether the ledger has any recorded minute of the month. A month without one (before
 /// the edge existed, or one no round reached) is `not_measured`: it has no availability
@@ -397,7 +415,7 @@ crate::unit_enum::unit_enum!(Measurement { Measured = "measured", NotMeasured = 
 
 /// `SlaReport`, generic over how much of the credit it shows: `CreditView` on the public
 /// route, `CreditDetail` (with the billing API's words) in the operator's view.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SlaReport<C = CreditView> {
     pub month: String,
     pub measurement: Measurement,
@@ -423,16 +441,36 @@ pub struct SlaReport<C = CreditView> {
     pub credit: Option<C>,
 }
 
+crate::map_struct::map_struct!(SlaReport<C> {
+    month,
+    measurement,
+    minutes,
+    elapsed_minutes,
+    observed_minutes,
+    coverage_pct,
+    downtime_minutes,
+    maintenance_minutes,
+    unknown_minutes,
+    availability_pct: default,
+    target_pct,
+    allowance_minutes,
+    excess_minutes,
+    credit_minutes,
+    credit: default,
+});
+
 /// The credit as the public sees it: no third-party text.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreditView {
     pub status: CreditStatus,
     pub attempts: u32,
     pub issued_at: Option<String>,
 }
 
+crate::map_struct::map_struct!(CreditView { status, attempts, issued_at: default });
+
 /// The credit as the operator sees it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CreditDetail {
     pub status: CreditStatus,
     pub attempts: u32,
@@ -444,6 +482,15 @@ pub struct CreditDetail {
     /// The exact body sent (and re-sent) to the billing API, once frozen.
     pub request_body: Option<String>,
 }
+
+crate::map_struct::map_struct!(CreditDetail {
+    status,
+    attempts,
+    issued_at: default,
+    last_error: default,
+    next_attempt_at: default,
+    request_body: default,
+});
 
 impl SlaReport<CreditDetail> {
     /// The public report: the same figures, the credit without `last_error` and the body.

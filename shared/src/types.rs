@@ -197,11 +197,13 @@ impl<'de> Deserialize<'de> for Degrees {
 }
 
 /// A point on the Earth: a server's registered location or a client's position.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct GeoPoint {
     pub latitude: Degrees,
     pub longitude: Degrees,
 }
+
+crate::map_struct::map_struct!(GeoPoint { latitude, longitude });
 
 /// Mean Earth radius (IUGG), km.
 const EARTH_RADIUS_KM: f64 = 6371.0088;
