@@ -3,6 +3,7 @@
 // region (X-Edge-Probe-Region), so a test can fail a server from some regions only.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { isDeepStrictEqual } from "node:util";
 import { startEdge } from "./harness.mjs";
 import { startCloudflare, startVpnHealth, waitFor } from "./fakes.mjs";
 
@@ -316,8 +317,11 @@ test("a wake that throws keeps the loop on the grid (the next alarm is set first
     // vote takes se-1 out.
     await edge.restart({ bindings: { PROBER_FAULT: "" } });
     await waitFor(() => !inDns(cf).includes("198.51.100.1"), { timeoutMs: 10_000, what: "se-1 out of DNS with weur's vote" });
-    const view = (await edge.json("/v1/servers/se-1")).body;
-    assert.deepEqual(view.checks, { apac: "pass", enam: "fail", weur: "fail" });
+    // The public view is the fleet snapshot, written after the DNS change: wait for it too.
+    const voted = { apac: "pass", enam: "fail", weur: "fail" };
+    await waitFor(async () => isDeepStrictEqual((await edge.json("/v1/servers/se-1")).body.checks, voted), {
+      what: "the public view shows weur's vote",
+    });
   } finally {
     await close();
   }

@@ -15,10 +15,14 @@
 use serde::de::{self, Deserializer, Error, Visitor};
 use std::fmt;
 
-/// A key's index in a struct's field names (`names.len()` for a key it does not have, which
-/// the struct skips), as the derive's `__Field`.
+/// A key's index in a struct's names (its fields, then its aliases; `names.len()` for a key
+/// it does not have, which the struct skips), as the derive's `__Field`. A numeric key
+/// (formats other than JSON) is a field's position, never an alias's.
 #[derive(Clone, Copy)]
-pub struct Field(pub &'static [&'static str]);
+pub struct Field {
+    pub names: &'static [&'static str],
+    pub fields: usize,
+}
 
 impl<'de> de::DeserializeSeed<'de> for Field {
     type Value = usize;
@@ -36,7 +40,7 @@ impl<'de> Visitor<'de> for Field {
     }
 
     fn visit_u64<E: Error>(self, v: u64) -> Result<usize, E> {
-        Ok(usize::try_from(v).map_or(self.0.len(), |i| i.min(self.0.len())))
+        Ok(usize::try_from(v).ok().filter(|&i| i < self.fields).unwrap_or(self.names.len()))
     }
 
     fn visit_str<E: Error>(self, v: &str) -> Result<usize, E> {
@@ -44,15 +48,15 @@ impl<'de> Visitor<'de> for Field {
     }
 
     fn visit_bytes<E: Error>(self, v: &[u8]) -> Result<usize, E> {
-        Ok(self.0.iter().position(|n| n.as_bytes() == v).unwrap_or(self.0.len()))
+        Ok(self.names.iter().position(|n| n.as_bytes() == v).unwrap_or(self.names.len()))
     }
 }
 
 /// The next key's index in `names` (see [`Field`]). Not inlined, like [`value`] and
 /// [`skip`]: one copy per format serves every struct.
 #[inline(never)]
-pub fn key<'de, A: de::MapAccess<'de>>(map: &mut A, names: &'static [&'static str]) -> Result<Option<usize>, A::Error> {
-    map.next_key_seed(Field(names))
+pub fn key<'de, A: de::MapAccess<'de>>(map: &mut A, field: Field) -> Result<Option<usize>, A::Error> {
+    map.next_key_seed(field)
 }
 
 /// Reads field `name`'s value into `slot`; `duplicate field` when it was read before.
@@ -102,8 +106,10 @@ macro_rules! map_struct {
                         enum F { $($field),* }
                         // The fields in order, then the aliases.
                         const NAMES: &[&str] = &[$(stringify!($field),)* $($($alias,)?)*];
+                        const FIELD: $crate::map_struct::Field =
+                            $crate::map_struct::Field { names: NAMES, fields: [$(stringify!($field)),*].len() };
                         $(let mut $field = None;)*
-                        while let Some(i) = $crate::map_struct::key(&mut map, NAMES)? {
+                        while let Some(i) = $crate::map_struct::key(&mut map, FIELD)? {
                             $(
                                 if i == F::$field as usize $(|| NAMES.get(i) == Some(&$alias))? {
                                     $crate::map_struct::value(&mut map, &mut $field, stringify!($field))?;
@@ -533,6 +539,30 @@ mod tests {
     const COUNTERS: &str = r#"{"health":"up","good":1,"bad":0}"#;
     const VIEW: &str = r#"{"id":"se-1","hostname":"h","ipv4":"192.0.2.1","ipv6":null,"country":"se","city":"S","status":"up","load":5,"clients":1,"capacity":2,"features":["p2p"],"last_seen":"x","latitude":1.5,"longitude":2.5,"checks":{"weur":"pass"},"checked_at":"t"}"#;
 
+    /// `Serialize` skips a skipped field too, so `same` cannot see one being read: asked here.
+    #[test]
+    fn a_skipped_field_is_never_read() {
+        let record = r#"{"id":"r1","name":"p","rtype":"A","content":"192.0.2.1","ttl":60,"owned":true}"#;
+        let text = format!(
+            r#"{{"pool":"p","country":"se","ttl":60,"frozen":false,"creates":[],"deletes":[],"ttl_fixes":[],"deferred_deletes":0,"current":[{record}]}}"#
+        );
+        let plan: PoolPlan = serde_json::from_str(&text).unwrap();
+        assert!(plan.current.is_empty());
+    }
+
+    /// A numeric key (a format other than JSON) is a field's position, never an alias's,
+    /// as in the derive: with two fields and one alias, key 2 is skipped like an unknown key.
+    #[test]
+    fn a_numeric_key_is_a_field_never_an_alias() {
+        use serde::de::value::{Error, U64Deserializer};
+        use serde::de::DeserializeSeed;
+        let field = super::Field { names: &["a", "b", "alias"], fields: 2 };
+        let index = |key: u64| field.deserialize(U64Deserializer::<Error>::new(key)).unwrap();
+        assert_eq!((index(0), index(1)), (0, 1));
+        assert_eq!(index(2), 3, "the alias's index");
+        assert_eq!(index(u64::MAX), 3);
+    }
+
     #[test]
     fn each_decoder_reads_as_the_derive() {
         let health = format!(r#"{{"check":5,"before":{COUNTERS},"now":{COUNTERS},"external":6,"external_down":true}}"#);
@@ -562,7 +592,7 @@ mod tests {
             "PoolPlan",
             derived!(PoolPlanDerived),
             &format!(
-                r#"{{"pool":"p","country":"se","ttl":60,"frozen":false,"creates":[{{"rtype":"A","content":"192.0.2.1"}}],"deletes":[{record}],"ttl_fixes":[],"deferred_deletes":1}}"#
+                r#"{{"pool":"p","country":"se","ttl":60,"frozen":false,"creates":[{{"rtype":"A","content":"192.0.2.1"}}],"deletes":[{record}],"ttl_fixes":[],"deferred_deletes":1,"current":[{record}]}}"#
             ),
         );
         same::<Telemetry>("Telemetry", derived!(TelemetryDerived), telemetry);

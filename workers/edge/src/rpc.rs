@@ -249,10 +249,12 @@ impl<'de> Deserializer<'de> for TopLevel<'_, 'de> {
         deserialize_i16();
         deserialize_i32();
         deserialize_i64();
+        deserialize_i128();
         deserialize_u8();
         deserialize_u16();
         deserialize_u32();
         deserialize_u64();
+        deserialize_u128();
         deserialize_f32();
         deserialize_f64();
         deserialize_char();

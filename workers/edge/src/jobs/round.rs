@@ -53,7 +53,7 @@ async fn pool_round(env: &Env, cfg: &Config, country: &str, scheduled_ms: i64) -
         }
     };
     // The error `rpc::call` gives for an answer it cannot read.
-    serde_json::from_slice(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
+    crate::rpc::from_json(text.as_bytes()).map_err(|_| ApiError::internal("durable object answer"))
 }
 
 /// Runs the round; returns the alerts it raised (sent by the caller from `waitUntil`).

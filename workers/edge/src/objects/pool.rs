@@ -246,9 +246,9 @@ impl PoolRegistry {
         self.forget(r)
     }
 
-    /// As plain objects of at most 128 records per call (`storage::put_all`; `put_multiple`
-    /// with a map would store nothing, TOOLCHAIN.md): each call is atomic, and no future per
-    /// record is joined (README "Size").
+    /// As plain objects of at most 128 records per call, all made before any is awaited
+    /// (`storage::put_all`; `put_multiple` with a map would store nothing, README "What each
+    /// Durable Object stores"), not one future per record (README "Size").
     async fn store_all(&self, records: &[ServerRecord]) -> std::result::Result<(), ApiError> {
         let keyed = records.iter().map(|r| (format!("{PREFIX}{}", r.reg.id), r));
         let r = storage::put_all(&self.state.storage(), keyed).await;

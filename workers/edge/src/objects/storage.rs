@@ -141,21 +141,24 @@ pub async fn put_value(storage: &Storage, key: &str, value: Result<JsValue>) -> 
     storage.put_raw(key, value?).await
 }
 
-/// Many records, as plain objects of at most 128 keys per call. Each call is atomic; a
-/// failure part-way leaves the earlier calls stored (the caller must not trust its memory).
+/// Many records, as plain objects of at most 128 keys per call. Every call is made before
+/// any is awaited, as the one-future-per-record writes it replaced were: the runtime
+/// coalesces writes with no `await` between them into one atomic write. A failure still
+/// means the caller must not trust its memory.
 pub async fn put_all<'a, T: Serialize + 'a>(
     storage: &Storage,
     records: impl IntoIterator<Item = (String, &'a T)>,
 ) -> Result<()> {
     let records: Vec<(String, &T)> = records.into_iter().collect();
+    let mut batches = Vec::new();
     for chunk in records.chunks(MAX_KEYS_PER_CALL) {
         let batch = Object::new();
         for (key, value) in chunk {
             Reflect::set(&batch, &JsValue::from_str(key), &encode(key, *value)?)?;
         }
-        storage.put_multiple_raw(batch).await?;
+        batches.push(storage.put_multiple_raw(batch));
     }
-    Ok(())
+    crate::join::join_all(batches).await.into_iter().collect()
 }
 
 /// Every record whose key starts with `prefix`, in key order, keys without the prefix.
