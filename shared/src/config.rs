@@ -199,6 +199,27 @@ const READS: [(&str, Read); 22] = [
     ("PROBE_INTERVAL_S", Read::Num(15, 1, 60)),
 ];
 
+/// `name`'s position in [`READS`], so each field is read by its variable's name, never by
+/// a number that could name another; called in constant context (`const { at(..) }`), so
+/// a name missing from the table fails to compile and nothing is searched at run time.
+const fn at(name: &str) -> usize {
+    let mut i = 0;
+    while i < READS.len() {
+        let (k, n) = (READS[i].0.as_bytes(), name.as_bytes());
+        if k.len() == n.len() {
+            let mut j = 0;
+            while j < k.len() && k[j] == n[j] {
+                j += 1;
+            }
+            if j == k.len() {
+                return i;
+            }
+        }
+        i += 1;
+    }
+    panic!("not a variable of READS")
+}
+
 impl Reader<'_> {
     fn opt(&self, name: &str) -> Option<String> {
         (self.get)(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
@@ -349,44 +370,45 @@ impl Config {
             librenms_token: r.secret("LIBRENMS_TOKEN"),
             cred_pepper: r.secret("CRED_PEPPER"),
             session_key,
-            origin_auth_url: url(0),
+            origin_auth_url: url(const { at("ORIGIN_AUTH_URL") }),
             origin_api_token: r.secret("ORIGIN_API_TOKEN"),
-            origin_timeout_ms: n[1],
+            origin_timeout_ms: n[const { at("ORIGIN_TIMEOUT_MS") }],
             fail_open_policy,
-            cache_refresh_s: n[2],
-            cache_max_age_days: n[3],
-            provisional_per_minute: n[4],
-            lockout_user_max: n[5],
-            reverify_max_attempts: n[6],
-            offline_max_age_h: n[7],
+            cache_refresh_s: n[const { at("CACHE_REFRESH_S") }],
+            cache_max_age_days: n[const { at("CACHE_MAX_AGE_DAYS") }],
+            provisional_per_minute: n[const { at("PROVISIONAL_PER_MINUTE") }],
+            lockout_user_max: n[const { at("LOCKOUT_USER_MAX") }],
+            reverify_max_attempts: n[const { at("REVERIFY_MAX_ATTEMPTS") }],
+            offline_max_age_h: n[const { at("OFFLINE_MAX_AGE_H") }],
             test_faults: r
                 .opt("TEST_FAULTS")
                 .map(|v| v.split(',').map(|f| f.trim().to_owned()).filter(|f| !f.is_empty()).collect())
                 .unwrap_or_default(),
-            heartbeat_stale_s: n[8],
-            down_after: n[9],
-            up_after: n[10],
+            heartbeat_stale_s: n[const { at("HEARTBEAT_STALE_S") }],
+            down_after: n[const { at("DOWN_AFTER") }],
+            up_after: n[const { at("UP_AFTER") }],
             dns_provider,
             dns_zone,
             pool_prefix,
-            dns_ttl: n[11],
-            max_delete_pct: n[12],
+            dns_ttl: n[const { at("DNS_TTL") }],
+            max_delete_pct: n[const { at("MAX_DELETE_PCT") }],
             cloudflare_zone_id: r.opt("CLOUDFLARE_ZONE_ID"),
             cloudflare_api_token: r.secret("CLOUDFLARE_API_TOKEN"),
-            cloudflare_api_url: url(13).unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into()),
-            powerdns_api_url: url(14),
+            cloudflare_api_url: url(const { at("CLOUDFLARE_API_URL") })
+                .unwrap_or_else(|| "https://api.cloudflare.com/client/v4".into()),
+            powerdns_api_url: url(const { at("POWERDNS_API_URL") }),
             powerdns_server_id: r.opt("POWERDNS_SERVER_ID").unwrap_or_else(|| "localhost".into()),
             powerdns_api_key: r.secret("POWERDNS_API_KEY"),
-            alert_webhook_url: url(15),
+            alert_webhook_url: url(const { at("ALERT_WEBHOOK_URL") }),
             sla_target_pct,
-            sla_credit_multiplier: n[16],
-            credit_api_url: url(17),
+            sla_credit_multiplier: n[const { at("SLA_CREDIT_MULTIPLIER") }],
+            credit_api_url: url(const { at("CREDIT_API_URL") }),
             credit_api_token: r.secret("CREDIT_API_TOKEN"),
-            credit_retry_base_s: n[18],
-            allow_private_addresses: n[19] != 0,
-            credit_retry_max_s: n[20],
+            credit_retry_base_s: n[const { at("CREDIT_RETRY_BASE_S") }],
+            allow_private_addresses: n[const { at("ALLOW_PRIVATE_ADDRESSES") }] != 0,
+            credit_retry_max_s: n[const { at("CREDIT_RETRY_MAX_S") }],
             probe_regions,
-            probe_interval_s: n[21],
+            probe_interval_s: n[const { at("PROBE_INTERVAL_S") }],
             probe_mode,
             problems: Vec::new(),
         };
@@ -668,6 +690,40 @@ mod tests {
         ("PROBE_INTERVAL_S", "60"),
         ("PROBE_MODE", "cron"),
     ];
+
+    /// Each number lands in the field named after its variable: every one set to a value no
+    /// other has (the shared values of `GOOD_VALUES` would hide two fields swapped).
+    #[test]
+    fn each_number_lands_in_its_own_field() {
+        type Field = fn(&Config) -> u32;
+        let set: [(&str, u32, Field); 16] = [
+            ("ORIGIN_TIMEOUT_MS", 1501, |c| c.origin_timeout_ms),
+            ("CACHE_REFRESH_S", 3602, |c| c.cache_refresh_s),
+            ("CACHE_MAX_AGE_DAYS", 33, |c| c.cache_max_age_days),
+            ("PROVISIONAL_PER_MINUTE", 604, |c| c.provisional_per_minute),
+            ("LOCKOUT_USER_MAX", 25, |c| c.lockout_user_max),
+            ("REVERIFY_MAX_ATTEMPTS", 6, |c| c.reverify_max_attempts),
+            ("OFFLINE_MAX_AGE_H", 27, |c| c.offline_max_age_h),
+            ("HEARTBEAT_STALE_S", 98, |c| c.heartbeat_stale_s),
+            ("DOWN_AFTER", 9, |c| c.down_after),
+            ("UP_AFTER", 10, |c| c.up_after),
+            ("DNS_TTL", 71, |c| c.dns_ttl),
+            ("MAX_DELETE_PCT", 32, |c| c.max_delete_pct),
+            ("SLA_CREDIT_MULTIPLIER", 13, |c| c.sla_credit_multiplier),
+            ("CREDIT_RETRY_BASE_S", 74, |c| c.credit_retry_base_s),
+            ("CREDIT_RETRY_MAX_S", 7500, |c| c.credit_retry_max_s),
+            ("PROBE_INTERVAL_S", 16, |c| c.probe_interval_s),
+        ];
+        let text: Vec<(String, String)> = set.iter().map(|(k, v, _)| (k.to_string(), v.to_string())).collect();
+        let pairs: Vec<(&str, &str)> = text.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let c = cfg(&pairs);
+        for (name, value, field) in set {
+            assert!(c.problems.iter().all(|p| p.name != name), "{name}: {:?}", c.problems);
+            assert_eq!(field(&c), value, "{name}");
+        }
+        let nums = READS.iter().filter(|(_, r)| matches!(r, Read::Num(..))).count();
+        assert_eq!(nums, set.len(), "every number of READS is in this test");
+    }
 
     /// Every value read, as the per-field reader before `READS` read it (its `Debug`, secrets
     /// redacted, taken from that version).
