@@ -46,7 +46,6 @@ pub struct Telemetry {
     pub bandwidth_mbps: Option<f64>,
     pub version: Option<String>,
     /// `"openvpn":"down"` fails the server's check whatever the probes say.
-    #[serde(default)]
     pub openvpn: Option<OpenVpnState>,
 }
 
@@ -102,12 +101,9 @@ pub struct ServerRecord {
     pub last_check_passed: Option<bool>,
     /// Edge clock (ms) of the heartbeat before the last: a late check for an older cycle
     /// judges by the heartbeat it could have seen.
-    #[serde(default)]
     pub prev_seen_ms: Option<i64>,
     /// The last cycle's verdict per region that probed this server, and that cycle's key.
-    #[serde(default)]
     pub region_checks: RegionMap<bool>,
-    #[serde(default)]
     pub checked_at_ms: Option<i64>,
 }
 
@@ -339,15 +335,13 @@ pub struct ServerView {
     pub features: Vec<Feature>,
     pub last_seen: Option<String>,
     /// The registered location (both or neither; `null` when not registered).
-    #[serde(default)]
     pub latitude: Option<Degrees>,
-    #[serde(default)]
     pub longitude: Option<Degrees>,
     /// The last cycle's verdict per region (`{"weur":"pass",…}`), shown once probers ran.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub checks: Option<RegionMap<CheckResult>>,
     /// The start of that cycle.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub checked_at: Option<String>,
 }
 

@@ -60,15 +60,12 @@ impl Counters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct HealthState {
     /// The key of the last judged check (cycle start, ms).
-    #[serde(alias = "minute")]
     pub check: Option<i64>,
     pub before: Counters,
     pub now: Counters,
     /// The check an external monitor (LibreNMS) decided: its own probes cannot override it.
-    #[serde(default)]
     pub external: Option<i64>,
     /// Whether that event was an alert (else a recovery).
-    #[serde(default)]
     pub external_down: bool,
 }
 

@@ -10,7 +10,10 @@
 //! `missing field` (an `Option` reads as `None`, a `default` field as its default), and
 //! any other JSON value is `invalid type: .., expected struct X`; the one difference is
 //! that a JSON array is refused with that error instead of read field by field.
-//! `Serialize` stays derived; the tests compare each decoder with the derive's.
+//! `Serialize` stays derived; the tests compare each decoder with the derive's. The
+//! decoding rules (`default`, an alias, `skip`) live in the macro's invocation only: a
+//! `#[serde(default)]` or `#[serde(alias)]` on the struct would do nothing, so the structs
+//! carry none.
 
 use serde::de::{self, Deserializer, Error, Visitor};
 use std::fmt;
@@ -84,14 +87,16 @@ pub fn skip<'de, A: de::MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
 /// `Default` when absent: an `Option` field, which the derive reads as `None` when absent,
 /// or a `#[serde(default)]` one), and `as "alias"` for a second spelling of its key
 /// (serde's `alias`); `Name<C>` for a struct generic in one type; `skip { name }` after
-/// the fields for `#[serde(skip)]` ones (their `Default`, never read).
+/// the fields for `#[serde(skip)]` ones (their `Default`, never read). Exported: the
+/// Worker's own stored structs use it too.
+#[macro_export]
 macro_rules! map_struct {
     (
         $ty:ident $(<$g:ident>)? { $($field:ident $(: $default:ident)? $(as $alias:literal)?),* $(,)? }
         $(skip { $($skip:ident),* })?
     ) => {
         impl<'de $(, $g: ::serde::Deserialize<'de>)?> ::serde::Deserialize<'de> for $ty $(<$g>)? {
-            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            fn deserialize<D: ::serde::Deserializer<'de>>(d: D) -> ::core::result::Result<Self, D::Error> {
                 struct V $(<$g>(::std::marker::PhantomData<$g>))?;
                 impl<'de $(, $g: ::serde::Deserialize<'de>)?> ::serde::de::Visitor<'de> for V $(<$g>)? {
                     type Value = $ty $(<$g>)?;
@@ -101,7 +106,7 @@ macro_rules! map_struct {
                     }
 
                     #[allow(non_camel_case_types)]
-                    fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                    fn visit_map<A: ::serde::de::MapAccess<'de>>(self, mut map: A) -> ::core::result::Result<Self::Value, A::Error> {
                         use ::serde::de::Error;
                         enum F { $($field),* }
                         // The fields in order, then the aliases.
@@ -118,8 +123,8 @@ macro_rules! map_struct {
                             )*
                             $crate::map_struct::skip(&mut map)?;
                         }
-                        Ok($ty {
-                            $($field: $crate::map_struct::map_struct!(@missing $field $($default)?),)*
+                        ::core::result::Result::Ok($ty {
+                            $($field: $crate::map_struct!(@missing $field $($default)?),)*
                             $($($skip: Default::default(),)*)?
                         })
                     }
@@ -131,14 +136,14 @@ macro_rules! map_struct {
     (@missing $field:ident) => {
         match $field {
             Some(v) => v,
-            None => return Err(A::Error::missing_field(stringify!($field))),
+            None => return ::core::result::Result::Err(A::Error::missing_field(stringify!($field))),
         }
     };
     (@missing $field:ident default) => {
         $field.unwrap_or_default()
     };
 }
-pub(crate) use map_struct;
+pub use crate::map_struct;
 
 #[cfg(test)]
 mod tests {

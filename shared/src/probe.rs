@@ -335,7 +335,6 @@ pub struct CycleVotes {
     pub regions: RegionMap<RegionResults>,
     /// The slices of each region whose reports are in (absent in votes stored before
     /// slices: there the region's one report was the whole region).
-    #[serde(default)]
     pub slices_in: RegionMap<crate::sort::SortedSet<u32>>,
 }
 

@@ -91,9 +91,9 @@ pub struct Registration {
     pub probe: Probe,
     pub maintenance: bool,
     /// Where the server is (both or neither); recommendations score distance with it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub latitude: Option<Degrees>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub longitude: Option<Degrees>,
 }
 

@@ -349,7 +349,6 @@ pub struct CreditState {
     pub credit_minutes: Option<u32>,
     /// The exact request body of the first attempt: every retry (alarm or operator) sends
     /// these bytes under the same Idempotency-Key, whatever late rounds add to the month.
-    #[serde(default)]
     pub body: Option<String>,
 }
 

@@ -5,8 +5,7 @@
 
 use crate::outbound;
 use js_sys::{Object, Reflect};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::cell::RefCell;
 use vpn_edge_core::registration::Probe;
 use vpn_edge_core::sort::SortedMap;
@@ -29,71 +28,9 @@ pub struct Target {
     pub hostname: String,
 }
 
-/// Read as the derive reads it from JSON (unknown keys skipped, a missing or repeated field
-/// refused), from a map only: the derive also compiles a reader for the struct written as
-/// an array, which serde_json never gets here (README "Size").
-impl<'de> Deserialize<'de> for Target {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        enum Key {
-            Id,
-            Probe,
-            Hostname,
-            Other,
-        }
-        impl<'de> Deserialize<'de> for Key {
-            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct KeyVisitor;
-                impl Visitor<'_> for KeyVisitor {
-                    type Value = Key;
-                    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                        f.write_str("field identifier")
-                    }
-                    fn visit_str<E: de::Error>(self, k: &str) -> Result<Key, E> {
-                        Ok(match k {
-                            "id" => Key::Id,
-                            "probe" => Key::Probe,
-                            "hostname" => Key::Hostname,
-                            _ => Key::Other,
-                        })
-                    }
-                }
-                d.deserialize_identifier(KeyVisitor)
-            }
-        }
-        struct TargetVisitor;
-        impl<'de> Visitor<'de> for TargetVisitor {
-            type Value = Target;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("struct Target")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Target, A::Error> {
-                fn once<T, E: de::Error>(slot: &mut Option<T>, v: T, name: &'static str) -> Result<(), E> {
-                    match slot.replace(v) {
-                        None => Ok(()),
-                        Some(_) => Err(E::duplicate_field(name)),
-                    }
-                }
-                let (mut id, mut probe, mut hostname) = (None, None, None);
-                while let Some(k) = m.next_key::<Key>()? {
-                    match k {
-                        Key::Id => once(&mut id, m.next_value()?, "id")?,
-                        Key::Probe => once(&mut probe, m.next_value()?, "probe")?,
-                        Key::Hostname => once(&mut hostname, m.next_value()?, "hostname")?,
-                        Key::Other => {
-                            m.next_value::<de::IgnoredAny>()?;
-                        }
-                    }
-                }
-                Ok(Target {
-                    id: id.ok_or_else(|| de::Error::missing_field("id"))?,
-                    probe: probe.ok_or_else(|| de::Error::missing_field("probe"))?,
-                    hostname: hostname.ok_or_else(|| de::Error::missing_field("hostname"))?,
-                })
-            }
-        }
-        d.deserialize_map(TargetVisitor)
-    }
-}
+// Read from a map only, as the core's structs are (README "Size"): the derive also
+// compiles a reader for the struct written as an array, which serde_json never gets here.
+vpn_edge_core::map_struct!(Target { id, probe, hostname });
 
 /// Probe one server; `region` goes out as `X-Edge-Probe-Region` on http probes, and the
 /// prober object's name as `X-Edge-Prober` (which slice saw what, in the server's logs).
@@ -142,8 +79,8 @@ fn connect(hostname: &str, port: u16) -> Result<worker_sys::Socket, JsValue> {
 /// Probe every target, `CONCURRENCY` at a time; results by server id. `CONCURRENCY`
 /// workers take the next target as each probe ends, the sliding window of
 /// `buffer_unordered` without its `FuturesUnordered` compiled for this one future type:
-/// the workers are boxed unit futures, waited for by the `join_all` every boxed unit
-/// future shares (README "Size").
+/// the workers are boxed unit futures, waited for by `join::join_units`, the wait every
+/// boxed unit future shares (README "Size").
 pub async fn run(targets: Vec<Target>, region: &str, prober: &str, timeout_ms: u32) -> SortedMap<String, bool> {
     use futures_util::future::LocalBoxFuture;
     let queue = RefCell::new(targets.into_iter());
@@ -160,6 +97,6 @@ pub async fn run(targets: Vec<Target>, region: &str, prober: &str, timeout_ms: u
             })
         })
         .collect();
-    futures_util::future::join_all(workers).await;
+    crate::join::join_units(workers).await;
     results.into_inner()
 }
