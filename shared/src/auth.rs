@@ -766,6 +766,18 @@ pub enum SessionState {
 }
 crate::unit_enum::unit_enum!(SessionState { PendingReverification = "pending_reverification", DisconnectPending = "disconnect_pending", Acked = "acked" });
 
+impl SessionState {
+    /// A held session's state: pending re-verification until a reason to disconnect it is
+    /// decided (`disconnecting`), then pending until its server acknowledges the disconnect.
+    pub fn of(disconnecting: bool, acked: bool) -> Self {
+        match (disconnecting, acked) {
+            (false, _) => SessionState::PendingReverification,
+            (true, true) => SessionState::Acked,
+            (true, false) => SessionState::DisconnectPending,
+        }
+    }
+}
+
 /// Acked disconnects stay visible to operators this long, then are forgotten.
 pub const ACKED_KEEP_MS: i64 = 24 * 3_600_000;
 

@@ -404,3 +404,11 @@ fn an_offline_refusal_names_the_limit_it_hit() {
     );
     assert_eq!(OfflineRefusal::ServerFull.message(), "at most 1000 offline sessions per server may be pending");
 }
+
+#[test]
+fn a_held_session_is_pending_until_a_reason_then_until_its_server_acks() {
+    assert_eq!(SessionState::of(false, false), SessionState::PendingReverification);
+    assert_eq!(SessionState::of(false, true), SessionState::PendingReverification);
+    assert_eq!(SessionState::of(true, false), SessionState::DisconnectPending);
+    assert_eq!(SessionState::of(true, true), SessionState::Acked);
+}

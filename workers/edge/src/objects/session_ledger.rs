@@ -186,11 +186,7 @@ fn session_view(r: &Row) -> Result<SessionView> {
     let reason: Option<DisconnectReason> = r.opt_parsed("reason")?;
     let acked_at = r.opt_num("acked_at")?;
     Ok(SessionView {
-        state: match (&reason, acked_at) {
-            (None, _) => SessionState::PendingReverification,
-            (Some(_), Some(_)) => SessionState::Acked,
-            (Some(_), None) => SessionState::DisconnectPending,
-        },
+        state: SessionState::of(reason.is_some(), acked_at.is_some()),
         session_id: r.parsed("session_id")?,
         server_id: r.parsed("server_id")?,
         username: r.text("username")?,
