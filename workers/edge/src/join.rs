@@ -31,7 +31,9 @@ where
     slots.into_inner().into_iter().flatten().collect()
 }
 
-async fn join_units(units: Vec<LocalBoxFuture<'_, ()>>) {
+/// Waits for boxed unit futures, all at once: the one wait [`join_all`] and every caller
+/// whose futures return nothing share.
+pub async fn join_units(units: Vec<LocalBoxFuture<'_, ()>>) {
     futures_util::future::join_all(units).await;
 }
 

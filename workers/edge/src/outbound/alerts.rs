@@ -9,7 +9,7 @@ use worker::Method;
 
 pub async fn send(cfg: &Config, alerts: Vec<Alert>) {
     let Some(url) = cfg.alert_webhook_url.clone() else { return };
-    // Boxed unit futures straight into the `join_all` every boxed unit future shares:
+    // Boxed unit futures into `join::join_units`, the wait every boxed unit future shares:
     // nothing comes back, so `join::join_all`'s output slots would be compiled for nothing
     // (README "Size").
     let calls: Vec<LocalBoxFuture<'static, ()>> = alerts
@@ -28,5 +28,5 @@ pub async fn send(cfg: &Config, alerts: Vec<Alert>) {
             })
         })
         .collect();
-    futures_util::future::join_all(calls).await;
+    crate::join::join_units(calls).await;
 }
