@@ -319,9 +319,11 @@ test("a wake that throws keeps the loop on the grid (the next alarm is set first
     await waitFor(() => !inDns(cf).includes("198.51.100.1"), { timeoutMs: 10_000, what: "se-1 out of DNS with weur's vote" });
     // The public view is the fleet snapshot, written after the DNS change: wait for it too.
     const voted = { apac: "pass", enam: "fail", weur: "fail" };
-    await waitFor(async () => isDeepStrictEqual((await edge.json("/v1/servers/se-1")).body.checks, voted), {
-      what: "the public view shows weur's vote",
-    });
+    let seen;
+    await waitFor(async () => isDeepStrictEqual((seen = (await edge.json("/v1/servers/se-1")).body.checks), voted), {
+      timeoutMs: 3_000,
+      what: "the public view showing weur's vote",
+    }).catch((e) => assert.fail(`${e.message}: ${JSON.stringify(seen)}`));
   } finally {
     await close();
   }
