@@ -9,8 +9,8 @@ export WASM_OPT_BIN="$ROOT/node_modules/.bin/wasm-opt"
 BUILD_DIR="$ROOT/workers/edge/build"
 # Size (README "Size"): the goal is 300 KiB (307,200 bytes) of release wasm under gzip -9;
 # scripts/test fails above the ceiling, a ratchet set just above the size reached so far.
-# Lower it as cuts land, never raise it without saying why. (301,631 bytes at stop 11,
-# with ~1.9 KB of margin so a clean machine's build cannot trip it.)
+# Lower it as cuts land, never raise it without saying why. (301,689 bytes at stop 11,
+# with ~1.8 KB of margin so a clean machine's build cannot trip it.)
 SIZE_GOAL_GZ=307200
 SIZE_CEILING_GZ=303500
 
